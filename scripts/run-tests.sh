@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the test suite. pytest's exit code 5 ("no tests collected") is a failure here:
+# a suite that silently collects nothing must never look green.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p test-artifacts
+.venv/bin/python -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "error: pytest collected no tests" >&2
+  exit 1
+fi
+exit "$rc"
