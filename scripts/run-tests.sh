@@ -4,6 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-artifacts
+if [ "$#" -eq 0 ]; then
+  set -- -m "not slow"
+fi
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
