@@ -40,23 +40,17 @@ def _register() -> None:
 
 
 def main() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script.
+
+    Typer's standalone mode prints usage errors and turns exit codes into ``SystemExit``; our
+    domain errors pass through it and are printed here as one line.
+    """
     _register()
     try:
-        app(standalone_mode=False)
+        app()
     except EODownlinkError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        sys.exit(code or 0)
-    except Exception as exc:  # click usage errors and the like
-        from click import ClickException
-
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

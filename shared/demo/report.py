@@ -11,6 +11,7 @@ COLUMNS = (
     ("codec", "codec", "{}"),
     ("q", "quality", "{}"),
     ("bpp", "bpp", "{:.3f}"),
+    ("payload bpp", "payload_bpp", "{:.3f}"),
     ("PSNR dB", "psnr_db", "{:.2f}"),
     ("F1+", "f1_positive", "{:.3f}"),
     ("F1 macro", "f1_macro", "{:.3f}"),
@@ -50,7 +51,8 @@ def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for (task, codec), members in sorted(groups.items()):
         summary.append({
             "task": task, "codec": codec, "quality": f"n={len(members)}",
-            "bpp": _mean(members, "bpp"), "psnr_db": _mean(members, "psnr_db"),
+            "bpp": _mean(members, "bpp"), "payload_bpp": _mean(members, "payload_bpp"),
+            "psnr_db": _mean(members, "psnr_db"),
             "f1_positive": _mean(members, "f1_positive"), "f1_macro": _mean(members, "f1_macro"),
             "link_seconds": _mean(members, "link_seconds"), "state": "processed",
         })

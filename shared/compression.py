@@ -1,0 +1,264 @@
+"""The one compression pipeline: raster -> container onboard, container -> raster on the ground.
+
+Both services and the CLI call :func:`compress_raster` and :func:`decompress_container`, so the
+normalisation, the digest of the reconstruction and the figures are computed in one place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from shared.codecs.base import (
+    SUPPORTED_DTYPES,
+    Codec,
+    DecodeLimits,
+    RasterSpec,
+    RateTarget,
+    check_raster,
+    reconstruction_digest,
+)
+from shared.codecs.registry import codec_info, get_codec
+from shared.errors import CodecError, ConfigurationError, EODownlinkError, InvalidRasterError
+from shared.metrics.distortion import psnr_db
+from shared.metrics.rate import bits_per_sample, bpp
+from shared.wire.container import (
+    DIGEST_KEY,
+    MAX_METADATA_BYTES,
+    Container,
+    encode_metadata,
+    pack_container,
+    read_header,
+    unpack_container,
+)
+from shared.wire.header import HEADER_SIZE, ContainerHeader
+from shared.wire.sidecar import pack_mask, unpack_mask
+
+RESERVED_METADATA = (DIGEST_KEY, "psnr_db")
+
+
+@dataclass(frozen=True)
+class CompressedScene:
+    """A compressed scene and its onboard figures.
+
+    Attributes:
+        container: the bytes to downlink.
+        header: the container's header.
+        reconstruction: what the ground will decode. Shape: (C, H, W), original dtype.
+        bpp: container bits per spatial pixel, all bands, header and metadata included; the
+            evaluation sidecar is not counted (it would not fly operationally).
+        bits_per_sample: the same bits over C x H x W.
+        payload_bpp: codec payload bits per spatial pixel (no header, metadata or sidecar).
+        psnr_db: PSNR on data normalised by the scale; ``math.inf`` for an exact reconstruction.
+    """
+
+    container: bytes = field(repr=False)
+    header: ContainerHeader
+    reconstruction: np.ndarray = field(repr=False)
+    bpp: float
+    bits_per_sample: float
+    payload_bpp: float
+    psnr_db: float | None
+
+
+@dataclass(frozen=True)
+class DecodedScene:
+    """A decoded container.
+
+    Attributes:
+        raster: the reconstruction. Shape: (C, H, W), original dtype.
+        container: the verified container it came from.
+        digest_matches: the raster is bit-identical to the encoder's reconstruction.
+        truth_mask: the sidecar's truth mask, or ``None``.
+    """
+
+    raster: np.ndarray = field(repr=False)
+    container: Container
+    digest_matches: bool
+    truth_mask: np.ndarray | None = field(default=None, repr=False)
+
+
+def _as_chw(raster: np.ndarray) -> np.ndarray:
+    if raster.ndim == 2:
+        return raster[np.newaxis]
+    if raster.ndim != 3:
+        raise InvalidRasterError(
+            f"raster must be (C, H, W) or (H, W), got {raster.ndim} dimensions {raster.shape}"
+        )
+    return raster
+
+
+def build_spec(raster: np.ndarray, *, scale: float | None, bit_depth: int | None) -> RasterSpec:
+    """The spec of a (C, H, W) raster with the pipeline's defaults.
+
+    ``bit_depth`` defaults to the dtype's bits for integers and 16 for float32; ``scale`` to
+    ``2**bit_depth - 1`` for integers and the raster's maximum for float32.
+
+    Raises:
+        InvalidRasterError: unsupported dtype, samples beyond the bit depth, or no positive scale.
+    """
+    dtype = raster.dtype.name
+    if dtype not in SUPPORTED_DTYPES:
+        raise InvalidRasterError(
+            f"raster dtype {dtype} is not supported; convert it to one of "
+            f"{', '.join(SUPPORTED_DTYPES)} (e.g. raster.astype(np.float32))"
+        )
+    is_float = raster.dtype.kind == "f"
+    depth = bit_depth if bit_depth is not None else (16 if is_float else raster.itemsize * 8)
+    if not is_float and raster.size and 0 < depth <= raster.itemsize * 8:
+        peak = int(raster.max())
+        if peak > 2**depth - 1:
+            raise InvalidRasterError(
+                f"raster holds the value {peak}, which needs {peak.bit_length()} bits, but the "
+                f"bit depth is {depth}; pass --bit-depth {peak.bit_length()} or more"
+            )
+    if scale is None:
+        scale = float(2**depth - 1) if not is_float else _float_peak(raster)
+    return RasterSpec(*raster.shape, dtype, depth, float(scale))
+
+
+def _float_peak(raster: np.ndarray) -> float:
+    if not np.isfinite(raster).all():
+        raise InvalidRasterError("raster holds NaN or Inf samples; fill or mask them first")
+    peak = float(raster.max())
+    if peak <= 0:
+        raise InvalidRasterError(
+            f"float raster's maximum is {peak}; pass a positive scale (the profile's global max)"
+        )
+    return peak
+
+
+def _open_codec(name: str, checkpoints: Any) -> Codec:
+    if codec_info(name).kind == "learned" and checkpoints is not None:
+        return get_codec(name, checkpoints=checkpoints)
+    return get_codec(name)
+
+
+def _scene_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    meta = dict(metadata or {})
+    clash = sorted(set(meta) & set(RESERVED_METADATA))
+    if clash:
+        raise ConfigurationError(
+            f"metadata keys {clash} are set by the pipeline; remove them from the metadata"
+        )
+    meta.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    encode_metadata({**meta, DIGEST_KEY: "0" * 64})  # fail before a slow encode, not after
+    return meta
+
+
+def _sidecar(truth_mask: np.ndarray | None, spec: RasterSpec) -> bytes | None:
+    if truth_mask is None:
+        return None
+    if truth_mask.shape not in ((spec.height, spec.width), (1, spec.height, spec.width)):
+        raise InvalidRasterError(
+            f"truth mask shape {truth_mask.shape} does not match the raster's "
+            f"{spec.height}x{spec.width}; pass (H, W) or (1, H, W)"
+        )
+    return pack_mask(truth_mask)
+
+
+def compress_raster(
+    raster: np.ndarray,
+    *,
+    codec: str,
+    target: RateTarget,
+    scale: float | None = None,
+    bit_depth: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    truth_mask: np.ndarray | None = None,
+    checkpoints: Any = None,
+) -> CompressedScene:
+    """Encode a raster into a container and measure it.
+
+    Args:
+        raster: the scene, (C, H, W) or (H, W), uint8/uint16/float32.
+        codec: registry name, e.g. ``jpeg2000`` or ``cheng2020-gmm``.
+        target: the rate target (bpp, quality or lossless).
+        scale: normalisation scale (the profile's global max); see :func:`build_spec`.
+        bit_depth: significant bits per sample; see :func:`build_spec`.
+        metadata: scene_id, task, sensor, created_at, ... (JSON values).
+        truth_mask: optional binary mask (H, W) or (1, H, W) carried in the sidecar.
+        checkpoints: the CheckpointStore learned codecs load weights from.
+
+    Raises:
+        InvalidRasterError, RateTargetError, ConfigurationError, CodecError, CheckpointError.
+    """
+    chw = _as_chw(np.asarray(raster))
+    spec = build_spec(chw, scale=scale, bit_depth=bit_depth)
+    check_raster(chw, spec)
+    meta = _scene_metadata(metadata)
+    sidecar = _sidecar(truth_mask, spec)
+    encoded = _open_codec(codec, checkpoints).encode(chw, spec, target)
+    recon = encoded.reconstruction
+    if recon.shape != spec.shape or recon.dtype.name != spec.dtype:
+        raise CodecError(
+            f"codec {codec} returned a {recon.dtype} {recon.shape} reconstruction for a "
+            f"{spec.dtype} {spec.shape} raster; the codec breaks the contract"
+        )
+    psnr = psnr_db(chw, recon, spec.scale)
+    meta[DIGEST_KEY] = reconstruction_digest(recon)
+    meta["psnr_db"] = psnr if math.isfinite(psnr) else None  # JSON null: exact (infinite)
+    container = pack_container(
+        codec=codec,
+        spec=spec,
+        model=encoded.model,
+        payload=encoded.payload,
+        metadata=meta,
+        sidecar=sidecar,
+        lossless=encoded.lossless,
+        quality=encoded.quality if encoded.quality is not None else target.quality,
+    )
+    header = read_header(container)
+    return CompressedScene(
+        container=container,
+        header=header,
+        reconstruction=recon,
+        bpp=bpp(header.rate_bytes, spec.height, spec.width),
+        bits_per_sample=bits_per_sample(header.rate_bytes, *spec.shape),
+        payload_bpp=bpp(len(encoded.payload), spec.height, spec.width),
+        psnr_db=psnr,
+    )
+
+
+def max_container_bytes(limits: DecodeLimits) -> int:
+    """The largest container a decode under ``limits`` can legitimately need."""
+    mask_bytes = 2 + 4 * 3 + (limits.max_pixels + 7) // 8
+    return HEADER_SIZE + limits.max_payload_bytes + MAX_METADATA_BYTES + mask_bytes
+
+
+def decompress_container(
+    data: bytes, *, limits: DecodeLimits | None = None, checkpoints: Any = None
+) -> DecodedScene:
+    """Verify a container, then decode it with the codec its wire id names.
+
+    Declared sizes are checked against ``limits`` and the checksum is verified before the
+    decoder runs.
+
+    Raises:
+        ContainerError: the container is malformed, corrupted or truncated.
+        ResourceLimitError: declared sizes exceed ``limits``.
+        CodecError, WeightsMismatchError, CheckpointError: the decode failed.
+    """
+    limits = limits or DecodeLimits()
+    header = read_header(data)
+    limits.check(header.spec, payload_bytes=header.payload_bytes)
+    container = unpack_container(data, max_bytes=max_container_bytes(limits))
+    codec = _open_codec(header.codec_name, checkpoints)
+    try:
+        raster = codec.decode(container.payload, header.spec, header.model, limits)
+    except EODownlinkError:
+        raise
+    except Exception as exc:  # a codec adapter let a foreign error through
+        raise CodecError(f"{header.codec_name} could not decode the payload: {exc}") from exc
+    if raster.shape != header.spec.shape or raster.dtype.name != header.dtype:
+        raise CodecError(
+            f"{header.codec_name} decoded a {raster.dtype} {raster.shape} raster; the header "
+            f"declares {header.dtype} {header.spec.shape}"
+        )
+    matches = reconstruction_digest(raster) == container.metadata[DIGEST_KEY]
+    mask = unpack_mask(container.sidecar) if container.sidecar is not None else None
+    return DecodedScene(raster, container, matches, mask)

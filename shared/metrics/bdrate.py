@@ -1,0 +1,89 @@
+"""Bjontegaard deltas (VCEG-M33): the average rate or PSNR difference between two RD curves.
+
+Curve ``a`` is the anchor and ``b`` the test: a negative BD-rate means ``b`` needs that many
+percent fewer bits than ``a`` for the same PSNR; a positive BD-PSNR means ``b`` is that many dB
+better at the same rate. Each curve is fitted by a cubic polynomial (of log10 rate against PSNR
+for BD-rate, of PSNR against log10 rate for BD-PSNR), as in the reference; with fewer than four
+points the degree drops to the number of points minus one. The fits are integrated over the
+interval both curves cover; curves that do not overlap have no delta.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.polynomial import Polynomial
+
+from shared.errors import ConfigurationError
+
+
+def _curve(rates: Sequence[float], psnrs: Sequence[float], name: str) -> tuple[np.ndarray, ...]:
+    r = np.asarray(rates, dtype=np.float64)
+    q = np.asarray(psnrs, dtype=np.float64)
+    if r.ndim != 1 or r.shape != q.shape or r.size < 2:
+        raise ConfigurationError(
+            f"curve {name} needs matching 1-D lists of at least 2 rates and PSNRs, "
+            f"got {r.shape} rates and {q.shape} PSNRs"
+        )
+    if not (np.isfinite(r).all() and np.isfinite(q).all()) or (r <= 0).any():
+        raise ConfigurationError(
+            f"curve {name} needs positive finite rates and finite PSNRs "
+            "(drop lossless points: their PSNR is infinite)"
+        )
+    if np.unique(q).size != q.size or np.unique(r).size != r.size:
+        raise ConfigurationError(f"curve {name} repeats a rate or PSNR value; merge duplicates")
+    return np.log10(r), q
+
+
+def _mean_gap(x_a: np.ndarray, y_a: np.ndarray, x_b: np.ndarray, y_b: np.ndarray) -> float:
+    """Mean of (fit_b - fit_a) over the x interval both curves cover."""
+    low = max(x_a.min(), x_b.min())
+    high = min(x_a.max(), x_b.max())
+    if not high > low:
+        raise ConfigurationError(
+            f"the two curves do not overlap (common interval [{low:.4g}, {high:.4g}]); "
+            "measure more rate points so that their ranges intersect"
+        )
+    integrals = []
+    for x, y in ((x_a, y_a), (x_b, y_b)):
+        antiderivative = Polynomial.fit(x, y, deg=min(3, x.size - 1)).integ()
+        integrals.append(antiderivative(high) - antiderivative(low))
+    return float((integrals[1] - integrals[0]) / (high - low))
+
+
+def bd_rate(
+    rates_a: Sequence[float],
+    psnr_a: Sequence[float],
+    rates_b: Sequence[float],
+    psnr_b: Sequence[float],
+) -> float:
+    """Bjontegaard delta rate of curve ``b`` against the anchor ``a``, in percent.
+
+    Rates in any positive unit (bpp); the same unit for both curves.
+
+    Raises:
+        ConfigurationError: a curve is too short, holds invalid values, or the curves' PSNR
+            ranges do not overlap.
+    """
+    log_a, q_a = _curve(rates_a, psnr_a, "a")
+    log_b, q_b = _curve(rates_b, psnr_b, "b")
+    return (math.pow(10.0, _mean_gap(q_a, log_a, q_b, log_b)) - 1.0) * 100.0
+
+
+def bd_psnr(
+    rates_a: Sequence[float],
+    psnr_a: Sequence[float],
+    rates_b: Sequence[float],
+    psnr_b: Sequence[float],
+) -> float:
+    """Bjontegaard delta PSNR of curve ``b`` against the anchor ``a``, in dB.
+
+    Raises:
+        ConfigurationError: a curve is too short, holds invalid values, or the curves' rate
+            ranges do not overlap.
+    """
+    log_a, q_a = _curve(rates_a, psnr_a, "a")
+    log_b, q_b = _curve(rates_b, psnr_b, "b")
+    return _mean_gap(log_a, q_a, log_b, q_b)

@@ -1,0 +1,64 @@
+"""Format version 1 is frozen: the packer must reproduce the committed golden bytes exactly."""
+
+from __future__ import annotations
+
+import importlib.util
+import struct
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from shared.wire import HEADER_SIZE, compute_checksum, read_header, unpack_container
+
+GOLDEN_DIR = Path(__file__).resolve().parents[2] / "golden"
+
+
+@pytest.fixture(scope="module")
+def make_golden() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN_DIR / "make_golden.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def golden() -> bytes:
+    return (GOLDEN_DIR / "container_v1.bin").read_bytes()
+
+
+def test_packer_reproduces_golden_bytes(make_golden: ModuleType, golden: bytes) -> None:
+    assert make_golden.golden_bytes() == golden
+
+
+def test_golden_header_layout_is_little_endian_v1(golden: bytes) -> None:
+    assert HEADER_SIZE == 55
+    assert golden[:4] == b"EODL"
+    assert golden[4] == 1  # format version
+    assert struct.unpack_from("<HH", golden, 5) == (15, 3)  # cheng2020-gmm, quality-3 model
+    assert golden[9:17] == bytes.fromhex("0123456789abcdef")
+    assert struct.unpack_from("<HII", golden, 17) == (10, 8, 8)
+    assert tuple(golden[27:31]) == (2, 14, 0b10, 3)  # uint16, 14 bits, sidecar flag, quality
+    assert struct.unpack_from("<d", golden, 31) == (10000.0,)
+    payload, metadata, sidecar = struct.unpack_from("<III", golden, 39)
+    assert HEADER_SIZE + payload + metadata + sidecar == len(golden)
+    assert struct.unpack_from("<I", golden, 51)[0] == compute_checksum(golden)
+
+
+def test_golden_unpacks_to_its_inputs(make_golden: ModuleType, golden: bytes) -> None:
+    container = unpack_container(golden)
+    assert container.header == read_header(golden)
+    assert container.header.codec_name == "cheng2020-gmm"
+    assert container.header.spec == make_golden.GOLDEN_SPEC
+    assert container.header.model == make_golden.GOLDEN_MODEL
+    assert container.payload == make_golden.GOLDEN_PAYLOAD
+    assert container.metadata == make_golden.GOLDEN_METADATA
+    np.testing.assert_array_equal(container.truth_mask, make_golden.golden_mask())
+
+
+def test_generator_refuses_to_overwrite_without_force(make_golden: ModuleType) -> None:
+    before = (GOLDEN_DIR / "container_v1.bin").read_bytes()
+    assert make_golden.main([]) == 1
+    assert (GOLDEN_DIR / "container_v1.bin").read_bytes() == before
