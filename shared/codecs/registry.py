@@ -52,7 +52,7 @@ CODECS: tuple[CodecInfo, ...] = (
     CodecInfo("cheng2020-gmm", 15, "learned", 16, _LEARNED + "Cheng2020GMMCodec",
               "the paper's model: Cheng 2020 attention + Gaussian mixture (K=3), N-band"),
     CodecInfo("cheng2020-checkerboard", 16, "learned", 16, _LEARNED + "Cheng2020CheckerboardCodec",
-              "Cheng 2020 attention with a two-pass checkerboard context (fast decode), N-band"),
+              "Cheng 2020 anchor with a two-pass checkerboard context (fast decode), N-band"),
 )
 
 _BY_NAME = {info.name: info for info in CODECS}

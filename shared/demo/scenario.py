@@ -53,11 +53,8 @@ def learned_qualities(task: str, limit: int = 2) -> list[int]:
     from shared.codecs.learned.checkpoint import CheckpointStore
 
     bands = len(get_profile(task).band_names)
-    try:
-        manifests = CheckpointStore().candidates(LEARNED_CODEC, bands)
-    except EODownlinkError:
-        return []
-    qualities = sorted({int(m.quality) for m in manifests if getattr(m, "trained", False)})
+    entries = CheckpointStore().candidates(LEARNED_CODEC, bands)
+    qualities = sorted({e.manifest.quality for e in entries if e.manifest.trained})
     if len(qualities) <= limit:
         return qualities
     return [qualities[0], qualities[-1]]

@@ -1,0 +1,199 @@
+"""The seven learned codecs behind the registry's ``Codec`` contract.
+
+Encoding pads the raster to a multiple of 64 by edge replication (repeating the last row and
+column, which costs less rate than zeros and, unlike reflection, works for any size), normalises
+it with :func:`to_unit`, codes it, and then DECODES its own payload through the same path the
+ground runs: the reconstruction (and so its digest in the container) is what the ground gets.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from shared.codecs.base import (
+    Codec,
+    CodecKind,
+    DecodeLimits,
+    EncodedPayload,
+    ModelRef,
+    RasterSpec,
+    RateTarget,
+    check_raster,
+    from_unit,
+    to_unit,
+)
+from shared.codecs.learned import coding
+from shared.codecs.learned.architectures import MAX_BANDS
+from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
+from shared.codecs.learned.payload import pack_payload, unpack_payload
+from shared.errors import (
+    CheckpointError,
+    ConfigurationError,
+    InvalidRasterError,
+    RateTargetError,
+    WeightsMismatchError,
+)
+
+BLOCK = 64  # total downsampling of the cheng2020 and hyperprior models
+
+
+def latent_layout(architecture: str, spec: RasterSpec) -> coding.LatentLayout:
+    """Latent grid sizes implied by the raster: H, W padded to 64, then /16 (y) and /64 (z)."""
+    rows, cols = -(-spec.height // BLOCK), -(-spec.width // BLOCK)
+    z_shape = (0, 0) if architecture == "factorized-prior" else (rows, cols)
+    return coding.LatentLayout((rows * 4, cols * 4), z_shape)
+
+
+class LearnedCodec(Codec):
+    """A CompressAI-based codec; subclasses name the architecture.
+
+    Args:
+        checkpoints: where to find weights (default: a store over EODL_CHECKPOINTS and the
+            packaged checkpoints).
+        device: must be ``cpu``: entropy coding and synthesis run on CPU float32 with one
+            thread so that satellite and ground reconstruct bit-exactly.
+    """
+
+    name: ClassVar[str]
+    wire_id: ClassVar[int]
+    kind: ClassVar[CodecKind] = "learned"
+
+    def __init__(self, checkpoints: CheckpointStore | None = None, device: str = "cpu") -> None:
+        if device != "cpu":
+            raise ConfigurationError(
+                f"learned codecs code on the CPU only (got device={device!r}): float paths on "
+                "other devices do not reproduce the CPU's bits, which the decoder needs"
+            )
+        self.checkpoints = checkpoints if checkpoints is not None else CheckpointStore()
+        self.device = device
+
+    def encode(self, raster: np.ndarray, spec: RasterSpec, target: RateTarget) -> EncodedPayload:
+        """Encode a (C, H, W) raster to rANS bytes; the reconstruction is decoded from them."""
+        check_raster(raster, spec)
+        self._check_bands(spec)
+        entry = self._select(spec, target)
+        model, manifest = self.checkpoints.load(entry)
+        layout = latent_layout(self.name, spec)
+        x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
+        with coding.deterministic_coding():
+            coded = coding.compress(self.name, model.eval(), x)
+        payload = pack_payload(coded, layout)
+        reconstruction = self._decode_with(model, payload, spec)
+        return EncodedPayload(
+            payload=payload,
+            model=ModelRef(manifest.quality, manifest.weights_prefix),
+            reconstruction=reconstruction,
+            quality=manifest.quality,
+        )
+
+    def decode(
+        self, payload: bytes, spec: RasterSpec, model: ModelRef, limits: DecodeLimits | None = None
+    ) -> np.ndarray:
+        """Decode a payload with the weights the ModelRef names.
+
+        Raises:
+            ResourceLimitError: declared sizes exceed ``limits``.
+            WeightsMismatchError: no local checkpoint has the named weights.
+            CodecError: the payload is malformed, corrupt or decodes to non-finite values.
+        """
+        (limits or DecodeLimits()).check(spec, len(payload))
+        self._check_bands(spec)
+        entry = self.checkpoints.find(self.name, spec.bands, weights_prefix=model.weights_prefix)
+        if entry.manifest.quality != model.model_id:
+            raise WeightsMismatchError(
+                f"the payload names model id {model.model_id} but weights "
+                f"{model.weights_prefix.hex()} are quality {entry.manifest.quality}: "
+                "the container header is inconsistent"
+            )
+        net, _ = self.checkpoints.load(entry)
+        return self._decode_with(net, payload, spec)
+
+    def _decode_with(self, net: torch.nn.Module, payload: bytes, spec: RasterSpec) -> np.ndarray:
+        layout = latent_layout(self.name, spec)
+        coded = unpack_payload(payload, layout, self.name)
+        with coding.deterministic_coding():
+            x_hat = coding.decompress(self.name, net.eval(), coded, layout)
+        unit = x_hat[0, :, : spec.height, : spec.width].numpy()
+        return from_unit(unit, spec)
+
+    def _select(self, spec: RasterSpec, target: RateTarget) -> StoredCheckpoint:
+        if target.lossless:
+            raise RateTargetError("learned codecs are lossy; use jpeg2000 --lossless")
+        if target.quality is not None:
+            return self.checkpoints.find(self.name, spec.bands, quality=target.quality)
+        measured = [
+            c
+            for c in self.checkpoints.candidates(self.name, spec.bands)
+            if isinstance(c.manifest.metrics.get("bpp"), int | float)
+        ]
+        if not measured:
+            raise CheckpointError(
+                f"no {self.name} checkpoint for {spec.bands} bands has a measured bpp in its "
+                "manifest, so a bpp target cannot be met; use --quality 1..6"
+            )
+        wanted = float(target.bpp or 0.0)
+        return min(measured, key=lambda c: abs(c.manifest.metrics["bpp"] - wanted))
+
+    def _check_bands(self, spec: RasterSpec) -> None:
+        if spec.bands > MAX_BANDS:
+            raise InvalidRasterError(f"{self.name} takes 1..{MAX_BANDS} bands, got {spec.bands}")
+
+
+def _pad(unit: np.ndarray, block: int) -> np.ndarray:
+    """Edge-replicate (C, H, W) up to multiples of ``block``. Returns float32, C-contiguous."""
+    _, height, width = unit.shape
+    pad_h, pad_w = -height % block, -width % block
+    padded = np.pad(unit, ((0, 0), (0, pad_h), (0, pad_w)), mode="edge")
+    return np.ascontiguousarray(padded, dtype=np.float32)
+
+
+class FactorizedPriorCodec(LearnedCodec):
+    """Balle 2017 factorized prior, N-band."""
+
+    name = "factorized-prior"
+    wire_id = 10
+
+
+class ScaleHyperpriorCodec(LearnedCodec):
+    """Balle 2018 scale hyperprior, N-band."""
+
+    name = "scale-hyperprior"
+    wire_id = 11
+
+
+class MeanScaleHyperpriorCodec(LearnedCodec):
+    """Minnen 2018 mean-scale hyperprior, N-band."""
+
+    name = "mean-scale-hyperprior"
+    wire_id = 12
+
+
+class Cheng2020AnchorCodec(LearnedCodec):
+    """Cheng 2020 anchor with autoregressive context, N-band."""
+
+    name = "cheng2020-anchor"
+    wire_id = 13
+
+
+class Cheng2020AttnCodec(LearnedCodec):
+    """Cheng 2020 with attention, single Gaussian, N-band."""
+
+    name = "cheng2020-attn"
+    wire_id = 14
+
+
+class Cheng2020GMMCodec(LearnedCodec):
+    """The paper's model: Cheng 2020 attention with a Gaussian mixture (K=3), N-band."""
+
+    name = "cheng2020-gmm"
+    wire_id = 15
+
+
+class Cheng2020CheckerboardCodec(LearnedCodec):
+    """Cheng 2020 anchor with a two-pass checkerboard context (fast decode), N-band."""
+
+    name = "cheng2020-checkerboard"
+    wire_id = 16

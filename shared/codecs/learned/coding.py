@@ -1,0 +1,140 @@
+"""Real entropy coding for the seven learned architectures, made deterministic.
+
+``compress`` turns a padded, normalised image into rANS strings; ``decompress`` turns validated
+strings back into x_hat. Both run inside :func:`deterministic_coding` (CPU float32, eval mode,
+no autograd, ONE torch thread, serialised by a lock): CompressAI's hyper and context paths are
+float and desynchronise the decoder when the encoder summed in another order (CompressAI issues
+#279 and #309), and torch's CPU kernels split work by thread count. CompressAI's dicts stay here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from shared.errors import CodecError
+
+_CODING_LOCK = threading.Lock()
+CODING_THREADS = 1
+MIN_STRING_BYTES = 8  # a flushed rANS stream holds at least its 64-bit state
+
+# Number of strings each architecture writes (batch 1): y, z; checkerboard writes two y halves.
+STRING_COUNT = {
+    "factorized-prior": 1,
+    "scale-hyperprior": 2,
+    "mean-scale-hyperprior": 2,
+    "cheng2020-anchor": 2,
+    "cheng2020-attn": 2,
+    "cheng2020-gmm": 2,
+    "cheng2020-checkerboard": 3,
+}
+
+
+@dataclass(frozen=True)
+class LatentLayout:
+    """Latent grid sizes derived from the raster (never read from a payload).
+
+    Attributes:
+        y_shape: (rows, cols) of y, the padded raster over 16.
+        z_shape: (rows, cols) of z, the padded raster over 64; (0, 0) when there is no z.
+    """
+
+    y_shape: tuple[int, int]
+    z_shape: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LatentStrings:
+    """The coded latents of one image: one string per group, and the GMM symbol bound."""
+
+    strings: tuple[bytes, ...]
+    symbol_bound: int = 0
+
+
+@contextmanager
+def deterministic_coding() -> Iterator[None]:
+    """Run torch on one thread without autograd, restoring the thread count afterwards."""
+    with _CODING_LOCK:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(CODING_THREADS)
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            torch.set_num_threads(previous)
+
+
+def compress(architecture: str, model: nn.Module, x: Tensor) -> LatentStrings:
+    """Entropy-code one image with ``model`` (call inside :func:`deterministic_coding`).
+
+    Shape:
+        x: (1, bands, H, W) float32 in [0, 1], H and W multiples of 64.
+    """
+    out = model.compress(x)
+    strings = tuple(group[0] for group in out["strings"])
+    if len(strings) != STRING_COUNT[architecture]:
+        raise CodecError(
+            f"{architecture} produced {len(strings)} strings, expected "
+            f"{STRING_COUNT[architecture]}; the model does not fit its name"
+        )
+    return LatentStrings(strings, int(out.get("symbol_bound", 0)))
+
+
+def symbol_counts(architecture: str, model: nn.Module, layout: LatentLayout) -> list[int]:
+    """How many symbols each string carries, in string order."""
+    y_count = int(model.M) * layout.y_shape[0] * layout.y_shape[1]
+    z_count = int(model.N) * layout.z_shape[0] * layout.z_shape[1]
+    if architecture == "factorized-prior":
+        return [y_count]
+    if architecture == "cheng2020-checkerboard":
+        return [y_count // 2, y_count // 2, z_count]
+    return [y_count, z_count]
+
+
+def guard_strings(strings: tuple[bytes, ...], counts: list[int]) -> list[list[bytes]]:
+    """Refuse short strings and pad each with zeros so rANS can never read past its buffer.
+
+    A valid stream is never read beyond its end, so the padding changes nothing for it; a
+    corrupted one reads at most a few words per symbol (plus its bypass runs), all of them zeros.
+    """
+    guarded = []
+    for index, (string, count) in enumerate(zip(strings, counts, strict=True)):
+        if len(string) < MIN_STRING_BYTES:
+            raise CodecError(
+                f"latent string {index} has {len(string)} bytes; a rANS stream has at least "
+                f"{MIN_STRING_BYTES}: the payload is truncated or corrupt"
+            )
+        guarded.append([string + bytes(8 * count + 16 * len(string) + 256)])
+    return guarded
+
+
+def decompress(
+    architecture: str, model: nn.Module, coded: LatentStrings, layout: LatentLayout
+) -> Tensor:
+    """Decode validated strings to x_hat (call inside :func:`deterministic_coding`).
+
+    Shape:
+        returns: (1, bands, 16 * y_rows, 16 * y_cols) float32 in [0, 1].
+
+    Raises:
+        CodecError: a string is too short, or the decoded image is not finite.
+    """
+    strings = guard_strings(coded.strings, symbol_counts(architecture, model, layout))
+    if architecture == "factorized-prior":
+        out = model.decompress(strings, layout.y_shape)
+    elif architecture == "cheng2020-checkerboard":
+        shape = {"y": (int(model.M), *layout.y_shape), "hyper": layout.z_shape}
+        out = model.decompress(strings, shape)
+    elif architecture == "cheng2020-gmm":
+        out = model.decompress(strings, layout.z_shape, coded.symbol_bound)
+    else:
+        out = model.decompress(strings, layout.z_shape)
+    x_hat = out["x_hat"]
+    if not bool(torch.isfinite(x_hat).all()):
+        raise CodecError("the decoded image holds NaN or Inf: the payload is corrupt")
+    return x_hat.clamp(0.0, 1.0)

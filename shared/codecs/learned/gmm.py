@@ -1,0 +1,85 @@
+"""The paper's model: Cheng 2020 with attention and a discretised Gaussian mixture (K=3).
+
+CompressAI's ``Cheng2020Attention`` predicts one Gaussian per latent; Cheng et al. (2020) predict
+a mixture of K Gaussians. Here ``entropy_parameters`` emits 3*K*M channels (means, scales and
+mixture-weight logits, each component-major: component k of channel m at index k*M + m) and the
+likelihood is CompressAI's ``GaussianMixtureConditional``. Entropy coding is in
+:mod:`shared.codecs.learned.gmm_coding` (autoregressive, per-position mixture CDFs, rANS).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from compressai.entropy_models import GaussianMixtureConditional
+from compressai.models import Cheng2020Attention
+from torch import Tensor, nn
+
+MIXTURE_COMPONENTS = 3
+
+
+class Cheng2020GMM(Cheng2020Attention):
+    """Cheng 2020 attention model with a K-component Gaussian mixture likelihood.
+
+    Args:
+        N: channel width of transforms and latents (M = N, as in CompressAI's cheng2020).
+        K: mixture components.
+    """
+
+    def __init__(self, N: int = 192, K: int = MIXTURE_COMPONENTS, **kwargs: Any) -> None:
+        super().__init__(N=N, **kwargs)
+        M = N
+        self.K = K
+        self.entropy_parameters = nn.Sequential(
+            nn.Conv2d(M * 4, M * 6, 1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(M * 6, M * 8, 1),
+            nn.LeakyReLU(inplace=True),
+            nn.Conv2d(M * 8, M * 3 * K, 1),
+        )
+        self.gaussian_conditional = GaussianMixtureConditional(K=K)
+
+    def mixture_parameters(self, params: Tensor, ctx_params: Tensor) -> tuple[Tensor, ...]:
+        """Means, scales and softmax weights of the mixture from hyper and context params.
+
+        Shape:
+            params, ctx_params: (B, 2M, H, W) each.
+            returns: three (B, K*M, H, W) tensors; weights sum to 1 over the K components.
+        """
+        out = self.entropy_parameters(torch.cat((params, ctx_params), dim=1))
+        means, scales, logits = out.chunk(3, dim=1)
+        b, _, h, w = logits.shape
+        weights = logits.reshape(b, self.K, -1, h, w).softmax(dim=1).reshape(b, -1, h, w)
+        return means, scales, weights
+
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        """Training pass: reconstruction and likelihoods of y (mixture) and z (factorized).
+
+        Shape:
+            x: (B, bands, H, W) in [0, 1], H and W multiples of 64.
+        """
+        y = self.g_a(x)
+        z = self.h_a(y)
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        params = self.h_s(z_hat)
+        y_hat = self.gaussian_conditional.quantize(y, "noise" if self.training else "dequantize")
+        ctx_params = self.context_prediction(y_hat)
+        means, scales, weights = self.mixture_parameters(params, ctx_params)
+        _, y_likelihoods = self.gaussian_conditional(y, scales, means, weights)
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def compress(self, x: Tensor) -> dict[str, Any]:
+        """Entropy-code x: ``{"strings": [[y], [z]], "shape": z_shape, "symbol_bound": int}``."""
+        from shared.codecs.learned.gmm_coding import compress_gmm
+
+        return compress_gmm(self, x)
+
+    def decompress(
+        self, strings: list[list[bytes]], shape: tuple[int, int], symbol_bound: int = 0
+    ) -> dict[str, Tensor]:
+        """Decode what :meth:`compress` produced: ``{"x_hat"}`` clamped to [0, 1]."""
+        from shared.codecs.learned.gmm_coding import decompress_gmm
+
+        return decompress_gmm(self, strings, shape, symbol_bound)

@@ -1,0 +1,158 @@
+"""Autoregressive rANS coding of the Gaussian-mixture latents of ``cheng2020-gmm``.
+
+The encoder and the decoder run the SAME raster scan (as CompressAI's ``_compress_ar``): at each
+latent position the masked 5x5 context and the hyper parameters give the mixture means, scales
+and weights, which are first rounded to a fixed grid (so that a last-bit difference in the float
+path cannot move a CDF) and then turned into M integer CDFs of 16-bit precision. The symbols are
+the rounded latents ``round(y)`` themselves (no mean subtraction), so the context the decoder
+feeds back is exact integers. Symbols outside [-bound, bound] take rANS's bypass (escape) path
+and stay lossless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from compressai.ans import BufferedRansEncoder, RansDecoder
+from torch import Tensor
+
+from shared.errors import CodecError
+
+PRECISION = 16
+MAX_SYMBOL_BOUND = 128
+PARAM_STEP = 2.0**-8
+SCALE_MIN, SCALE_MAX = 0.11, 64.0
+SYMBOL_CLIP = 2**20
+KERNEL = 5
+PAD = (KERNEL - 1) // 2
+
+# One coding step: (h, w, cdfs, cdf_lengths, offsets) -> the M decoded symbols at (h, w).
+_Step = Callable[[int, int, list[list[int]], list[int], list[int]], Tensor]
+
+
+def quantise_mixture(
+    means: Tensor, scales: Tensor, weights: Tensor, k: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Round mixture parameters to a 2^-8 grid, in float64.
+
+    Shape:
+        means, scales, weights: (K*M,) component-major; returns three (K, M) tensors.
+    """
+
+    def grid(t: Tensor) -> Tensor:
+        return torch.round(t.double().reshape(k, -1) / PARAM_STEP) * PARAM_STEP
+
+    return grid(means), grid(scales).clamp(SCALE_MIN, SCALE_MAX), grid(weights)
+
+
+def mixture_cdfs(means: Tensor, scales: Tensor, weights: Tensor, bound: int) -> Tensor:
+    """Integer CDFs (CompressAI layout) of the discretised mixture over [-bound, bound].
+
+    Each row is ``0, c_1, ..., c_L = 2^16 - 1, 2^16`` for L = 2*bound + 1 symbols; the last
+    interval (one count) is rANS's escape symbol. Every symbol keeps at least one count.
+
+    Shape:
+        means, scales, weights: (K, M) float64. Returns (M, L + 2) int64.
+    """
+    edges = torch.arange(-bound, bound + 2, dtype=torch.float64) - 0.5
+    cum = torch.special.ndtr((edges - means.unsqueeze(-1)) / scales.unsqueeze(-1))
+    pmf = (weights.unsqueeze(-1) * cum).sum(dim=0).diff(dim=-1).clamp_min(0.0)
+    total = pmf.sum(dim=-1, keepdim=True)
+    flat = total <= 1e-12  # all mass outside the range: fall back to uniform
+    pmf = torch.where(flat, torch.ones_like(pmf), pmf)
+    total = torch.where(flat, torch.full_like(total, pmf.shape[-1]), total)
+    top = 2**PRECISION - 1  # the escape symbol takes the last count
+    free = top - pmf.shape[-1]
+    counts = torch.floor(pmf / total * free).long() + 1
+    remainder = top - counts.sum(dim=-1)
+    counts[torch.arange(counts.shape[0]), counts.argmax(dim=-1)] += remainder
+    cdf = F.pad(torch.cumsum(counts, dim=-1), (1, 0), value=0)
+    return F.pad(cdf, (0, 1), value=2**PRECISION)
+
+
+def _scan(model: Any, params: Tensor, bound: int, step: _Step) -> Tensor:
+    """Raster-scan the latent grid, computing each position's CDFs from coded neighbours.
+
+    Shape:
+        params: (1, 2M, h, w) from the hyper synthesis. Returns y_hat (1, M, h, w).
+    """
+    _, _, height, width = params.shape
+    m = model.M
+    y_hat = params.new_zeros((1, m, height + 2 * PAD, width + 2 * PAD))
+    masked_weight = model.context_prediction.weight * model.context_prediction.mask
+    bias = model.context_prediction.bias
+    lengths, offsets = [2 * bound + 3] * m, [-bound] * m
+    for h in range(height):
+        for w in range(width):
+            crop = y_hat[:, :, h : h + KERNEL, w : w + KERNEL]
+            ctx_p = F.conv2d(crop, masked_weight, bias=bias)
+            p = params[:, :, h : h + 1, w : w + 1]
+            means, scales, weights = model.mixture_parameters(p, ctx_p)
+            quantised = quantise_mixture(
+                means.reshape(-1), scales.reshape(-1), weights.reshape(-1), model.K
+            )
+            cdfs = mixture_cdfs(*quantised, bound).tolist()
+            y_hat[0, :, h + PAD, w + PAD] = step(h, w, cdfs, lengths, offsets)
+    return y_hat[:, :, PAD : PAD + height, PAD : PAD + width]
+
+
+def _hyper(model: Any, z_strings: list[bytes], shape: tuple[int, int]) -> Tensor:
+    z_hat = model.entropy_bottleneck.decompress(z_strings, shape)
+    return model.h_s(z_hat)
+
+
+def compress_gmm(model: Any, x: Tensor) -> dict[str, Any]:
+    """Encode one image (batch 1) into a y string and a z string.
+
+    Shape:
+        x: (1, bands, H, W), H and W multiples of 64.
+    """
+    y = model.g_a(x)
+    z = model.h_a(y)
+    z_shape = (int(z.shape[-2]), int(z.shape[-1]))
+    z_strings = model.entropy_bottleneck.compress(z)
+    params = _hyper(model, z_strings, z_shape)
+    y_int = torch.round(y).clamp(-SYMBOL_CLIP, SYMBOL_CLIP)
+    bound = int(min(max(int(y_int.abs().max().item()), 1), MAX_SYMBOL_BOUND))
+    encoder = BufferedRansEncoder()
+    indexes = list(range(model.M))
+
+    def encode_step(
+        h: int, w: int, cdfs: list[list[int]], lengths: list[int], offsets: list[int]
+    ) -> Tensor:
+        symbols = y_int[0, :, h, w]
+        encoder.encode_with_indexes(symbols.long().tolist(), indexes, cdfs, lengths, offsets)
+        return symbols
+
+    _scan(model, params, bound, encode_step)
+    return {"strings": [[encoder.flush()], z_strings], "shape": z_shape, "symbol_bound": bound}
+
+
+def decompress_gmm(
+    model: Any, strings: list[list[bytes]], shape: tuple[int, int], symbol_bound: int
+) -> dict[str, Tensor]:
+    """Decode the y and z strings of :func:`compress_gmm`; ``x_hat`` is clamped to [0, 1].
+
+    The caller validates the strings (lengths, padding) and the shape first: rANS does not.
+    """
+    if not 1 <= symbol_bound <= MAX_SYMBOL_BOUND:
+        raise CodecError(
+            f"symbol bound {symbol_bound} is outside 1..{MAX_SYMBOL_BOUND}; the payload is corrupt"
+        )
+    (y_string,), z_strings = strings
+    params = _hyper(model, z_strings, shape)
+    decoder = RansDecoder()
+    decoder.set_stream(y_string)
+    indexes = list(range(model.M))
+
+    def decode_step(
+        h: int, w: int, cdfs: list[list[int]], lengths: list[int], offsets: list[int]
+    ) -> Tensor:
+        values = decoder.decode_stream(indexes, cdfs, lengths, offsets)
+        return torch.tensor(values, dtype=torch.float32)
+
+    y_hat = _scan(model, params, symbol_bound, decode_step)
+    return {"x_hat": model.g_s(y_hat).clamp_(0, 1)}
