@@ -1,0 +1,100 @@
+"""Dependencies of the routes: the app's context, and signed, size-limited request bodies.
+
+Bodies are read here (async, bounded) and verified before any route runs; the routes
+themselves are plain ``def`` and run in the thread pool, so no blocking work runs on the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ground_station.context import GroundContext
+from shared.errors import AuthenticationError, PayloadTooLargeError
+from shared.protocol.signing import HEADER_SIGNATURE, verify_request
+
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def get_ground(request: Request) -> GroundContext:
+    """The running app's context."""
+    ground: GroundContext = request.app.state.ground
+    return ground
+
+
+Ground = Annotated[GroundContext, Depends(get_ground)]
+
+
+def signed_path(request: Request) -> str:
+    """The path and query exactly as the client sent them (what it signed)."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 before reading when it is declared too large.
+
+    Raises:
+        PayloadTooLargeError: ``Content-Length`` (or the streamed size) exceeds ``limit``.
+    """
+    declared = request.headers.get("content-length")
+    too_big = f"request body over the {limit}-byte limit; send smaller chunks"
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(f"{too_big} (Content-Length {declared})")
+    body = bytearray()
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            raise PayloadTooLargeError(too_big)
+    return bytes(body)
+
+
+def verify(ground: GroundContext, request: Request, body: bytes) -> str:
+    """Verify the request's signature; count and re-raise a refusal."""
+    try:
+        return verify_request(
+            ground.keys,
+            request.method,
+            signed_path(request),
+            request.headers,
+            body,
+            ground.nonces,
+            max_skew_s=ground.settings.max_skew_s,
+        )
+    except AuthenticationError:
+        ground.metrics.auth_failures.inc()
+        raise
+
+
+async def signed_json(request: Request, ground: Ground) -> bytes:
+    """A verified JSON body (at most 1 MiB)."""
+    body = await read_body(request, MAX_JSON_BYTES)
+    verify(ground, request, body)
+    return body
+
+
+async def signed_chunk(request: Request, ground: Ground) -> bytes:
+    """A verified chunk body (at most ``GS_MAX_CHUNK_BYTES``)."""
+    body = await read_body(request, ground.settings.max_chunk_bytes)
+    verify(ground, request, body)
+    return body
+
+
+async def read_access(request: Request, ground: Ground) -> None:
+    """Signed GETs are verified; unsigned ones pass only when ``GS_PUBLIC_READS`` is on."""
+    if request.headers.get(HEADER_SIGNATURE) is None and ground.settings.public_reads:
+        return
+    if request.headers.get(HEADER_SIGNATURE) is None:
+        ground.metrics.auth_failures.inc()
+        raise AuthenticationError(
+            "request is not signed and GS_PUBLIC_READS is off; sign it with sign_request()"
+        )
+    verify(ground, request, await read_body(request, MAX_JSON_BYTES))
+
+
+SignedJson = Annotated[bytes, Depends(signed_json)]
+SignedChunk = Annotated[bytes, Depends(signed_chunk)]
+ReadAccess = Depends(read_access)

@@ -1,0 +1,30 @@
+"""Everything one running ground station holds, built in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from ground_station.processing.pipeline import Processor
+from ground_station.settings import GroundSettings
+from ground_station.store import TransferStore
+from ground_station.telemetry import GroundMetrics
+from ground_station.transfers import TransferService
+from shared.protocol.signing import NonceCache
+
+
+@dataclass
+class GroundContext:
+    """The app's live parts (on ``app.state.ground``)."""
+
+    settings: GroundSettings
+    keys: dict[str, bytes]
+    nonces: NonceCache
+    engine: Engine
+    sessions: sessionmaker
+    store: TransferStore
+    metrics: GroundMetrics
+    service: TransferService
+    processor: Processor

@@ -1,0 +1,214 @@
+"""One transfer's page imagery: decoded once by the ground's own worker, rendered, cached.
+
+The ground keeps each committed container and the predicted mask; the decoded raster is not
+kept. The first view of a transfer's page decodes the container again in the ground's decode
+worker (a separate process, under the same memory and time limits as processing), renders the
+panels of :mod:`ground_station.dashboard.imagery` and caches them under
+``<data_dir>/dashboard/<transfer_id>/`` with a ``panels.json`` index, so later views are files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ground_station.context import GroundContext
+from ground_station.dashboard import imagery
+from ground_station.db import TransferRecord
+from ground_station.processing.decode import (
+    DecodeOutcome,
+    WorkerFailure,
+    WorkerLimits,
+    run_decode_worker,
+)
+from ground_station.store import MASK_NAME, atomic_write
+from ground_station.transfers import get_record
+from shared.data.profiles import PROFILES
+from shared.errors import ConflictError, NotFoundError
+
+INDEX_NAME = "panels.json"
+CACHE_DIR = "dashboard"
+# A fixed pool (bounded memory): one transfer's first view decodes once, others wait for it.
+_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One image of the transfer page."""
+
+    name: str
+    title: str
+    png: bytes
+
+
+def _lock_for(transfer_id: str) -> threading.Lock:
+    return _LOCKS[zlib.crc32(transfer_id.encode()) % len(_LOCKS)]
+
+
+def cache_dir(ground: GroundContext, transfer_id: str) -> Path:
+    """The transfer's panel folder (the id is validated as a safe folder name)."""
+    ground.store.folder(transfer_id)  # raises ConflictError on an unsafe id
+    return Path(ground.settings.data_dir) / CACHE_DIR / transfer_id
+
+
+def worker_limits(ground: GroundContext) -> WorkerLimits:
+    """The decode worker's limits, the same as processing uses."""
+    settings = ground.settings
+    return WorkerLimits(
+        timeout_s=settings.decode_timeout_s,
+        memory_mb=settings.decode_memory_mb,
+        max_pixels=settings.max_pixels,
+        max_bands=settings.max_bands,
+        max_payload_bytes=settings.max_transfer_bytes,
+        checkpoint_dirs=(str(settings.codec_checkpoint_dir),)
+        if settings.codec_checkpoint_dir
+        else (),
+    )
+
+
+def read_mask_png(path: Path) -> np.ndarray:
+    """The ground's predicted mask PNG back as 0/1.
+
+    Shape:
+        returns: (H, W) uint8.
+    """
+    from matplotlib.image import imread
+
+    image = np.asarray(imread(path, format="png"))
+    grey = image[..., 0] if image.ndim == 3 else image
+    return (grey > 0.5).astype(np.uint8)
+
+
+def _scene_panels(raster: np.ndarray, task: str) -> list[Panel]:
+    if imagery.is_thermal(task) and raster.shape[0] == 1:
+        title = f"Decoded {task} scene, band {PROFILES[task].band_names[0]}"
+        return [Panel("scene", title, imagery.thermal_png(raster, task, title))]
+    if task in PROFILES and raster.shape[0] == PROFILES[task].bands:
+        return [
+            Panel(
+                "true-colour",
+                "True colour",
+                imagery.composite_png(raster, task, imagery.TRUE_COLOUR, "True colour"),
+            ),
+            Panel(
+                "false-colour",
+                "False colour",
+                imagery.composite_png(raster, task, imagery.FALSE_COLOUR, "False colour"),
+            ),
+        ]
+    raise ConflictError(
+        f"transfer has {raster.shape[0]} bands, which the {task!r} profile does not describe; "
+        "the dashboard renders fire, cloud and building scenes"
+    )
+
+
+def render_panels(
+    raster: np.ndarray, task: str, predicted: np.ndarray | None, truth: np.ndarray | None
+) -> tuple[list[Panel], dict[str, Any]]:
+    """Every panel the transfer's data allows, and notes on what is missing.
+
+    Shape:
+        raster: (C, H, W) decoded counts; predicted, truth: (H, W) 0/1 or None.
+    """
+    panels = _scene_panels(raster, task)
+    meaning = (
+        PROFILES[task].mask_meaning.split("=", 1)[-1].strip() if task in PROFILES else "positive"
+    )
+    notes: dict[str, Any] = {}
+    if predicted is not None:
+        background = imagery.base_rgb(raster, task)
+        panels.append(
+            Panel("overlay", "Predicted mask", imagery.overlay_png(background, predicted, meaning))
+        )
+    else:
+        notes["predicted"] = "no predicted mask: the ground had no segmenter for this task"
+    if truth is not None:
+        truth_hw = truth[0] if truth.ndim == 3 else truth
+        panels.append(Panel("truth", "Truth mask", imagery.truth_png(truth_hw, meaning)))
+        if predicted is not None:
+            png, counts = imagery.error_map_png(truth_hw, predicted)
+            panels.append(Panel("errors", "Error map", png))
+            notes["errors"] = {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn, "tn": counts.tn}
+    else:
+        notes["truth"] = "no truth mask came with the scene (no evaluation sidecar)"
+    return panels, notes
+
+
+def _decode(ground: GroundContext, transfer_id: str, work: Path) -> DecodeOutcome:
+    try:
+        return run_decode_worker(
+            ground.store.container_path(transfer_id), work, worker_limits(ground)
+        )
+    except WorkerFailure as failure:
+        raise ConflictError(
+            f"the dashboard could not decode {transfer_id}: {failure.reason}"
+        ) from failure
+
+
+def _build(ground: GroundContext, record: TransferRecord, folder: Path) -> dict[str, Any]:
+    tid = record.transfer_id
+    work = folder / "work"
+    try:
+        outcome = _decode(ground, tid, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    mask_path = ground.store.artefact(tid, MASK_NAME)
+    predicted = read_mask_png(mask_path) if record.has_mask and mask_path.is_file() else None
+    panels, notes = render_panels(outcome.raster, record.task, predicted, outcome.truth)
+    for panel in panels:
+        atomic_write(folder / f"{panel.name}.png", panel.png)
+    index = {
+        "transfer_id": tid,
+        "panels": [{"name": p.name, "title": p.title} for p in panels],
+        "notes": notes,
+        "header": outcome.result["header"],
+        "metadata": outcome.result["metadata"],
+        "digest_matches": outcome.result["digest_matches"],
+    }
+    atomic_write(folder / INDEX_NAME, json.dumps(index, allow_nan=False, default=str).encode())
+    return index
+
+
+def ensure_panels(ground: GroundContext, transfer_id: str) -> dict[str, Any]:
+    """The transfer's panel index, rendering the panels on first use.
+
+    Raises:
+        NotFoundError: no such transfer.
+        ConflictError: the transfer is not processed yet, or cannot be decoded again.
+    """
+    folder = cache_dir(ground, transfer_id)
+    with ground.sessions() as session:
+        record = get_record(session, transfer_id)
+    if record.state != "processed":
+        raise ConflictError(
+            f"transfer {transfer_id!r} is {record.state}; its imagery exists once it is processed"
+            + (f" (reason: {record.reason})" if record.reason else "")
+        )
+    with _lock_for(transfer_id):
+        index_path = folder / INDEX_NAME
+        if index_path.is_file():
+            return dict(json.loads(index_path.read_text()))
+        folder.mkdir(parents=True, exist_ok=True)
+        return _build(ground, record, folder)
+
+
+def panel_path(ground: GroundContext, transfer_id: str, name: str) -> Path:
+    """The cached PNG of one panel (rendered first when needed).
+
+    Raises:
+        NotFoundError: no such transfer, or this transfer has no such panel.
+    """
+    index = ensure_panels(ground, transfer_id)
+    names = [p["name"] for p in index["panels"]]
+    if name not in names:
+        raise NotFoundError(
+            f"transfer {transfer_id!r} has no {name!r} panel; it has: {', '.join(names)}"
+        )
+    return cache_dir(ground, transfer_id) / f"{name}.png"

@@ -1,0 +1,111 @@
+"""The transfer records (SQLAlchemy 2.0): one row per transfer, protocol state and metrics.
+
+SQLite by default, in WAL mode with ``synchronous=FULL`` so that a committed receipt survives a
+power cut; any SQLAlchemy URL (PostgreSQL) works for scale-out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now (UTC)."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the ground station's tables."""
+
+
+class TransferRecord(Base):
+    """One transfer: what was announced, where it stands, and what processing measured."""
+
+    __tablename__ = "transfers"
+
+    transfer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    scene_id: Mapped[str] = mapped_column(String(128), index=True)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    codec: Mapped[str] = mapped_column(String(64), index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    total_bytes: Mapped[int] = mapped_column(Integer)
+    chunk_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    announced_header: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), index=True, default="receiving")
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_chunk_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    receipt_id: Mapped[str | None] = mapped_column(String(64))
+    link_seconds: Mapped[float | None] = mapped_column(Float)
+
+    bands: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    dtype: Mapped[str | None] = mapped_column(String(16))
+    bit_depth: Mapped[int | None] = mapped_column(Integer)
+    model_id: Mapped[int | None] = mapped_column(Integer)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    lossless: Mapped[bool | None] = mapped_column(Boolean)
+    rate_target: Mapped[str | None] = mapped_column(String(64))
+    container_bytes: Mapped[int | None] = mapped_column(Integer)
+    payload_bytes: Mapped[int | None] = mapped_column(Integer)
+    sidecar_bytes: Mapped[int | None] = mapped_column(Integer)
+    bpp: Mapped[float | None] = mapped_column(Float)
+    payload_bpp: Mapped[float | None] = mapped_column(Float)
+    bits_per_sample: Mapped[float | None] = mapped_column(Float)
+    psnr_db: Mapped[float | None] = mapped_column(Float)
+    digest_verified: Mapped[bool | None] = mapped_column(Boolean)
+    f1_positive: Mapped[float | None] = mapped_column(Float)
+    f1_macro: Mapped[float | None] = mapped_column(Float)
+    decode_ms: Mapped[float | None] = mapped_column(Float)
+    segment_ms: Mapped[float | None] = mapped_column(Float)
+    device: Mapped[str | None] = mapped_column(String(32))
+    segmentation_note: Mapped[str | None] = mapped_column(Text)
+    has_quicklook: Mapped[bool] = mapped_column(Boolean, default=False)
+    has_mask: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the schema created; SQLite gets WAL and full sync."""
+    is_sqlite = url.startswith("sqlite")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False} if is_sqlite else {},
+        pool_pre_ping=not is_sqlite,
+    )
+    if is_sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker:
+    """Sessions that keep loaded attributes after commit (records are read after saving)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC (SQLite returns naive datetimes; they are UTC by construction)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()

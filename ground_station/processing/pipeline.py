@@ -1,0 +1,188 @@
+"""The processing queue: committed transfers are decoded, segmented, measured and recorded by
+background threads started in the app's lifespan, never inside a request.
+
+A digest mismatch (the ground's decode differs from the onboard reconstruction) does not fail
+the transfer: it ends ``processed`` with ``digest_verified = false``, a reason saying so, a
+warning in the log and a counter, because the pixels are still the best the ground has.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import shutil
+import threading
+import time
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from ground_station.db import TransferRecord, utcnow
+from ground_station.processing.decode import (
+    DecodeOutcome,
+    WorkerFailure,
+    WorkerLimits,
+    run_decode_worker,
+)
+from ground_station.processing.measure import apply_decode, apply_segmentation
+from ground_station.processing.quicklook import save_mask, save_quicklook
+from ground_station.processing.segmenters import SegmenterSet
+from ground_station.store import MASK_NAME, QUICKLOOK_NAME, TransferStore
+from ground_station.telemetry import GroundMetrics
+from shared.errors import EODownlinkError
+
+log = logging.getLogger(__name__)
+_STOP_KEY = float("-inf")  # sorts before every transfer: stop after the current one (the rest
+# stay committed in the database and are picked up by the next start)
+
+
+class Processor:
+    """Background threads that process committed transfers one at a time each."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker,
+        store: TransferStore,
+        metrics: GroundMetrics,
+        segmenters: SegmenterSet,
+        limits: WorkerLimits,
+        workers: int = 1,
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.metrics = metrics
+        self.segmenters = segmenters
+        self.limits = limits
+        self.workers = workers
+        # (-priority, arrival, transfer_id): the highest priority (fire alerts) first, then FIFO
+        self._queue: queue.PriorityQueue[tuple[float, int, str]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
+        self._threads: list[threading.Thread] = []
+        self._segment_lock = threading.Lock()  # one model, one forward pass at a time
+
+    def start(self) -> None:
+        """Start the threads and queue what a previous run committed but did not finish."""
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"gs-processor-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.recover()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask the threads to finish their current transfer and stop."""
+        for _ in self._threads:
+            self._queue.put((_STOP_KEY, next(self._arrivals), ""))
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self._threads.clear()
+
+    def alive(self) -> bool:
+        """True while every processing thread runs."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def enqueue(self, transfer_id: str, priority: int = 0) -> None:
+        """Queue a committed transfer; higher ``priority`` is processed first."""
+        self._queue.put((-float(priority), next(self._arrivals), transfer_id))
+        self.metrics.queue_depth.set(self._queue.qsize())
+
+    def recover(self) -> int:
+        """Queue committed-but-unprocessed transfers (fire and high priority first)."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(TransferRecord.transfer_id, TransferRecord.priority)
+                .where(TransferRecord.state.in_(("committed", "processing")))
+                .order_by(TransferRecord.committed_at)
+            ).all()
+        for transfer_id, priority in rows:
+            self.enqueue(transfer_id, priority)
+        if rows:
+            log.info("resuming processing of %d committed transfers", len(rows))
+        return len(rows)
+
+    def _loop(self) -> None:
+        while True:
+            _, _, transfer_id = self._queue.get()
+            self.metrics.queue_depth.set(self._queue.qsize())
+            if not transfer_id:
+                return
+            try:
+                self.process(transfer_id)
+            except Exception as exc:  # the thread must survive anything one transfer does
+                log.exception("processing %s failed unexpectedly", transfer_id)
+                self._fail(transfer_id, f"internal error while processing: {exc!r}")
+
+    def process(self, transfer_id: str) -> None:
+        """Decode, segment, measure and record one committed transfer."""
+        if not self._claim(transfer_id):
+            return
+        work = self.store.folder(transfer_id) / "work"
+        try:
+            outcome = run_decode_worker(self.store.container_path(transfer_id), work, self.limits)
+            self._finish(transfer_id, outcome)
+        except WorkerFailure as failure:
+            if failure.kind != "error":
+                self.metrics.worker_failures.labels(kind=failure.kind).inc()
+            self._fail(transfer_id, failure.reason)
+        except EODownlinkError as exc:
+            self._fail(transfer_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _claim(self, transfer_id: str) -> bool:
+        with self.sessions() as session:
+            record = session.get(TransferRecord, transfer_id)
+            if record is None or record.state not in ("committed", "processing"):
+                return False
+            record.state = "processing"
+            record.attempts = (record.attempts or 0) + 1
+            session.commit()
+        return True
+
+    def _finish(self, transfer_id: str, outcome: DecodeOutcome) -> None:
+        with self.sessions() as session:
+            record = session.get(TransferRecord, transfer_id)
+            if record is None:
+                return
+            unit = apply_decode(record, outcome)
+            self.metrics.decode_seconds.observe((record.decode_ms or 0.0) / 1000.0)
+            if record.digest_verified is False:
+                self.metrics.digest_mismatches.inc()
+                log.warning("transfer %s: %s", transfer_id, record.reason)
+            save_quicklook(unit, record.task, self.store.artefact(transfer_id, QUICKLOOK_NAME))
+            record.has_quicklook = True
+            mask = self._segment(record, unit, outcome.truth)
+            if mask is not None:
+                save_mask(mask, self.store.artefact(transfer_id, MASK_NAME))
+                record.has_mask = True
+            record.state = "processed"
+            record.processed_at = utcnow()
+            session.commit()
+        log.info("transfer %s processed: bpp %.3f", transfer_id, record.bpp or float("nan"))
+
+    def _segment(
+        self, record: TransferRecord, unit: np.ndarray, truth: np.ndarray | None
+    ) -> np.ndarray | None:
+        segmenter, note = self.segmenters.get(record.task)
+        if segmenter is None:
+            record.segmentation_note = note
+            return None
+        started = time.perf_counter()
+        with self._segment_lock:
+            mask = np.asarray(segmenter.predict(unit))
+        segment_ms = (time.perf_counter() - started) * 1000.0
+        self.metrics.segment_seconds.observe(segment_ms / 1000.0)
+        apply_segmentation(record, mask, truth, segment_ms, str(segmenter.device))
+        return mask
+
+    def _fail(self, transfer_id: str, reason: str) -> None:
+        log.warning("transfer %s failed: %s", transfer_id, reason)
+        with self.sessions() as session:
+            record = session.get(TransferRecord, transfer_id)
+            if record is None:
+                return
+            record.state = "failed"
+            record.reason = reason
+            record.processed_at = utcnow()
+            session.commit()

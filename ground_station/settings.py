@@ -1,0 +1,95 @@
+"""Ground station settings, read from ``GS_*`` environment variables when the app is built."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
+
+
+class GroundSettings(BaseSettings):
+    """Everything the ground station can be told.
+
+    Attributes:
+        data_dir: where the database (by default), transfers, containers and quicklooks live.
+        database_url: any SQLAlchemy URL; default a SQLite file ``ground.db`` in ``data_dir``.
+        link_key: the satellite's shared HMAC key (``GS_LINK_KEY``); required.
+        link_key_id: the key id the satellite signs with.
+        public_reads: GET routes of the query API (and the dashboard) need no signature;
+            a signature, when sent, is still verified. Writes are always signed.
+        max_skew_s: the oldest (or most future) signed timestamp accepted.
+        max_chunk_bytes: the largest chunk body accepted (413 above it).
+        max_transfer_bytes: the largest container a transfer may announce (413 above it).
+        min_free_bytes: refuse writes (507) when the disk would fall below this.
+        decode_timeout_s, decode_memory_mb: the worker process's limits (time, RLIMIT_AS).
+        max_pixels, max_bands: decompression-bomb caps, checked before allocation.
+        segmenter_dir: folder of segmenter checkpoints; the shipped ones by default.
+        codec_checkpoint_dir: an extra folder of learned-codec checkpoints searched before
+            ``EODL_CHECKPOINTS`` and the shipped ones (the weights hash must match the
+            container's, or the transfer fails).
+        device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
+        processing_workers: transfers decoded at the same time.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GS_", extra="ignore")
+
+    data_dir: Path = Path("ground-data")
+    database_url: str | None = None
+    link_key: SecretStr | None = None
+    link_key_id: str = "sat-1"
+    public_reads: bool = True
+    max_skew_s: float = Field(default=300.0, gt=0)
+    max_chunk_bytes: int = Field(default=4 * DEFAULT_CHUNK_BYTES, ge=1)
+    max_transfer_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    decode_timeout_s: float = Field(default=120.0, gt=0)
+    decode_memory_mb: int = Field(default=6144, ge=256)
+    max_pixels: int = Field(default=4096 * 4096, ge=1)
+    max_bands: int = Field(default=16, ge=1)
+    segmenter_dir: Path | None = None
+    codec_checkpoint_dir: Path | None = None
+    device: str = "auto"
+    processing_workers: int = Field(default=1, ge=1, le=16)
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``sqlite:///<data_dir>/ground.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ground.db').resolve()}"
+
+    def link_keys(self) -> dict[str, bytes]:
+        """Key id -> key bytes for ``verify_request``.
+
+        Raises:
+            ConfigurationError: no key is configured, or it is shorter than 16 bytes.
+        """
+        if self.link_key is None or not self.link_key.get_secret_value():
+            raise ConfigurationError(
+                "no link key: set GS_LINK_KEY to the satellite's shared HMAC key "
+                "(the same value as SAT_LINK_KEY), at least 16 characters"
+            )
+        key = self.link_key.get_secret_value().encode()
+        if len(key) < 16:
+            raise ConfigurationError(f"GS_LINK_KEY is {len(key)} bytes; use at least 16")
+        return {self.link_key_id: key}
+
+    def resolved_device(self) -> str:
+        """``cuda`` or ``cpu``: ``auto`` picks cuda when torch sees a GPU."""
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigurationError(f"GS_DEVICE must be auto, cpu or cuda, got {self.device!r}")
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> GroundSettings:
+    """The settings from the environment, read once (at start-up, never at import)."""
+    return GroundSettings()

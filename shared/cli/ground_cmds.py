@@ -1,0 +1,40 @@
+"""``eodl ground serve``: run the ground station under uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (the satellite's default ground_url)")] = 8001,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="database, containers, quicklooks")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the ground station; GS_LINK_KEY holds the satellite's HMAC key (required)."""
+    import logging
+
+    import uvicorn
+
+    from ground_station.app import create_app
+    from ground_station.settings import GroundSettings
+
+    overrides = {"data_dir": data_dir} if data_dir is not None else {}
+    settings = GroundSettings(**overrides)
+    app = create_app(settings)  # raises ConfigurationError, printed as one line, if no key
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ground`` sub-app to the ``eodl`` command line."""
+    ground = typer.Typer(help="The ground station service.", no_args_is_help=True)
+    ground.command("serve")(serve)
+    app.add_typer(ground, name="ground")

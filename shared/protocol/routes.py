@@ -1,0 +1,26 @@
+"""Path templates of the ground station's protocol routes (fill with ``str.format``)."""
+
+from __future__ import annotations
+
+TRANSFERS = "/v1/transfers"
+TRANSFER = "/v1/transfers/{transfer_id}"
+CHUNK = "/v1/transfers/{transfer_id}/chunks/{index}"
+COMMIT = "/v1/transfers/{transfer_id}/commit"
+QUICKLOOK = "/v1/transfers/{transfer_id}/quicklook.png"
+MASK = "/v1/transfers/{transfer_id}/mask.png"
+SUMMARY = "/v1/summary"
+
+
+def transfer_path(transfer_id: str) -> str:
+    """The status route of one transfer."""
+    return TRANSFER.format(transfer_id=transfer_id)
+
+
+def chunk_path(transfer_id: str, index: int) -> str:
+    """The upload route of one chunk."""
+    return CHUNK.format(transfer_id=transfer_id, index=index)
+
+
+def commit_path(transfer_id: str) -> str:
+    """The commit route of one transfer."""
+    return COMMIT.format(transfer_id=transfer_id)

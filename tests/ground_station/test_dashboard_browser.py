@@ -1,0 +1,265 @@
+"""End to end: headless Chromium (Debian's, through Playwright) against a real uvicorn ground
+station on loopback holding transfers uploaded through the signed protocol. The table shows
+every transfer and updates live, sorting and filtering work, every quicklook, mask, chart and
+panel image loads, the console stays clean, and screenshots are kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gs_support import LINK_KEY, Link
+from test_dashboard import task_container, write_segmenters
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+LAPTOP = {"width": 1366, "height": 768}
+WALL = {"width": 2560, "height": 1440}
+SCENES = (("fire", 1, 2.0), ("fire", 2, 4.0), ("cloud", 3, 0.5), ("cloud", 4, 1.0),
+          ("building", 5, 0.5), ("building", 6, 1.0))  # fmt: skip
+# Serve the dashboard ahead of any other page create_app put on "/" (until app.py includes it).
+DRIVER = """
+import sys, uvicorn
+from ground_station import dashboard
+from ground_station.app import create_app
+app = create_app()
+if not any(getattr(r, "path", None) == "/dashboard/static/{name}" for r in app.routes):
+    before = list(app.router.routes)
+    app.include_router(dashboard.router)
+    app.router.routes[:] = app.router.routes[len(before):] + before
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+ALL_IMAGES_LOADED = """(selector) => {
+  const images = [...document.querySelectorAll(selector)];
+  return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0);
+}"""
+
+pytestmark = pytest.mark.integration
+
+
+def _sync_playwright() -> Any:
+    if not CHROMIUM.is_file():
+        pytest.skip(
+            f"{CHROMIUM} is absent: install Debian's chromium (scripts/system-deps.sh browser)"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is absent: pip install -e '.[dev]'")
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(client: httpx.Client, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stdout.read().decode() if server.stdout else ""
+            raise AssertionError(f"ground station exited: {output[-2000:]}")
+        try:
+            if client.get("/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("ground station not ready within 90 s")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Link]]:
+    """A real uvicorn ground station with six processed transfers (three tasks, two rates)."""
+    sync_playwright = _sync_playwright()  # skip before any work when the browser is absent
+    del sync_playwright
+    root = tmp_path_factory.mktemp("dashboard-e2e")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "GS_LINK_KEY": LINK_KEY,
+        "GS_DATA_DIR": str(root / "ground"),
+        "GS_DEVICE": "cpu",
+        "GS_SEGMENTER_DIR": str(write_segmenters(root / "seg")),
+        "GS_MIN_FREE_BYTES": "0",
+        "OMP_NUM_THREADS": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30.0) as client:
+            _wait_ready(client, server)
+            link = Link(client)  # type: ignore[arg-type]  # httpx speaks the same API
+            for task, seed, rate in SCENES:
+                link.upload(f"{task}-{seed}", task_container(task, seed, rate), task)
+            for task, seed, _ in SCENES:
+                view = link.wait(f"{task}-{seed}", timeout_s=120)
+                assert view["state"] == "processed", view["reason"]
+            yield base, link
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(served: tuple[str, Link], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's Chromium, headless, with a fresh profile and no network beyond loopback."""
+    with _sync_playwright()() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=LAPTOP,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+class Console:
+    """Console errors, uncaught exceptions and failed requests of one page."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+        page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url} {r.failure}"))
+
+
+def _wait_images(page: Any, selector: str) -> None:
+    page.wait_for_function(ALL_IMAGES_LOADED, arg=selector, timeout=60_000)
+
+
+def _no_page_overflow(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
+
+
+def test_transfers_page_lists_sorts_filters_and_updates(served, browser, artifacts_dir) -> None:  # type: ignore[no-untyped-def]
+    base, link = served
+    page = browser.new_page()
+    console = Console(page)
+    started = time.perf_counter()
+    page.goto(f"{base}/?poll=500")
+    rows = f"document.querySelectorAll('#transfers tbody tr').length === {len(SCENES)}"
+    page.wait_for_function(rows)
+    table_s = time.perf_counter() - started
+    _wait_images(page, "#transfers img.thumb")
+    thumbs_s = time.perf_counter() - started
+    _wait_images(page, "img.chart")
+    load_s = time.perf_counter() - started
+    navigation = page.evaluate("performance.getEntriesByType('navigation')[0].toJSON()")
+    shown = page.eval_on_selector_all(
+        "#transfers tbody tr", "rows => rows.map(r => r.dataset.transferId)"
+    )
+    assert sorted(shown) == sorted(f"{task}-{seed}" for task, seed, _ in SCENES)
+    thumbs = page.eval_on_selector_all("#transfers img.thumb", "imgs => imgs.map(i => i.src)")
+    assert len(thumbs) == 2 * len(SCENES)  # a quicklook and a mask per transfer
+    assert sum("/quicklook.png" in src for src in thumbs) == len(SCENES)
+    assert _no_page_overflow(page)
+    page.screenshot(path=str(artifacts_dir / "dashboard-transfers.png"), full_page=True)
+    started = time.perf_counter()
+    page.reload()
+    page.wait_for_function(rows)
+    _wait_images(page, "img.chart")
+    warm_s = time.perf_counter() - started  # charts come from the server's cache now
+
+    page.click("th button[data-key=bpp]")
+    bpp = page.eval_on_selector_all(
+        "#transfers tbody tr", "rows => rows.map(r => Number(r.cells[5].textContent))"
+    )
+    assert bpp == sorted(bpp)
+    page.click("th button[data-key=bpp]")
+    bpp = page.eval_on_selector_all(
+        "#transfers tbody tr", "rows => rows.map(r => Number(r.cells[5].textContent))"
+    )
+    assert bpp == sorted(bpp, reverse=True)
+
+    page.select_option("#filter-task", "fire")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#transfers tbody tr')]"
+        ".every(r => r.cells[1].textContent === 'fire')"
+    )
+    assert page.locator("#transfers tbody tr").count() == 2
+    page.select_option("#filter-task", "")
+    page.select_option("#filter-codec", "jpeg2000")
+    page.wait_for_function(
+        f"document.querySelectorAll('#transfers tbody tr').length === {len(SCENES)}"
+    )
+    page.select_option("#filter-codec", "")
+
+    link.create("late-1", task_container("fire", 9, 4.0), "fire")  # a new transfer, live
+    page.wait_for_selector("tr[data-transfer-id='late-1']", timeout=15_000)
+
+    page.set_viewport_size(WALL)
+    assert _no_page_overflow(page)
+    page.screenshot(path=str(artifacts_dir / "dashboard-transfers-wall.png"), full_page=True)
+    timing = {
+        "table_rows_s": table_s,
+        "thumbnails_s": thumbs_s,
+        "charts_s": load_s,
+        "reload_with_cached_charts_s": warm_s,
+        "navigation": navigation,
+    }
+    (artifacts_dir / "dashboard-timing.json").write_text(json.dumps(timing, indent=2))
+    print(
+        f"\ndashboard load: table {table_s:.2f} s, thumbnails {thumbs_s:.2f} s, "
+        f"charts {load_s:.2f} s (reload {warm_s:.2f} s); "
+        f"DOMContentLoaded {navigation['domContentLoadedEventEnd']:.0f} ms, "
+        f"load {navigation['loadEventEnd']:.0f} ms"
+    )
+    assert console.errors == []
+
+
+@pytest.mark.parametrize("transfer_id, panels", [("building-6", 7), ("fire-2", 6)])
+def test_transfer_page_shows_imagery_metrics_and_header(  # type: ignore[no-untyped-def]
+    served, browser, artifacts_dir, transfer_id: str, panels: int
+) -> None:
+    base, _ = served
+    page = browser.new_page()
+    console = Console(page)
+    started = time.perf_counter()
+    page.goto(f"{base}/transfers/{transfer_id}")
+    page.wait_for_selector("body[data-loaded=true]", timeout=90_000)
+    _wait_images(page, "#panels img")
+    load_s = time.perf_counter() - started
+    assert page.locator("#panels img").count() == panels
+    captions = " ".join(page.locator("#panels figcaption").all_inner_texts())
+    for expected in ("Predicted mask", "Truth mask", "Error map", "Quicklook"):
+        assert expected in captions
+    if transfer_id.startswith("building"):
+        assert "True colour" in captions and "False colour" in captions
+    metrics = page.locator("#metrics").inner_text()
+    assert "bpp (container)" in metrics and "F1 positive class" in metrics
+    header = page.locator("#header").inner_text()
+    assert "jpeg2000" in header and "crc32c" in header
+    assert _no_page_overflow(page)
+    page.screenshot(path=str(artifacts_dir / f"dashboard-{transfer_id}.png"), full_page=True)
+    print(f"\ntransfer page {transfer_id}: {load_s:.2f} s to all panels (first view decodes)")
+    assert console.errors == []
