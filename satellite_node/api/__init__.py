@@ -1,0 +1,1 @@
+"""The satellite node's REST routes (versioned under ``/v1``)."""

@@ -1,0 +1,40 @@
+"""``/v1/link``: read and set the link profile; see whether a pass is on."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from satellite_node.api.deps import ServicesDep
+from satellite_node.api.views import LinkView
+from shared.link.emulator import LinkEmulator
+from shared.link.profile import LinkProfile
+
+router = APIRouter(prefix="/v1/link", tags=["link"])
+
+
+def link_view(link: LinkEmulator) -> LinkView:
+    now = link.elapsed()
+    interval = link.profile.up_interval(now)
+    in_pass = interval is not None and interval[0] <= now
+    return LinkView(
+        profile=link.profile,
+        in_pass=in_pass,
+        elapsed_s=now,
+        next_up_s=None if interval is None else interval[0],
+        up_until_s=None if interval is None or interval[1] == float("inf") else interval[1],
+        utilisation=link.utilisation(),
+    )
+
+
+@router.get("")
+def get_link(services: ServicesDep) -> LinkView:
+    """The link profile, whether a pass is on, and the recent utilisation."""
+    return link_view(services.link)
+
+
+@router.put("")
+def put_link(services: ServicesDep, profile: LinkProfile) -> LinkView:
+    """Replace the link profile (times stay on the link's clock, ``elapsed_s``)."""
+    services.link.set_profile(profile)
+    services.sender.wake.set()
+    return link_view(services.link)

@@ -1,0 +1,82 @@
+"""``/v1/scenes``: upload a scene (202) and follow it to delivery."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from satellite_node.api.deps import ServicesDep
+from satellite_node.api.views import SceneAccepted, SceneList, SceneView
+from satellite_node.intake import build_upload, npy_bytes, rate_target, rate_to_dict, read_upload
+from satellite_node.store.schema import SCENE_STATES
+from shared.errors import ConfigurationError, NotFoundError
+from shared.protocol.messages import is_valid_id
+
+router = APIRouter(prefix="/v1/scenes", tags=["scenes"])
+
+
+@router.post("", status_code=202)
+def upload_scene(
+    services: ServicesDep,
+    raster: Annotated[UploadFile, File(description="the raster: .npy or GeoTIFF")],
+    task: Annotated[str, Form(description="fire, cloud or building")],
+    mask: Annotated[UploadFile | None, File(description="optional truth mask")] = None,
+    codec: Annotated[str, Form(description="a codec name, or auto")] = "auto",
+    bpp: Annotated[float | None, Form(description="target bits per pixel")] = None,
+    quality: Annotated[int | None, Form(description="quality level 1..6")] = None,
+    lossless: Annotated[bool, Form()] = False,
+    priority: Annotated[str | None, Form(description="alert/high/normal/low, 0..9 or auto")] = None,
+) -> SceneAccepted:
+    """Validate and store a scene durably; compression and downlink follow in the background.
+
+    Runs in the thread pool (a plain ``def``): reading and validating rasters blocks.
+    """
+    settings = services.settings
+    rate = rate_target(bpp, quality, lossless, settings.default_bpp)
+    limit = settings.max_upload_bytes
+    data = read_upload(raster.file, raster.filename or "raster.npy", limit, mask=False)
+    truth = None
+    if mask is not None and mask.filename:
+        truth = read_upload(mask.file, mask.filename, limit, mask=True)
+    upload = build_upload(
+        task=task.strip(),
+        codec=codec,
+        rate=rate,
+        priority=priority,
+        raster_name=raster.filename or "raster",
+        raster=data,
+        mask=truth,
+    )
+    record = services.store.admit(
+        task=upload.task,
+        codec=upload.codec,
+        rate=rate_to_dict(upload.rate),
+        priority=upload.priority,
+        raster_name=upload.raster_name,
+        raster=npy_bytes(upload.raster),
+        mask=None if upload.mask is None else npy_bytes(upload.mask),
+    )
+    services.worker.wake.set()
+    return SceneAccepted(scene_id=record.scene_id, state=record.state)
+
+
+@router.get("")
+def list_scenes(
+    services: ServicesDep,
+    state: Annotated[str | None, Query(description="only scenes in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> SceneList:
+    """Scenes onboard, newest first."""
+    if state is not None and state not in SCENE_STATES:
+        raise ConfigurationError(f"unknown state {state!r}; states: {', '.join(SCENE_STATES)}")
+    scenes = [SceneView.of(r) for r in services.store.list(state=state, limit=limit)]
+    return SceneList(scenes=scenes, count=len(scenes))
+
+
+@router.get("/{scene_id}")
+def get_scene(services: ServicesDep, scene_id: str) -> SceneView:
+    """One scene's state (received ... delivered, or failed with the reason) and figures."""
+    if not is_valid_id(scene_id):
+        raise NotFoundError(f"no scene {scene_id!r}: scene ids are [A-Za-z0-9._-]")
+    return SceneView.of(services.store.get(scene_id))

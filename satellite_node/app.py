@@ -1,0 +1,64 @@
+"""The satellite node's FastAPI app: ``create_app(settings)``.
+
+The lifespan opens the onboard store (recovering whatever a crash interrupted), then starts
+the compression worker and the downlink sender as background threads; shutdown stops them
+between two steps and closes the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from satellite_node.api import health, link, scenes
+from satellite_node.errors import install_error_handler
+from satellite_node.services import Services
+from satellite_node.settings import SatelliteSettings, get_settings
+
+
+def create_app(
+    settings: SatelliteSettings | None = None,
+    *,
+    ground_transport: httpx.BaseTransport | None = None,
+) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: the node's settings (default: from ``SAT_*`` variables).
+        ground_transport: httpx transport to the ground (tests inject faults here).
+
+    Raises:
+        ConfigurationError: no usable link key, or contradictory link settings (fail fast).
+    """
+    settings = settings or get_settings()
+    key = settings.link_key_bytes()
+    settings.link_profile()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await run_in_threadpool(
+            Services.build, settings, key=key, ground_transport=ground_transport
+        )
+        services.start()
+        app.state.services = services
+        try:
+            yield
+        finally:
+            app.state.services = None
+            await run_in_threadpool(services.stop)
+
+    app = FastAPI(
+        title="EO Downlink satellite node",
+        version="1",
+        summary="Scene intake, onboard store, compression and a downlink that never loses a scene",
+        lifespan=lifespan,
+    )
+    app.state.services = None
+    install_error_handler(app)
+    for router in (scenes.router, link.router, health.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,47 @@
+"""Thread-safe counters of the downlink sender (exported on /metrics)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+
+class SenderStats:
+    """What the sender did: bytes and chunks sent, retries by reason, deliveries, pre-emptions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.bytes_sent = 0
+        self.chunks_sent = 0
+        self.chunks_resent = 0
+        self.delivered = 0
+        self.preemptions = 0
+        self.interruptions = 0
+        self.retries: Counter[str] = Counter()
+
+    def chunk(self, nbytes: int, *, resent: bool) -> None:
+        with self._lock:
+            self.bytes_sent += nbytes
+            self.chunks_sent += 1
+            self.chunks_resent += int(resent)
+
+    def retry(self, reason: str) -> None:
+        with self._lock:
+            self.retries[reason] += 1
+            self.interruptions += int(reason == "link_interrupted")
+
+    def count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def snapshot(self) -> dict[str, object]:
+        with self._lock:
+            return {
+                "bytes_sent": self.bytes_sent,
+                "chunks_sent": self.chunks_sent,
+                "chunks_resent": self.chunks_resent,
+                "delivered": self.delivered,
+                "preemptions": self.preemptions,
+                "interruptions": self.interruptions,
+                "retries": dict(self.retries),
+            }

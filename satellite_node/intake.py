@@ -1,0 +1,155 @@
+"""Scene intake: turn a multipart upload into a validated raster (and mask) for the store.
+
+Everything that can be judged from the upload itself is judged here, synchronously, so that a
+bad upload gets a 4xx that says what was wrong; only encoding waits for the worker.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from satellite_node.priority import parse_priority
+from shared.codecs.base import RateTarget
+from shared.codecs.registry import codec_info
+from shared.data.profiles import get_profile, validate_raster
+from shared.data.readers import NPY_SUFFIXES, TIFF_SUFFIXES, read_mask, read_raster
+from shared.errors import InvalidRasterError, PayloadTooLargeError
+
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class SceneUpload:
+    """A validated upload, ready to be stored.
+
+    Shape:
+        raster: (C, H, W) in the profile's dtype.
+        mask: (H, W) uint8 of 0/1, or None.
+    """
+
+    task: str
+    codec: str
+    rate: RateTarget
+    priority: int
+    raster_name: str
+    raster: np.ndarray = field(repr=False)
+    mask: np.ndarray | None = field(default=None, repr=False)
+
+
+def rate_target(
+    bpp: float | None, quality: int | None, lossless: bool, default_bpp: float
+) -> RateTarget:
+    """The upload's rate target; ``default_bpp`` when it gives none (RateTargetError if two)."""
+    if bpp is None and quality is None and not lossless:
+        return RateTarget(bpp=default_bpp)
+    return RateTarget(bpp=bpp, quality=quality, lossless=lossless)
+
+
+def rate_to_dict(rate: RateTarget) -> dict[str, Any]:
+    return {"bpp": rate.bpp, "quality": rate.quality, "lossless": rate.lossless}
+
+
+def rate_from_dict(data: dict[str, Any]) -> RateTarget:
+    return RateTarget(
+        bpp=data.get("bpp"), quality=data.get("quality"), lossless=bool(data.get("lossless"))
+    )
+
+
+def check_codec_name(codec: str) -> str:
+    """``auto`` or a registered codec name (UnknownNameError lists the valid ones)."""
+    name = codec.strip()
+    if name != "auto":
+        codec_info(name)
+    return name
+
+
+def _suffix(filename: str, what: str) -> str:
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (*NPY_SUFFIXES, *TIFF_SUFFIXES):
+        raise InvalidRasterError(
+            f"{what} file {filename!r} has an unknown type; upload a .npy or a GeoTIFF (.tif)"
+        )
+    return suffix
+
+
+def _spool(source: BinaryIO, target: BinaryIO, max_bytes: int, what: str) -> None:
+    total = 0
+    while block := source.read(_BLOCK):
+        total += len(block)
+        if total > max_bytes:
+            raise PayloadTooLargeError(
+                f"the {what} file is over the {max_bytes}-byte upload limit; split the scene "
+                "into tiles or raise SAT_MAX_UPLOAD_BYTES"
+            )
+        target.write(block)
+    if total == 0:
+        raise InvalidRasterError(f"the {what} file is empty; upload the raster's bytes")
+    target.flush()
+
+
+def read_upload(source: BinaryIO, filename: str, max_bytes: int, *, mask: bool) -> np.ndarray:
+    """Read an uploaded raster (C, H, W) or mask (H, W) through the project's readers.
+
+    The upload is spooled under its own (sanitised) name, so the readers' messages name it.
+    """
+    what = "mask" if mask else "raster"
+    suffix = _suffix(filename, what)
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).stem)[:100] or what
+    with tempfile.TemporaryDirectory(prefix="eodl-upload-") as folder:
+        path = Path(folder) / f"{stem}{suffix}"
+        with path.open("wb") as spool:
+            _spool(source, spool, max_bytes, what)
+        return read_mask(path) if mask else read_raster(path, max_bytes=max_bytes * 4)
+
+
+def validate_upload(upload: SceneUpload) -> None:
+    """Check the raster against its task's sensor profile and the mask against the raster.
+
+    Raises:
+        InvalidRasterError: what was wrong (band count, dtype, NaNs, size, mask shape).
+    """
+    validate_raster(upload.raster, get_profile(upload.task))
+    if upload.mask is not None and upload.mask.shape != upload.raster.shape[1:]:
+        raise InvalidRasterError(
+            f"the mask is {upload.mask.shape[0]}x{upload.mask.shape[1]} but the raster is "
+            f"{upload.raster.shape[1]}x{upload.raster.shape[2]}; upload the mask of this scene"
+        )
+
+
+def build_upload(
+    *,
+    task: str,
+    codec: str,
+    rate: RateTarget,
+    priority: str | None,
+    raster_name: str,
+    raster: np.ndarray,
+    mask: np.ndarray | None,
+) -> SceneUpload:
+    """Assemble and validate an upload (task, codec and priority checked first)."""
+    get_profile(task)
+    upload = SceneUpload(
+        task,
+        check_codec_name(codec),
+        rate,
+        parse_priority(priority, task),
+        Path(raster_name).name[:200] or "raster",
+        raster,
+        mask,
+    )
+    validate_upload(upload)
+    return upload
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """An array as ``.npy`` bytes (no pickles), the store's raw format."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()

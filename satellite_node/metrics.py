@@ -1,0 +1,78 @@
+"""Prometheus metrics of one satellite app (its own registry, read from the store at scrape)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from satellite_node.downlink.stats import SenderStats
+from satellite_node.priority import PRIORITY_NAMES, priority_name
+from satellite_node.store import SceneStore
+from shared.link.emulator import LinkEmulator
+
+
+class SatelliteCollector(Collector):
+    """Queue depth per priority, bytes pending and sent, retries, link use, oldest scene age."""
+
+    def __init__(self, store: SceneStore, link: LinkEmulator, stats: SenderStats) -> None:
+        self.store, self.link, self.stats = store, link, stats
+
+    def _gauge(self, name: str, doc: str, value: float) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, doc, value=value)
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            "eodl_sat_queue_depth", "Undelivered scenes per priority", labels=["priority"]
+        )
+        depths = self.store.queue_depths()
+        for rank in sorted(set(PRIORITY_NAMES.values()) | set(depths)):
+            depth.add_metric([priority_name(rank)], depths.get(rank, 0))
+        yield depth
+        yield self._gauge(
+            "eodl_sat_bytes_pending",
+            "Container bytes queued for the downlink",
+            self.store.bytes_pending(),
+        )
+        yield self._gauge(
+            "eodl_sat_store_used_bytes", "Bytes held by the onboard store", self.store.used_bytes()
+        )
+        oldest = self.store.oldest_undelivered_at()
+        yield self._gauge(
+            "eodl_sat_oldest_undelivered_age_seconds",
+            "Age of the oldest undelivered scene (0 when none)",
+            0.0 if oldest is None else max(0.0, time.time() - oldest),
+        )
+        yield self._gauge(
+            "eodl_sat_link_utilisation",
+            "Share of the link rate used during up time (last 10 s)",
+            self.link.utilisation(),
+        )
+        yield self._gauge(
+            "eodl_sat_link_in_pass", "1 while a pass is on", float(self.link.in_pass())
+        )
+        snap = self.stats.snapshot()
+        for name, doc in (
+            ("bytes_sent", "Chunk bytes acknowledged by the ground"),
+            ("chunks_sent", "Chunks acknowledged by the ground"),
+            ("chunks_resent", "Chunks sent again after a failed try"),
+            ("delivered", "Scenes delivered with a receipt"),
+            ("preemptions", "Transfers paused for a more urgent scene"),
+        ):
+            yield CounterMetricFamily(f"eodl_sat_{name}", doc, value=float(snap[name]))  # type: ignore[arg-type]
+        retries = CounterMetricFamily(
+            "eodl_sat_retries", "Retried requests by reason", labels=["reason"]
+        )
+        for reason, count in sorted(dict(snap["retries"]).items()):  # type: ignore[call-overload]
+            retries.add_metric([reason], count)
+        yield retries
+
+
+def build_registry(store: SceneStore, link: LinkEmulator, stats: SenderStats) -> CollectorRegistry:
+    """A fresh registry holding this app's collector (never the process-global one)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SatelliteCollector(store, link, stats))
+    return registry

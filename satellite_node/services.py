@@ -1,0 +1,95 @@
+"""The satellite's running parts: store, link, worker and sender threads, and their start/stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from satellite_node.codec_choice import open_checkpoints
+from satellite_node.downlink import DownlinkSender, GroundClient, SenderStats
+from satellite_node.metrics import build_registry
+from satellite_node.settings import SatelliteSettings
+from satellite_node.store import SceneStore
+from satellite_node.worker import CompressionWorker
+from shared.link.emulator import LinkEmulator
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything one satellite app runs; built and started by the app's lifespan."""
+
+    settings: SatelliteSettings
+    store: SceneStore
+    link: LinkEmulator
+    stats: SenderStats
+    worker: CompressionWorker
+    sender: DownlinkSender
+    client: GroundClient
+    registry: CollectorRegistry
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        settings: SatelliteSettings,
+        *,
+        key: bytes,
+        ground_transport: httpx.BaseTransport | None = None,
+    ) -> Services:
+        store = SceneStore(settings.data_dir, capacity_bytes=settings.capacity_bytes)
+        report = store.recover()
+        LOG.info("onboard store recovered: %s", report)
+        link = LinkEmulator(settings.link_profile())
+        stats = SenderStats()
+        timeout = settings.http_timeout()
+        client = GroundClient(
+            settings.ground_url,
+            key=key,
+            key_id=settings.link_key_id,
+            timeout=timeout,
+            transport=ground_transport,
+        )
+        sender = DownlinkSender(
+            store,
+            link,
+            client,
+            chunk_bytes_for=settings.chunk_bytes_for,
+            backoff_cap_s=settings.backoff_cap_s,
+            stats=stats,
+        )
+        worker = CompressionWorker(
+            store, checkpoints=open_checkpoints(settings.checkpoints_dir), on_queued=sender.wake.set
+        )
+        return cls(
+            settings, store, link, stats, worker, sender, client, build_registry(store, link, stats)
+        )
+
+    def start(self) -> None:
+        if self.settings.run_worker:
+            self._spawn("compression-worker", self.worker.run)
+        if self.settings.run_sender:
+            self._spawn("downlink-sender", self.sender.run)
+
+    def _spawn(self, name: str, target: object) -> None:
+        thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def alive(self) -> bool:
+        return all(t.is_alive() for t in self.threads)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.stop_event.set()
+        self.worker.wake.set()
+        self.sender.wake.set()
+        for thread in self.threads:
+            thread.join(timeout_s)
+        self.client.close()
+        self.store.close()

@@ -1,0 +1,114 @@
+"""Satellite node settings, read from ``SAT_*`` environment variables when the app is built."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import httpx
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+from shared.link.profile import LinkProfile
+from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
+
+
+class SatelliteSettings(BaseSettings):
+    """Everything the satellite node can be told.
+
+    Attributes:
+        data_dir: the onboard store (database, rasters awaiting compression, containers).
+        ground_url: base URL of the ground station's protocol routes.
+        link_key: the shared HMAC key (``SAT_LINK_KEY``), the same as the ground's ``GS_LINK_KEY``.
+        link_key_id: the key id sent with every signed request.
+        capacity_bytes: the most bytes the store holds; new scenes beyond it get 507.
+        max_upload_bytes: the largest raster or mask file accepted (413 above it).
+        link_rate_bps, link_latency_s: the emulated link's rate and one-way latency.
+        pass_period_s, pass_duration_s: periodic passes; neither means the link is always up.
+        chunk_bytes: chunk size; by default about one second of link time, within
+            ``[min_chunk_bytes, max_chunk_bytes]`` (the ground refuses chunks above its limit).
+        request_timeout_s, connect_timeout_s: httpx timeouts of every request to the ground
+            (the read timeout is raised above the gap between passes; see ``http_timeout``).
+        backoff_cap_s: the longest wait between two retries inside a pass.
+        default_bpp: the rate target when an upload gives none of bpp, quality, lossless.
+        checkpoints_dir: folder of learned-codec checkpoints (``auto`` and learned codecs).
+        run_sender, run_worker: start the downlink sender / compression worker in the lifespan.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SAT_", extra="ignore")
+
+    data_dir: Path = Path("satellite-data")
+    ground_url: str = "http://127.0.0.1:8001"
+    link_key: SecretStr | None = None
+    link_key_id: str = "sat-1"
+    capacity_bytes: int = Field(default=2 * 1024**3, ge=1)
+    max_upload_bytes: int = Field(default=256 * 1024**2, ge=1)
+    link_rate_bps: float = Field(default=2_000_000.0, gt=0)
+    link_latency_s: float = Field(default=0.0, ge=0)
+    pass_period_s: float | None = Field(default=None, gt=0)
+    pass_duration_s: float | None = Field(default=None, gt=0)
+    chunk_bytes: int | None = Field(default=None, ge=1)
+    min_chunk_bytes: int = Field(default=16 * 1024, ge=1)
+    max_chunk_bytes: int = Field(default=4 * DEFAULT_CHUNK_BYTES, ge=1)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    backoff_cap_s: float = Field(default=2.0, gt=0)
+    default_bpp: float = Field(default=1.0, gt=0)
+    checkpoints_dir: Path | None = None
+    run_sender: bool = True
+    run_worker: bool = True
+
+    def link_key_bytes(self) -> bytes:
+        """The signing key.
+
+        Raises:
+            ConfigurationError: no key is set, or it is shorter than 16 bytes.
+        """
+        if self.link_key is None or not self.link_key.get_secret_value():
+            raise ConfigurationError(
+                "no link key: set SAT_LINK_KEY to the key shared with the ground "
+                "(the same value as GS_LINK_KEY), at least 16 characters"
+            )
+        key = self.link_key.get_secret_value().encode()
+        if len(key) < 16:
+            raise ConfigurationError(f"SAT_LINK_KEY is {len(key)} bytes; use at least 16")
+        return key
+
+    def link_profile(self) -> LinkProfile:
+        """The link profile the settings describe.
+
+        Raises:
+            ConfigurationError: the pass settings contradict each other.
+        """
+        try:
+            return LinkProfile(
+                rate_bps=self.link_rate_bps,
+                latency_s=self.link_latency_s,
+                pass_period_s=self.pass_period_s,
+                pass_duration_s=self.pass_duration_s,
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"invalid link settings: {exc}") from exc
+
+    def http_timeout(self) -> httpx.Timeout:
+        """Timeouts of every request to the ground: explicit, and longer than a pass gap, so a
+        request stalled by a link outage completes when the link returns rather than dying."""
+        gap = 0.0
+        if self.pass_period_s is not None and self.pass_duration_s is not None:
+            gap = self.pass_period_s - self.pass_duration_s
+        read = max(self.request_timeout_s, gap + 5.0) if gap > 0 else self.request_timeout_s
+        return httpx.Timeout(read, connect=self.connect_timeout_s)
+
+    def chunk_bytes_for(self, rate_bps: float) -> int:
+        """The chunk size for a new transfer: the setting, or about one second of link time."""
+        if self.chunk_bytes is not None:
+            return min(self.chunk_bytes, self.max_chunk_bytes)
+        one_second = int(rate_bps / 8) // 4096 * 4096
+        return max(self.min_chunk_bytes, min(self.max_chunk_bytes, one_second))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> SatelliteSettings:
+    """The settings from the environment, read once (at start-up, never at import)."""
+    return SatelliteSettings()

@@ -1,0 +1,78 @@
+"""The typed view of one scene row."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SceneRecord:
+    """One scene as the store holds it."""
+
+    seq: int
+    scene_id: str
+    state: str
+    reason: str | None
+    task: str
+    codec: str
+    codec_used: str | None
+    rate: dict[str, Any]
+    priority: int
+    raster_name: str
+    has_mask: bool
+    raw_bytes: int
+    stored_bytes: int
+    container_bytes: int | None
+    container_sha256: str | None
+    header: dict[str, Any] | None
+    bpp: float | None
+    payload_bpp: float | None
+    bits_per_sample: float | None
+    psnr_db: float | None
+    transfer_id: str | None
+    chunk_bytes: int | None
+    receipt: dict[str, Any] | None
+    attempts: int
+    created_at: float
+    updated_at: float
+    delivered_at: float | None
+
+
+def _json(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def record_from_row(row: sqlite3.Row) -> SceneRecord:
+    """Build a :class:`SceneRecord` from a ``SELECT *`` row of the scenes table."""
+    return SceneRecord(
+        seq=row["seq"],
+        scene_id=row["scene_id"],
+        state=row["state"],
+        reason=row["reason"],
+        task=row["task"],
+        codec=row["codec"],
+        codec_used=row["codec_used"],
+        rate=json.loads(row["rate_json"]),
+        priority=row["priority"],
+        raster_name=row["raster_name"],
+        has_mask=bool(row["has_mask"]),
+        raw_bytes=row["raw_bytes"],
+        stored_bytes=row["stored_bytes"],
+        container_bytes=row["container_bytes"],
+        container_sha256=row["container_sha256"],
+        header=_json(row["header_json"]),
+        bpp=row["bpp"],
+        payload_bpp=row["payload_bpp"],
+        bits_per_sample=row["bits_per_sample"],
+        psnr_db=row["psnr_db"],
+        transfer_id=row["transfer_id"],
+        chunk_bytes=row["chunk_bytes"],
+        receipt=_json(row["receipt_json"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        delivered_at=row["delivered_at"],
+    )

@@ -1,0 +1,353 @@
+"""Scene records: every state transition is one SQLite transaction (WAL, synchronous=FULL).
+
+Order of durable steps, so that ``kill -9`` at any instant loses and duplicates nothing:
+files are written atomically *before* the row that names them commits, and deleted only
+*after* the row that releases them commits. :meth:`SceneStore.recover` removes what a crash
+left between the two steps.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from satellite_node.store.files import atomic_write, clean_temporaries, remove_durably
+from satellite_node.store.records import SceneRecord, record_from_row
+from satellite_node.store.schema import SCHEMA, UNDELIVERED
+from shared.errors import ConflictError, NotFoundError, StorageFullError
+
+__all__ = ["SceneRecord", "SceneStore", "RecoveryReport", "ContainerInfo"]
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What compression produced for one scene."""
+
+    container: bytes = field(repr=False)
+    sha256: str
+    codec_used: str
+    bpp: float
+    payload_bpp: float
+    bits_per_sample: float
+    psnr_db: float | None
+    header: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What :meth:`SceneStore.recover` found after a restart."""
+
+    requeued: int = 0
+    resuming: int = 0
+    orphans_removed: int = 0
+    lost: tuple[str, ...] = ()
+
+
+class SceneStore:
+    """The satellite's durable scene store under ``data_dir``.
+
+    Args:
+        data_dir: the store's folder (created if needed).
+        capacity_bytes: the most bytes of rasters and containers held at once; a scene that
+            would exceed it is refused with :class:`StorageFullError`, nothing is dropped.
+    """
+
+    def __init__(self, data_dir: Path, *, capacity_bytes: int) -> None:
+        self.data_dir = Path(data_dir)
+        self.capacity_bytes = capacity_bytes
+        self.incoming_dir = self.data_dir / "incoming"
+        self.containers_dir = self.data_dir / "containers"
+        for folder in (self.data_dir, self.incoming_dir, self.containers_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.data_dir / "scenes.sqlite3",
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30.0,
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, args).fetchall())
+
+    # --- paths -----------------------------------------------------------------------------
+    def raster_path(self, scene_id: str) -> Path:
+        return self.incoming_dir / f"{scene_id}.raster.npy"
+
+    def mask_path(self, scene_id: str) -> Path:
+        return self.incoming_dir / f"{scene_id}.mask.npy"
+
+    def container_path(self, scene_id: str) -> Path:
+        return self.containers_dir / f"{scene_id}.eodl"
+
+    # --- intake ----------------------------------------------------------------------------
+    def used_bytes(self) -> int:
+        rows = self._query("SELECT COALESCE(SUM(stored_bytes), 0) AS used FROM scenes")
+        return int(rows[0]["used"])
+
+    def admit(
+        self,
+        *,
+        task: str,
+        codec: str,
+        rate: dict[str, Any],
+        priority: int,
+        raster_name: str,
+        raster: bytes,
+        mask: bytes | None,
+    ) -> SceneRecord:
+        """Store a new scene's raster (and mask) durably and record it as ``received``.
+
+        Raises:
+            StorageFullError: the scene does not fit in what the capacity leaves free.
+        """
+        size = len(raster) + len(mask or b"")
+        scene_id = uuid.uuid4().hex
+        with self._lock:
+            used = self.used_bytes()
+            if used + size > self.capacity_bytes:
+                raise StorageFullError(
+                    f"the onboard store is full: {used} of {self.capacity_bytes} bytes are held "
+                    f"by undelivered scenes and this one needs {size}; retry after the next pass "
+                    "delivers some, or raise SAT_CAPACITY_BYTES"
+                )
+            atomic_write(self.raster_path(scene_id), raster)
+            if mask is not None:
+                atomic_write(self.mask_path(scene_id), mask)
+            now = time.time()
+            with self._transaction() as db:
+                db.execute(
+                    "INSERT INTO scenes (scene_id, state, task, codec, rate_json, priority, "
+                    "raster_name, has_mask, raw_bytes, stored_bytes, created_at, updated_at) "
+                    "VALUES (?, 'received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        scene_id,
+                        task,
+                        codec,
+                        json.dumps(rate),
+                        priority,
+                        raster_name,
+                        int(mask is not None),
+                        size,
+                        size,
+                        now,
+                        now,
+                    ),
+                )
+        return self.get(scene_id)
+
+    # --- queries ---------------------------------------------------------------------------
+    def get(self, scene_id: str) -> SceneRecord:
+        rows = self._query("SELECT * FROM scenes WHERE scene_id = ?", (scene_id,))
+        if not rows:
+            raise NotFoundError(f"no scene {scene_id!r} onboard; list scenes with GET /v1/scenes")
+        return record_from_row(rows[0])
+
+    def list(self, *, state: str | None = None, limit: int = 1000) -> list[SceneRecord]:
+        if state is None:
+            rows = self._query("SELECT * FROM scenes ORDER BY seq DESC LIMIT ?", (limit,))
+        else:
+            rows = self._query(
+                "SELECT * FROM scenes WHERE state = ? ORDER BY seq DESC LIMIT ?", (state, limit)
+            )
+        return [record_from_row(r) for r in rows]
+
+    def next_to_compress(self) -> SceneRecord | None:
+        rows = self._query(
+            "SELECT * FROM scenes WHERE state = 'received' ORDER BY priority, seq LIMIT 1"
+        )
+        return record_from_row(rows[0]) if rows else None
+
+    def next_to_send(self) -> SceneRecord | None:
+        """The most urgent scene waiting for the link; a started one first within a priority."""
+        rows = self._query(
+            "SELECT * FROM scenes WHERE state IN ('queued', 'downlinking') "
+            "ORDER BY priority, state = 'downlinking' DESC, seq LIMIT 1"
+        )
+        return record_from_row(rows[0]) if rows else None
+
+    def more_urgent_waiting(self, priority: int) -> bool:
+        """True when a scene more urgent than ``priority`` waits (pre-emption between chunks)."""
+        rows = self._query(
+            "SELECT 1 FROM scenes WHERE state IN ('queued', 'downlinking') AND priority < ? "
+            "LIMIT 1",
+            (priority,),
+        )
+        return bool(rows)
+
+    def queue_depths(self) -> dict[int, int]:
+        marks = ",".join("?" * len(UNDELIVERED))
+        rows = self._query(
+            f"SELECT priority, COUNT(*) AS n FROM scenes WHERE state IN ({marks}) "
+            "GROUP BY priority",
+            UNDELIVERED,
+        )
+        return {int(r["priority"]): int(r["n"]) for r in rows}
+
+    def bytes_pending(self) -> int:
+        rows = self._query(
+            "SELECT COALESCE(SUM(container_bytes), 0) AS b FROM scenes "
+            "WHERE state IN ('queued', 'downlinking')"
+        )
+        return int(rows[0]["b"])
+
+    def oldest_undelivered_at(self) -> float | None:
+        marks = ",".join("?" * len(UNDELIVERED))
+        rows = self._query(
+            f"SELECT MIN(created_at) AS t FROM scenes WHERE state IN ({marks})", UNDELIVERED
+        )
+        value = rows[0]["t"]
+        return None if value is None else float(value)
+
+    def read_container(self, scene_id: str) -> bytes:
+        return self.container_path(scene_id).read_bytes()
+
+    # --- transitions -----------------------------------------------------------------------
+    def _update(
+        self, scene_id: str, allowed: tuple[str, ...], sets: str, args: tuple[Any, ...]
+    ) -> None:
+        marks = ",".join("?" * len(allowed))
+        with self._transaction() as db:
+            cursor = db.execute(
+                f"UPDATE scenes SET {sets}, updated_at = ? "
+                f"WHERE scene_id = ? AND state IN ({marks})",
+                (*args, time.time(), scene_id, *allowed),
+            )
+            if cursor.rowcount != 1:
+                raise ConflictError(
+                    f"scene {scene_id} is not in state {' or '.join(allowed)}; it moved on"
+                )
+
+    def mark_compressed(self, scene_id: str, info: ContainerInfo) -> None:
+        """Write the container atomically, then record it (the raster is still held)."""
+        record = self.get(scene_id)
+        atomic_write(self.container_path(scene_id), info.container)
+        self._update(
+            scene_id,
+            ("received",),
+            "state = 'compressed', codec_used = ?, container_bytes = ?, container_sha256 = ?, "
+            "header_json = ?, bpp = ?, payload_bpp = ?, bits_per_sample = ?, psnr_db = ?, "
+            "transfer_id = ?, stored_bytes = ?",
+            (
+                info.codec_used,
+                len(info.container),
+                info.sha256,
+                json.dumps(info.header),
+                info.bpp,
+                info.payload_bpp,
+                info.bits_per_sample,
+                info.psnr_db,
+                f"{scene_id}.1",
+                record.raw_bytes + len(info.container),
+            ),
+        )
+
+    def _release_raw(self, scene_id: str) -> None:
+        remove_durably(self.raster_path(scene_id))
+        remove_durably(self.mask_path(scene_id))
+
+    def mark_queued(self, scene_id: str) -> None:
+        """Release the raw raster and queue the container for the downlink."""
+        self._release_raw(scene_id)
+        self._update(
+            scene_id, ("compressed",), "state = 'queued', stored_bytes = container_bytes", ()
+        )
+
+    def mark_failed(self, scene_id: str, reason: str) -> None:
+        """Record a failure. Before queueing its files are released; after, the container is
+        kept (custody: only a receipt frees it)."""
+        record = self.get(scene_id)
+        early = record.state in ("received", "compressed")
+        self._update(
+            scene_id,
+            ("received", "compressed", "queued", "downlinking"),
+            "state = 'failed', reason = ?, stored_bytes = ?",
+            (reason[:2000], 0 if early else record.stored_bytes),
+        )
+        if early:
+            self._release_raw(scene_id)
+            remove_durably(self.container_path(scene_id))
+
+    def mark_downlinking(self, scene_id: str, chunk_bytes: int) -> SceneRecord:
+        """Start (or resume) the downlink; the first chunk size chosen stays the transfer's."""
+        self._update(
+            scene_id,
+            ("queued", "downlinking"),
+            "state = 'downlinking', attempts = attempts + 1, "
+            "chunk_bytes = COALESCE(chunk_bytes, ?)",
+            (chunk_bytes,),
+        )
+        return self.get(scene_id)
+
+    def mark_delivered(self, scene_id: str, receipt: dict[str, Any]) -> None:
+        """Record the ground's receipt (custody passed), then delete the container."""
+        self._update(
+            scene_id,
+            ("downlinking",),
+            "state = 'delivered', receipt_json = ?, delivered_at = ?, stored_bytes = 0",
+            (json.dumps(receipt), time.time()),
+        )
+        remove_durably(self.container_path(scene_id))
+
+    # --- restart ---------------------------------------------------------------------------
+    def recover(self) -> RecoveryReport:
+        """Finish or undo what a crash interrupted; call once before the workers start."""
+        orphans = clean_temporaries(self.incoming_dir) + clean_temporaries(self.containers_dir)
+        rows = self._query("SELECT scene_id, state, stored_bytes FROM scenes")
+        states = {r["scene_id"]: r["state"] for r in rows}
+        freed = {r["scene_id"] for r in rows if r["stored_bytes"] == 0}
+        orphans += self._remove_orphans(states, freed)
+        requeued, lost = 0, []
+        for scene_id, state in states.items():
+            if state == "compressed":
+                self.mark_queued(scene_id)
+                requeued += 1
+            elif state == "received" and not self.raster_path(scene_id).is_file():
+                lost.append(scene_id)
+            elif state in ("queued", "downlinking") and not self.container_path(scene_id).is_file():
+                lost.append(scene_id)
+        for scene_id in lost:
+            self.mark_failed(scene_id, "its file was missing from the store at restart")
+        resuming = sum(1 for s in states.values() if s == "downlinking")
+        return RecoveryReport(requeued, resuming, orphans, tuple(lost))
+
+    def _remove_orphans(self, states: dict[str, str], freed: set[str]) -> int:
+        removed = 0
+        keep_raw = ("received", "compressed")
+        for path in self.incoming_dir.glob("*.npy"):
+            if states.get(path.name.split(".")[0]) not in keep_raw:
+                remove_durably(path)
+                removed += 1
+        for path in self.containers_dir.glob("*.eodl"):
+            if states.get(path.stem) in (None, "delivered") or path.stem in freed:
+                remove_durably(path)
+                removed += 1
+        return removed

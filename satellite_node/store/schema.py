@@ -1,0 +1,50 @@
+"""The onboard store's SQLite schema and the scene states."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+SceneState = Literal["received", "compressed", "queued", "downlinking", "delivered", "failed"]
+SCENE_STATES: tuple[str, ...] = (
+    "received",
+    "compressed",
+    "queued",
+    "downlinking",
+    "delivered",
+    "failed",
+)
+#: States in which a scene still waits for delivery (it counts against the queue).
+UNDELIVERED: tuple[str, ...] = ("received", "compressed", "queued", "downlinking")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS scenes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    scene_id TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    reason TEXT,
+    task TEXT NOT NULL,
+    codec TEXT NOT NULL,
+    codec_used TEXT,
+    rate_json TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    raster_name TEXT NOT NULL,
+    has_mask INTEGER NOT NULL,
+    raw_bytes INTEGER NOT NULL,
+    stored_bytes INTEGER NOT NULL,
+    container_bytes INTEGER,
+    container_sha256 TEXT,
+    header_json TEXT,
+    bpp REAL,
+    payload_bpp REAL,
+    bits_per_sample REAL,
+    psnr_db REAL,
+    transfer_id TEXT,
+    chunk_bytes INTEGER,
+    receipt_json TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    delivered_at REAL
+);
+CREATE INDEX IF NOT EXISTS scenes_by_state ON scenes (state, priority, seq);
+"""

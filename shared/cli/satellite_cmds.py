@@ -1,0 +1,161 @@
+"""``eodl satellite serve`` (the onboard service) and ``eodl upload`` (its REST client)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.errors import ConfigurationError, LinkError
+
+DEFAULT_SATELLITE_URL = "http://127.0.0.1:8000"
+_FINAL_STATES = ("delivered", "failed")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    ground_url: Annotated[str | None, typer.Option(help="the ground station's base URL")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="the onboard store's folder")] = None,
+    link_rate: Annotated[float | None, typer.Option(help="link rate in bit/s")] = None,
+    pass_period: Annotated[float | None, typer.Option(help="seconds between pass starts")] = None,
+    pass_duration: Annotated[float | None, typer.Option(help="seconds each pass lasts")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the satellite node. The signing key comes from SAT_LINK_KEY (required)."""
+    import logging
+
+    import uvicorn
+
+    from satellite_node.app import create_app
+    from satellite_node.settings import SatelliteSettings
+
+    overrides: dict[str, Any] = {
+        "ground_url": ground_url,
+        "data_dir": data_dir,
+        "link_rate_bps": link_rate,
+        "pass_period_s": pass_period,
+        "pass_duration_s": pass_duration,
+    }
+    settings = SatelliteSettings(**{k: v for k, v in overrides.items() if v is not None})
+    if (settings.pass_period_s is None) != (settings.pass_duration_s is None):
+        raise ConfigurationError("give --pass-period and --pass-duration together, or neither")
+    app = create_app(settings)  # fails fast without SAT_LINK_KEY
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def _form(
+    task: str,
+    codec: str,
+    bpp: float | None,
+    quality: int | None,
+    lossless: bool,
+    priority: str | None,
+) -> dict[str, str]:
+    fields = {"task": task, "codec": codec}
+    if bpp is not None:
+        fields["bpp"] = repr(bpp)
+    if quality is not None:
+        fields["quality"] = str(quality)
+    if lossless:
+        fields["lossless"] = "true"
+    if priority is not None:
+        fields["priority"] = priority
+    return fields
+
+
+def _post_scene(client: Any, path: Path, mask: Path | None, form: dict[str, str]) -> str:
+    """Upload one file; returns the scene id or raises LinkError with the service's reason."""
+    import httpx
+
+    with path.open("rb") as raster_file:
+        files: dict[str, Any] = {"raster": (path.name, raster_file)}
+        mask_file = mask.open("rb") if mask is not None else None
+        try:
+            if mask_file is not None and mask is not None:
+                files["mask"] = (mask.name, mask_file)
+            response = client.post("/v1/scenes", data=form, files=files)
+        except httpx.HTTPError as exc:
+            raise LinkError(
+                f"cannot reach the satellite at {client.base_url} ({exc}); is "
+                "`eodl satellite serve` running there?"
+            ) from exc
+        finally:
+            if mask_file is not None:
+                mask_file.close()
+    if response.status_code != 202:
+        try:
+            detail = response.json().get("detail")
+        except ValueError:
+            detail = response.text
+        raise LinkError(f"{path.name}: refused with {response.status_code}: {detail}")
+    return str(response.json()["scene_id"])
+
+
+def _wait_final(client: Any, scene_ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+    deadline, final = time.monotonic() + timeout_s, {}
+    while len(final) < len(scene_ids) and time.monotonic() < deadline:
+        for scene_id in scene_ids:
+            if scene_id not in final:
+                view = client.get(f"/v1/scenes/{scene_id}").json()
+                if view.get("state") in _FINAL_STATES:
+                    final[scene_id] = view
+        time.sleep(0.5)
+    return final
+
+
+def upload(
+    files: Annotated[
+        list[Path], typer.Argument(help="rasters (.npy or GeoTIFF)", exists=True, dir_okay=False)
+    ],
+    task: Annotated[str, typer.Option(help="fire, cloud or building")],
+    mask: Annotated[
+        list[Path] | None,
+        typer.Option(help="truth mask; once per file, in order", exists=True, dir_okay=False),
+    ] = None,
+    codec: Annotated[str, typer.Option(help="a codec name, or auto")] = "auto",
+    bpp: Annotated[float | None, typer.Option(help="target bits per pixel")] = None,
+    quality: Annotated[int | None, typer.Option(help="quality level 1..6")] = None,
+    lossless: Annotated[bool, typer.Option(help="lossless coding")] = False,
+    priority: Annotated[str | None, typer.Option(help="alert, high, normal, low or 0..9")] = None,
+    satellite: Annotated[
+        str, typer.Option(help="the satellite node's URL", envvar="EODL_SATELLITE_URL")
+    ] = DEFAULT_SATELLITE_URL,
+    wait: Annotated[float, typer.Option(help="seconds to wait for delivery (0: don't)")] = 0.0,
+) -> None:
+    """Upload scenes to a satellite node; prints one scene id per file."""
+    import httpx
+    from tqdm import tqdm
+
+    masks = list(mask or [])
+    if masks and len(masks) != len(files):
+        raise ConfigurationError(f"{len(masks)} masks for {len(files)} files; give one per file")
+    form = _form(task, codec, bpp, quality, lossless, priority)
+    scene_ids, failures = [], 0
+    with httpx.Client(base_url=satellite, timeout=httpx.Timeout(120.0, connect=5.0)) as client:
+        bar = tqdm(files, unit="scene", disable=len(files) < 2)
+        for i, path in enumerate(bar):
+            try:
+                scene_id = _post_scene(client, path, masks[i] if masks else None, form)
+            except LinkError as exc:
+                failures += 1
+                tqdm.write(f"error: {exc}")
+                continue
+            scene_ids.append(scene_id)
+            tqdm.write(f"{path}\t{scene_id}")
+        if wait > 0 and scene_ids:
+            for scene_id, view in _wait_final(client, scene_ids, wait).items():
+                typer.echo(f"{scene_id}\t{view['state']}\t{view.get('reason') or ''}".rstrip())
+    if failures:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``satellite serve`` and the top-level ``upload`` command."""
+    satellite_app = typer.Typer(name="satellite", help="The onboard service.", no_args_is_help=True)
+    satellite_app.command("serve")(serve)
+    app.add_typer(satellite_app, name="satellite")
+    app.command("upload")(upload)
