@@ -8,14 +8,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SYSSTAMP := .make/system-deps
 TESTSTAMP := .make/test-deps
+BROWSERSTAMP := .make/browser-deps
 PYTEST_ARGS ?=
 
-.PHONY: demo test install system-deps test-deps lint clean
+.PHONY: demo test install system-deps test-deps browser-deps lint clean
 
 demo: install
 	$(VENV)/bin/eodl demo --exit
 
-test: install test-deps
+test: install test-deps browser-deps
 	bash scripts/run-tests.sh $(PYTEST_ARGS)
 
 install: system-deps $(STAMP)
@@ -36,6 +37,13 @@ test-deps: $(TESTSTAMP)
 $(TESTSTAMP): scripts/system-deps.sh
 	bash scripts/system-deps.sh test
 	@mkdir -p .make && touch $(TESTSTAMP)
+
+# Debian's chromium for the dashboard's end-to-end test (Playwright drives it; it never
+# downloads a browser of its own).
+browser-deps: $(BROWSERSTAMP)
+$(BROWSERSTAMP): scripts/system-deps.sh
+	bash scripts/system-deps.sh browser
+	@mkdir -p .make && touch $(BROWSERSTAMP)
 
 lint: install
 	$(VENV)/bin/ruff check shared satellite_node ground_station tests

@@ -20,6 +20,7 @@ from satellite_node.codec_choice import choose_codec
 from satellite_node.intake import rate_from_dict
 from satellite_node.priority import priority_name
 from satellite_node.store import ContainerInfo, SceneRecord, SceneStore
+from shared.codecs.base import RateTarget
 from shared.compression import compress_raster
 from shared.data.profiles import get_profile, validate_raster
 from shared.errors import EODownlinkError
@@ -108,6 +109,7 @@ class CompressionWorker:
             "sensor": profile.sensor,
             "priority": priority_name(record.priority),
             "codec_choice": choice.reason,
+            "rate_target": _rate_label(target),
             "source_name": record.raster_name,
         }
         scene = compress_raster(
@@ -131,3 +133,12 @@ class CompressionWorker:
             psnr_db=psnr,
             header=scene.header.to_dict(),
         )
+
+
+def _rate_label(target: RateTarget) -> str:
+    """The asked rate in words the ground shows: ``bpp=0.5``, ``quality=3`` or ``lossless``."""
+    if target.lossless:
+        return "lossless"
+    if target.quality is not None:
+        return f"quality={target.quality}"
+    return f"bpp={target.bpp:g}"

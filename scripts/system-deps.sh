@@ -2,6 +2,7 @@
 # Installs the Debian packages the project needs when they are missing.
 #   runtime: libopenjp2-7 (glymur's OpenJPEG library)
 #   test:    opj_decompress and grk_decompress (independent J2K decoders for interop tests)
+#   browser: Debian's chromium (and a font) for the dashboard's headless-browser test
 set -euo pipefail
 what=${1:-runtime}
 
@@ -12,7 +13,10 @@ case "$what" in
   test)    need=()
            command -v opj_decompress >/dev/null || need+=(libopenjp2-tools)
            command -v grk_decompress >/dev/null || need+=(grokj2k-tools) ;;
-  *) echo "usage: $0 runtime|test" >&2; exit 2 ;;
+  browser) need=()
+           [ -x /usr/bin/chromium ] || need+=(chromium)
+           [ -n "$(fc-list 2>/dev/null | head -n 1)" ] || need+=(fonts-dejavu-core) ;;
+  *) echo "usage: $0 runtime|test|browser" >&2; exit 2 ;;
 esac
 
 [ ${#need[@]} -eq 0 ] && exit 0
@@ -21,7 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "error: missing Debian packages: ${need[*]}; run 'sudo apt-get install ${need[*]}' and retry" >&2
     exit 1
   fi
-  echo "warning: missing ${need[*]} (not root); the interop tests will skip" >&2
+  echo "warning: missing ${need[*]} (not root); the tests that need them will skip" >&2
   exit 0
 fi
 echo "installing Debian packages: ${need[*]}"

@@ -40,6 +40,8 @@ def rate_chart(points: list[TransferPoint], name: str) -> bytes:
                     alpha=0.35,
                     s=22,
                 )
+                if not curve.has_targets:  # unrelated scenes: a line between them means nothing
+                    style = {**style, "linestyle": "none"}
                 ax.plot(curve.mean_bpp, curve.mean_values, label=curve.codec, **style)
             ax.set_title(task)
             ax.set_xlabel("bits per pixel (container)")
@@ -48,7 +50,9 @@ def rate_chart(points: list[TransferPoint], name: str) -> bytes:
                 ax.set_ylim(-0.02, 1.02)
             ax.legend(fontsize=8, title="codec", title_fontsize=8, loc="best")
         axes[0].set_ylabel(label)
-        fig.suptitle(f"{title}, per task and codec (line: mean per rate target)")
+        fig.suptitle(
+            f"{title}, per task and codec (line: mean per rate target; faint: each transfer)"
+        )
         return to_png(fig)
 
 

@@ -48,6 +48,7 @@ class RateCurve:
     values: list[float]
     mean_bpp: list[float]
     mean_values: list[float]
+    has_targets: bool
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def utc(value: datetime) -> datetime:
 def rate_curves(points: list[TransferPoint], metric: str) -> dict[str, list[RateCurve]]:
     """Per task, per codec: ``metric`` (``psnr_db`` or ``f1_positive``) against bpp.
 
-    Only processed transfers with both figures count; means are taken per rate target.
+    Only processed transfers with both figures count; means are taken per rate target (the
+    line then runs through one mean per target, like the paper's rate points).
     """
     grouped: dict[tuple[str, str], list[TransferPoint]] = defaultdict(list)
     for point in points:
@@ -81,8 +83,8 @@ def rate_curves(points: list[TransferPoint], metric: str) -> dict[str, list[Rate
     curves: dict[str, list[RateCurve]] = defaultdict(list)
     for (task, codec), members in sorted(grouped.items()):
         by_target: dict[str, list[TransferPoint]] = defaultdict(list)
-        for point in members:
-            by_target[point.rate_target or "-"].append(point)
+        for point in members:  # without a recorded target, each transfer is its own point
+            by_target[point.rate_target or f"transfer:{point.transfer_id}"].append(point)
         means = sorted(
             (
                 float(np.mean([p.bpp for p in group])),
@@ -97,6 +99,7 @@ def rate_curves(points: list[TransferPoint], metric: str) -> dict[str, list[Rate
                 values=[float(getattr(p, metric)) for p in members],
                 mean_bpp=[m[0] for m in means],
                 mean_values=[m[1] for m in means],
+                has_targets=any(p.rate_target for p in members),
             )
         )
     return dict(curves)

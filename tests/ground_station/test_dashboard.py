@@ -217,3 +217,22 @@ def test_queue_depth_counts_transfers_awaiting_processing() -> None:
     assert max(waiting) == 2 and waiting[-1] == 0
     at_3s = max(i for i, t in enumerate(times) if t <= now - timedelta(seconds=6))
     assert (receiving[at_3s], waiting[at_3s]) == (0, 2)
+
+
+def test_rate_curves_average_per_target_and_skip_unprocessed() -> None:
+    from dataclasses import replace
+
+    from ground_station.dashboard.series import rate_curves
+
+    base = _point("a", 0, 1, 2, 10)
+    points = [
+        replace(base, transfer_id="a", rate_target="1", bpp=1.0, psnr_db=30.0),
+        replace(base, transfer_id="b", rate_target="1", bpp=1.2, psnr_db=32.0),
+        replace(base, transfer_id="c", rate_target="4", bpp=4.0, psnr_db=50.0),
+        replace(base, transfer_id="d", rate_target="4", bpp=9.0, psnr_db=1.0, state="failed"),
+        replace(base, transfer_id="e", rate_target=None, bpp=2.0, psnr_db=40.0),
+    ]
+    (curve,) = rate_curves(points, "psnr_db")["fire"]
+    assert curve.mean_bpp == pytest.approx([1.1, 2.0, 4.0])
+    assert curve.mean_values == pytest.approx([31.0, 40.0, 50.0])
+    assert sorted(curve.bpp) == [1.0, 1.2, 2.0, 4.0]  # the failed transfer is not drawn
