@@ -94,7 +94,25 @@ def make_engine(url: str) -> Engine:
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add columns a newer release defined to a database an older one created.
+
+    Columns are only ever added, all nullable, so an older database upgrades in place.
+    """
+    from sqlalchemy import inspect, text
+
+    table = TransferRecord.__tablename__
+    present = {c["name"] for c in inspect(engine).get_columns(table)}
+    with engine.begin() as connection:
+        for column in TransferRecord.__table__.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=engine.dialect)
+                ddl = f'ALTER TABLE {table} ADD COLUMN "{column.name}" {kind}'
+                connection.execute(text(ddl))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:
