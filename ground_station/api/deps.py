@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ground_station.context import GroundContext
-from shared.errors import AuthenticationError, PayloadTooLargeError
+from shared.errors import AuthenticationError, IntegrityError, PayloadTooLargeError
 from shared.protocol.signing import HEADER_SIGNATURE, verify_request
 
 MAX_JSON_BYTES = 1024 * 1024
@@ -79,7 +79,11 @@ async def signed_json(request: Request, ground: Ground) -> bytes:
 async def signed_chunk(request: Request, ground: Ground) -> bytes:
     """A verified chunk body (at most ``GS_MAX_CHUNK_BYTES``)."""
     body = await read_body(request, ground.settings.max_chunk_bytes)
-    verify(ground, request, body)
+    try:
+        verify(ground, request, body)
+    except IntegrityError:
+        ground.metrics.chunks.labels(outcome="crc_fault").inc()
+        raise
     return body
 
 

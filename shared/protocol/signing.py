@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Mapping
 
-from shared.errors import AuthenticationError, ConfigurationError
+from shared.errors import AuthenticationError, ConfigurationError, IntegrityError
 
 HEADER_KEY_ID = "X-EODL-Key-Id"
 HEADER_TIMESTAMP = "X-EODL-Timestamp"
@@ -179,8 +179,8 @@ def verify_request(
         The id of the key that signed.
 
     Raises:
-        AuthenticationError: unsigned, unknown key, body digest or signature mismatch, stale or
-            replayed request.
+        AuthenticationError: unsigned, unknown key, signature mismatch, stale or replayed.
+        IntegrityError: the headers are authentic but the body differs from their digest.
     """
     h = _lower(headers)
     key_id = _require(h, HEADER_KEY_ID)
@@ -191,8 +191,6 @@ def verify_request(
     key = keys.get(key_id)
     if key is None:
         raise AuthenticationError(f"unknown key id {key_id!r}; the ground knows {sorted(keys)}")
-    if not hmac.compare_digest(claimed_sha, hashlib.sha256(body).hexdigest()):
-        raise AuthenticationError("body digest does not match the body; was it altered in transit?")
     expected = _signature(key, canonical_request(method, path, stamp_text, nonce, claimed_sha))
     if not hmac.compare_digest(expected, signature.lower()):
         raise AuthenticationError(
@@ -207,6 +205,13 @@ def verify_request(
         raise AuthenticationError(
             f"stale request: stamped {now - stamp:.0f} s from the ground's clock (limit "
             f"{max_skew_s:.0f} s); check the satellite's clock and resend"
+        )
+    # The headers are authentic from here on: a body that differs from the digest they
+    # sign was damaged in transit (TCP misses some corruption). That is an integrity
+    # fault the sender fixes by resending, not an authentication failure.
+    if not hmac.compare_digest(claimed_sha, hashlib.sha256(body).hexdigest()):
+        raise IntegrityError(
+            "body does not match its signed SHA-256: damaged in transit; resend it"
         )
     if not nonces.check_and_add(f"{key_id}:{nonce}", stamp, now=now):
         raise AuthenticationError("replayed request: this nonce was already used; sign afresh")

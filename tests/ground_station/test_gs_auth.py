@@ -48,11 +48,12 @@ def test_bad_signature_is_401(link: Link) -> None:
     assert _post(link, headers, body) == 401
 
 
-def test_body_swapped_after_signing_is_401(link: Link) -> None:
+def test_body_swapped_after_signing_is_refused_and_nothing_created(link: Link) -> None:
     body = json.dumps(CREATE).encode()
     headers = sign_request(LINK_KEY.encode(), "sat-1", "POST", "/v1/transfers", body)
     other = json.dumps({**CREATE, "transfer_id": "t-evil"}).encode()
-    assert _post(link, headers, other) == 401
+    assert _post(link, headers, other) == 422  # authentic headers, body not theirs
+    assert link.client.get("/v1/transfers/t-evil").status_code == 404
 
 
 def test_stale_request_is_401(link: Link) -> None:

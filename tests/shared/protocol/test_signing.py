@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import AuthenticationError
+from shared.errors import AuthenticationError, IntegrityError
 from shared.protocol.signing import (
     HEADER_BODY_SHA256,
     HEADER_KEY_ID,
@@ -58,7 +58,6 @@ def test_missing_header_is_refused(header: str) -> None:
 @pytest.mark.parametrize(
     ("what", "kwargs"),
     [
-        ("body", {"body": b"chunK"}),
         ("path", {"path": "/v1/transfers/t2/chunks/0"}),
         ("method", {"method": "POST"}),
     ],
@@ -67,6 +66,14 @@ def test_altered_request_is_refused(what: str, kwargs: dict) -> None:
     headers = sign_request(KEY, "sat-1", "PUT", "/v1/transfers/t1/chunks/0", b"chunk", now=NOW)
     with pytest.raises(AuthenticationError):
         _verify(headers, **kwargs)
+
+
+def test_body_damaged_in_transit_is_an_integrity_fault_and_burns_no_nonce() -> None:
+    headers = sign_request(KEY, "sat-1", "PUT", "/v1/transfers/t1/chunks/0", b"chunk", now=NOW)
+    nonces = NonceCache()
+    with pytest.raises(IntegrityError, match="damaged in transit"):
+        _verify(headers, body=b"chunK", nonces=nonces)
+    assert _verify(headers, body=b"chunk", nonces=nonces) == "sat-1"
 
 
 def test_altered_body_with_matching_digest_fails_signature() -> None:
@@ -118,7 +125,7 @@ def test_failed_verification_does_not_burn_the_nonce() -> None:
     nonces = NonceCache()
     headers = sign_request(KEY, "sat-1", "PUT", "/p", b"x", now=NOW)
     with pytest.raises(AuthenticationError):
-        _verify(headers, path="/p", body=b"tampered", nonces=nonces)
+        _verify(headers, path="/q", body=b"x", nonces=nonces)
     assert _verify(headers, path="/p", body=b"x", nonces=nonces) == "sat-1"
 
 
