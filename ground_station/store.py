@@ -13,6 +13,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from shared.durable import atomic_write, fsync_dir
 from shared.errors import ConflictError, IntegrityError, StorageFullError
 from shared.protocol.messages import is_valid_id
 
@@ -21,25 +22,6 @@ QUICKLOOK_NAME = "quicklook.png"
 MASK_NAME = "mask.png"
 _CHUNK_SUFFIX = ".chunk"
 _READ_BLOCK = 1024 * 1024
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see all of it or nothing (fsync, rename)."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 class TransferStore:
@@ -135,7 +117,7 @@ class TransferStore:
                 "the chunks were dropped: upload them again"
             )
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return target
 
     def drop_chunks(self, transfer_id: str) -> None:

@@ -28,9 +28,10 @@ from ground_station.processing.decode import (
     WorkerLimits,
     run_decode_worker,
 )
-from ground_station.store import MASK_NAME, atomic_write
+from ground_station.store import MASK_NAME
 from ground_station.transfers import get_record
 from shared.data.profiles import PROFILES
+from shared.durable import atomic_write
 from shared.errors import ConflictError, NotFoundError
 
 INDEX_NAME = "panels.json"

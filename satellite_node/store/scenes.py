@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from satellite_node.store.files import atomic_write, clean_temporaries, remove_durably
 from satellite_node.store.records import SceneRecord, record_from_row
 from satellite_node.store.schema import SCHEMA, UNDELIVERED
+from shared.durable import atomic_write, clean_temporaries, remove_durably
 from shared.errors import ConflictError, NotFoundError, StorageFullError
 
 __all__ = ["SceneRecord", "SceneStore", "RecoveryReport", "ContainerInfo"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +18,7 @@ import typer
 
 from shared.codecs.base import RateTarget
 from shared.codecs.registry import CODECS, codec_info
+from shared.durable import atomic_write
 from shared.errors import ConfigurationError, ContainerError
 from shared.wire.container import (
     DEFAULT_MAX_CONTAINER_BYTES,
@@ -48,16 +47,8 @@ def _check_output(path: Path) -> None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, so a crash never leaves half a file."""
     _check_output(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 def _read_container_file(path: Path) -> bytes:

@@ -16,7 +16,6 @@ Folder layout written by :func:`write_dataset` (and ``eodl data generate``)::
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from shared.data.profiles import get_profile
 from shared.data.synth_building import generate_building_tile
 from shared.data.synth_cloud import generate_cloud_scene
 from shared.data.synth_fire import generate_fire_patch
+from shared.durable import atomic_write
 from shared.errors import ConfigurationError, DatasetError
 
 Generator = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
@@ -178,9 +178,7 @@ def _prepare_folder(out: Path, task: str) -> Path:
 
 
 def _write_json_atomic(path: Path, document: dict[str, object]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(document, indent=1).encode())
 
 
 def _check_seed(seed: int) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from satellite_node.store import ContainerInfo, SceneStore
-from satellite_node.store.files import atomic_write
+from shared.durable import atomic_write
 from shared.errors import ConflictError, NotFoundError, StorageFullError
 
 

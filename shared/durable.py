@@ -1,4 +1,8 @@
-"""Durable file operations: a file either exists whole with its final bytes, or not at all."""
+"""Durable file operations: a file either exists whole with its final bytes, or not at all.
+
+Both services (the onboard store, the ground's transfer store) and the CLI write through these,
+so that a crash or ``kill -9`` at any instant never leaves half a file under its final name.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         if exc.errno in (28, 122):  # ENOSPC, EDQUOT
             raise StorageFullError(
-                f"the onboard disk is full writing {path.name}; wait for deliveries to free space"
+                f"the disk is full writing {path}; free space (onboard: wait for deliveries "
+                "to be acknowledged) and retry"
             ) from exc
         raise
 
