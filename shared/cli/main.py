@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "train_cmds",
     "satellite_cmds",
     "ground_cmds",
+    "bench_cmds",
     "demo_cmd",
 )
 

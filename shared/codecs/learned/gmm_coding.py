@@ -7,18 +7,25 @@ path cannot move a CDF) and then turned into M integer CDFs of 16-bit precision.
 the rounded latents ``round(y)`` themselves (no mean subtraction), so the context the decoder
 feeds back is exact integers. Symbols outside [-bound, bound] take rANS's bypass (escape) path
 and stay lossless.
+
+New encodes use the wavefront order instead (:mod:`shared.codecs.learned.wavefront`): the y
+string then starts with :data:`WAVEFRONT_MARKER` (8 bytes that cannot begin a rANS stream, whose
+8th byte is always < 0x80), the parameters come from the exact fixed-point network, and the
+decoder codes a whole diagonal per step. Raster-order strings (payload version 1) still decode
+with the raster scan above.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from compressai.ans import BufferedRansEncoder, RansDecoder
 from torch import Tensor
 
+from shared.codecs.learned import wavefront
 from shared.errors import CodecError
 
 PRECISION = 16
@@ -28,6 +35,10 @@ SCALE_MIN, SCALE_MAX = 0.11, 64.0
 SYMBOL_CLIP = 2**20
 KERNEL = 5
 PAD = (KERNEL - 1) // 2
+WAVEFRONT_MARKER = b"EOWF\x02\xff\xff\xff"
+ENCODE_CHUNK = 32  # positions whose CDFs the wavefront encoder builds at once (memory)
+Order = Literal["wavefront", "raster"]
+Schedule = Literal["wavefront", "sequential"]
 
 # One coding step: (h, w, cdfs, cdf_lengths, offsets) -> the M decoded symbols at (h, w).
 _Step = Callable[[int, int, list[list[int]], list[int], list[int]], Tensor]
@@ -104,11 +115,13 @@ def _hyper(model: Any, z_strings: list[bytes], shape: tuple[int, int]) -> Tensor
     return model.h_s(z_hat)
 
 
-def compress_gmm(model: Any, x: Tensor) -> dict[str, Any]:
+def compress_gmm(model: Any, x: Tensor, order: Order = "wavefront") -> dict[str, Any]:
     """Encode one image (batch 1) into a y string and a z string.
 
-    Shape:
-        x: (1, bands, H, W), H and W multiples of 64.
+    Args:
+        model: a Cheng2020GMM in eval mode (call inside ``deterministic_coding``).
+        x: the image. Shape: (1, bands, H, W), H and W multiples of 64.
+        order: ``wavefront`` (default, payload version 2) or ``raster`` (version 1).
     """
     y = model.g_a(x)
     z = model.h_a(y)
@@ -117,6 +130,9 @@ def compress_gmm(model: Any, x: Tensor) -> dict[str, Any]:
     params = _hyper(model, z_strings, z_shape)
     y_int = torch.round(y).clamp(-SYMBOL_CLIP, SYMBOL_CLIP)
     bound = int(min(max(int(y_int.abs().max().item()), 1), MAX_SYMBOL_BOUND))
+    if order == "wavefront":
+        y_string = WAVEFRONT_MARKER + encode_wavefront(model, params, y_int, bound)
+        return {"strings": [[y_string], z_strings], "shape": z_shape, "symbol_bound": bound}
     encoder = BufferedRansEncoder()
     indexes = list(range(model.M))
 
@@ -132,11 +148,17 @@ def compress_gmm(model: Any, x: Tensor) -> dict[str, Any]:
 
 
 def decompress_gmm(
-    model: Any, strings: list[list[bytes]], shape: tuple[int, int], symbol_bound: int
+    model: Any,
+    strings: list[list[bytes]],
+    shape: tuple[int, int],
+    symbol_bound: int,
+    schedule: Schedule = "wavefront",
 ) -> dict[str, Tensor]:
     """Decode the y and z strings of :func:`compress_gmm`; ``x_hat`` is clamped to [0, 1].
 
     The caller validates the strings (lengths, padding) and the shape first: rANS does not.
+    Wavefront-order strings decode a diagonal per step, or with ``schedule="sequential"`` one
+    position per step (the reference decoder; same pixels). Raster strings ignore ``schedule``.
     """
     if not 1 <= symbol_bound <= MAX_SYMBOL_BOUND:
         raise CodecError(
@@ -144,6 +166,11 @@ def decompress_gmm(
         )
     (y_string,), z_strings = strings
     params = _hyper(model, z_strings, shape)
+    if y_string.startswith(WAVEFRONT_MARKER):
+        y_hat = decode_wavefront(
+            model, params, y_string[len(WAVEFRONT_MARKER) :], symbol_bound, schedule
+        )
+        return {"x_hat": model.g_s(y_hat).clamp_(0, 1)}
     decoder = RansDecoder()
     decoder.set_stream(y_string)
     indexes = list(range(model.M))
@@ -156,3 +183,85 @@ def decompress_gmm(
 
     y_hat = _scan(model, params, symbol_bound, decode_step)
     return {"x_hat": model.g_s(y_hat).clamp_(0, 1)}
+
+
+def _context_grid(m: int, height: int, width: int) -> Tensor:
+    """Zero-padded (rows + PAD, cols + 2 PAD, M) float64 context inputs (taps never look down)."""
+    return torch.zeros((height + PAD, width + 2 * PAD, m), dtype=torch.float64)
+
+
+def _store(grid: Tensor, positions: Tensor, values: Tensor) -> None:
+    """Write coded symbols (P, M) into the context grid, clamped and on the activation grid."""
+    limit = wavefront.CONTEXT_LIMIT
+    scaled = values.double().clamp(-limit, limit) * 2.0**wavefront.ACT_BITS
+    grid[positions[:, 0] + PAD, positions[:, 1] + PAD] = scaled
+
+
+def _cdf_rows(
+    exact: wavefront.ExactEntropyModel,
+    hyper: Tensor,
+    grid: Tensor,
+    positions: Tensor,
+    bound: int,
+) -> list[list[int]]:
+    """CDF rows of P positions, position-major then channel: (P * M) rows of 2*bound + 3."""
+    rows = positions[:, :1] + PAD + torch.tensor([[dr for dr, _ in exact.taps]])
+    cols = positions[:, 1:] + PAD + torch.tensor([[dc for _, dc in exact.taps]])
+    patches = grid[rows, cols].reshape(positions.shape[0], -1)
+    mixture = exact.parameters_at(hyper[positions[:, 0], positions[:, 1]], patches)
+    return wavefront.batched_cdfs(*mixture, bound).reshape(-1, 2 * bound + 3).tolist()
+
+
+def encode_wavefront(model: Any, params: Tensor, y_int: Tensor, bound: int) -> bytes:
+    """rANS-encode round(y) diagonal by diagonal. Shape: y_int (1, M, h, w)."""
+    exact = wavefront.exact_entropy_model(model)
+    hyper = exact.hyper_terms(params)
+    _, m, height, width = y_int.shape
+    grid = _context_grid(m, height, width)
+    everything = torch.cartesian_prod(torch.arange(height), torch.arange(width))
+    _store(grid, everything, y_int[0].permute(1, 2, 0).reshape(-1, m))
+    order = torch.cat(wavefront.diagonals(height, width))
+    encoder = BufferedRansEncoder()
+    for positions in order.split(ENCODE_CHUNK):
+        count = positions.shape[0] * m
+        cdfs = _cdf_rows(exact, hyper, grid, positions, bound)
+        symbols = y_int[0, :, positions[:, 0], positions[:, 1]].t().reshape(-1)
+        encoder.encode_with_indexes(
+            symbols.long().tolist(),
+            list(range(count)),
+            cdfs,
+            [2 * bound + 3] * count,
+            [-bound] * count,
+        )
+    return encoder.flush()
+
+
+def decode_wavefront(
+    model: Any, params: Tensor, y_string: bytes, bound: int, schedule: Schedule
+) -> Tensor:
+    """Decode wavefront-order symbols, a diagonal (or one position) per step.
+
+    Shape:
+        params: (1, 2M, h, w). Returns y_hat (1, M, h, w) float32.
+    """
+    exact = wavefront.exact_entropy_model(model)
+    hyper = exact.hyper_terms(params)
+    _, _, height, width = params.shape
+    m = exact.m
+    grid = _context_grid(m, height, width)
+    y_hat = torch.zeros((height, width, m), dtype=torch.float64)
+    steps = wavefront.diagonals(height, width)
+    if schedule == "sequential":
+        steps = [position.unsqueeze(0) for diagonal in steps for position in diagonal]
+    decoder = RansDecoder()
+    decoder.set_stream(y_string)
+    for positions in steps:
+        count = positions.shape[0] * m
+        cdfs = _cdf_rows(exact, hyper, grid, positions, bound)
+        values = decoder.decode_stream(
+            list(range(count)), cdfs, [2 * bound + 3] * count, [-bound] * count
+        )
+        decoded = torch.tensor(values, dtype=torch.float64).reshape(-1, m)
+        _store(grid, positions, decoded)
+        y_hat[positions[:, 0], positions[:, 1]] = decoded
+    return y_hat.permute(2, 0, 1).unsqueeze(0).float()

@@ -1,10 +1,10 @@
 """The learned codecs' payload: a small versioned byte layout of the rANS strings.
 
-Layout, version 1 (all integers little-endian)::
+Layout, versions 1 and 2 (all integers little-endian)::
 
     offset  size  field
     0       4     magic b"EOLP"
-    4       1     version (1)
+    4       1     version (1 raster order, 2 wavefront order)
     5       1     string count n (1 factorized, 2 hyperprior/cheng2020, 3 checkerboard)
     6       4     y rows     } latent grid sizes, u32; the decoder derives them from the
     10      4     y cols     } raster and refuses a payload whose values differ
@@ -14,6 +14,11 @@ Layout, version 1 (all integers little-endian)::
     24      4n    string lengths, u32 each
     ...           the strings, concatenated in order (y first, z last)
     end-4   4     CRC32C of everything before it
+
+Version 2 has the same layout; it is written for cheng2020-gmm latents coded in wavefront order,
+whose y string starts with ``gmm_coding.WAVEFRONT_MARKER`` (kept on the wire, so a version-1
+decoder refuses the payload instead of decoding garbage, and the version byte and the marker
+must agree). Version 1 payloads (raster order) stay decodable.
 
 Everything is checked here, before rANS sees a byte: CompressAI's decoder crashes on short
 strings and silently returns garbage on corrupted ones.
@@ -31,11 +36,13 @@ from shared.codecs.learned.coding import (
     LatentLayout,
     LatentStrings,
 )
-from shared.codecs.learned.gmm_coding import MAX_SYMBOL_BOUND
+from shared.codecs.learned.gmm_coding import MAX_SYMBOL_BOUND, WAVEFRONT_MARKER
 from shared.errors import CodecError
 
 MAGIC = b"EOLP"
-VERSION = 1
+VERSION = 2  # written for wavefront-order latents
+RASTER_VERSION = 1
+VERSIONS = (RASTER_VERSION, VERSION)
 _HEADER = struct.Struct("<4sBBIIIIH")
 HEADER_BYTES = _HEADER.size
 _LENGTH = struct.Struct("<I")
@@ -44,8 +51,9 @@ _CRC = struct.Struct("<I")
 
 def pack_payload(coded: LatentStrings, layout: LatentLayout) -> bytes:
     """Serialise coded latents with their layout and a CRC32C trailer."""
+    version = VERSION if _is_wavefront(coded.strings) else RASTER_VERSION
     header = _HEADER.pack(
-        MAGIC, VERSION, len(coded.strings), *layout.y_shape, *layout.z_shape, coded.symbol_bound
+        MAGIC, version, len(coded.strings), *layout.y_shape, *layout.z_shape, coded.symbol_bound
     )
     lengths = b"".join(_LENGTH.pack(len(s)) for s in coded.strings)
     body = header + lengths + b"".join(coded.strings)
@@ -70,10 +78,10 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
     magic, version, count, y_rows, y_cols, z_rows, z_cols, bound = _HEADER.unpack_from(body)
     if magic != MAGIC:
         raise CodecError(f"payload magic {magic!r} is not {MAGIC!r}: not a learned-codec payload")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise CodecError(
             f"learned payload version {version} is unknown; this build reads "
-            f"version {VERSION}: upgrade the ground software"
+            f"versions {VERSIONS}: upgrade the ground software"
         )
     if google_crc32c.value(body) != crc:
         raise CodecError("learned payload CRC32C mismatch: the bytes were corrupted in transit")
@@ -84,7 +92,27 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
             f"payload symbol bound {bound} is outside {bounds[0]}..{bounds[1]} for "
             f"{architecture}: the payload is corrupt or from another codec"
         )
-    return LatentStrings(_split_strings(body, count), bound)
+    strings = _split_strings(body, count)
+    _check_order(version, strings, architecture)
+    return LatentStrings(strings, bound)
+
+
+def _is_wavefront(strings: tuple[bytes, ...]) -> bool:
+    return bool(strings) and strings[0].startswith(WAVEFRONT_MARKER)
+
+
+def _check_order(version: int, strings: tuple[bytes, ...], architecture: str) -> None:
+    wavefront = _is_wavefront(strings)
+    if version == VERSION and not (wavefront and architecture == "cheng2020-gmm"):
+        raise CodecError(
+            f"learned payload version {version} carries cheng2020-gmm latents in wavefront "
+            f"order, but this one is {architecture} without the wavefront marker: corrupt"
+        )
+    if version == RASTER_VERSION and wavefront:
+        raise CodecError(
+            "learned payload version 1 holds a wavefront-order y string: header and strings "
+            "disagree, the payload is corrupt"
+        )
 
 
 def _check_layout(

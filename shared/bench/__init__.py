@@ -1,0 +1,1 @@
+"""Benchmarks: codec throughput beside reference implementations (they print, never assert)."""
