@@ -14,7 +14,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from satellite_node.api import health, link, scenes
+from satellite_node.api import health, link, plan, scenes
 from satellite_node.errors import install_error_handler
 from satellite_node.services import Services
 from satellite_node.settings import SatelliteSettings, get_settings
@@ -59,6 +59,6 @@ def create_app(
     )
     app.state.services = None
     install_error_handler(app)
-    for router in (scenes.router, link.router, health.router):
+    for router in (scenes.router, link.router, plan.router, health.router):
         app.include_router(router)
     return app

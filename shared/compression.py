@@ -17,15 +17,25 @@ from shared.codecs.base import (
     SUPPORTED_DTYPES,
     Codec,
     DecodeLimits,
+    EncodedPayload,
     RasterSpec,
     RateTarget,
     check_raster,
     reconstruction_digest,
 )
+from shared.codecs.j2k_roi import DEFAULT_SIGMA_PX, ROI_METHOD
+from shared.codecs.jpeg2000 import Jpeg2000Codec
 from shared.codecs.registry import codec_info, get_codec
-from shared.errors import CodecError, ConfigurationError, EODownlinkError, InvalidRasterError
+from shared.errors import (
+    CodecError,
+    ConfigurationError,
+    EODownlinkError,
+    InvalidRasterError,
+    RateTargetError,
+)
 from shared.metrics.distortion import psnr_db
 from shared.metrics.rate import bits_per_sample, bpp
+from shared.roi.masks import ROI_METADATA_KEY, block_mask
 from shared.wire.container import (
     DIGEST_KEY,
     MAX_METADATA_BYTES,
@@ -171,6 +181,7 @@ def compress_raster(
     metadata: dict[str, Any] | None = None,
     truth_mask: np.ndarray | None = None,
     checkpoints: Any = None,
+    roi_mask: np.ndarray | None = None,
 ) -> CompressedScene:
     """Encode a raster into a container and measure it.
 
@@ -183,6 +194,8 @@ def compress_raster(
         metadata: scene_id, task, sensor, created_at, ... (JSON values).
         truth_mask: optional binary mask (H, W) or (1, H, W) carried in the sidecar.
         checkpoints: the CheckpointStore learned codecs load weights from.
+        roi_mask: optional (H, W) region of interest (e.g. from shared.roi.detectors): coded at
+            higher fidelity (jpeg2000 only, lossy) and recorded in the metadata under ``roi``.
 
     Raises:
         InvalidRasterError, RateTargetError, ConfigurationError, CodecError, CheckpointError.
@@ -192,7 +205,16 @@ def compress_raster(
     check_raster(chw, spec)
     meta = _scene_metadata(metadata)
     sidecar = _sidecar(truth_mask, spec)
-    encoded = _open_codec(codec, checkpoints).encode(chw, spec, target)
+    if roi_mask is not None and codec_info(codec).name != Jpeg2000Codec.name:
+        raise ConfigurationError(
+            f"ROI coding is implemented for jpeg2000 only, not {codec}; drop the ROI mask "
+            "or choose --codec jpeg2000"
+        )
+    engine = _open_codec(codec, checkpoints)
+    if roi_mask is None:
+        encoded = engine.encode(chw, spec, target)
+    else:
+        encoded = _encode_roi(engine, chw, spec, target, roi_mask, meta)
     recon = encoded.reconstruction
     if recon.shape != spec.shape or recon.dtype.name != spec.dtype:
         raise CodecError(
@@ -222,6 +244,42 @@ def compress_raster(
         payload_bpp=bpp(len(encoded.payload), spec.height, spec.width),
         psnr_db=psnr,
     )
+
+
+def _encode_roi(
+    engine: Codec,
+    chw: np.ndarray,
+    spec: RasterSpec,
+    target: RateTarget,
+    roi_mask: np.ndarray,
+    meta: dict[str, Any],
+) -> EncodedPayload:
+    """Encode with ROI coding and record the coded ROI (its block grid) in ``meta``."""
+    if not isinstance(engine, Jpeg2000Codec):
+        raise ConfigurationError(f"ROI coding needs the jpeg2000 codec, got {engine.name}")
+    if ROI_METADATA_KEY in meta:
+        raise ConfigurationError(f"metadata key {ROI_METADATA_KEY!r} is set by ROI coding")
+    if np.asarray(roi_mask).shape not in ((spec.height, spec.width), (1, spec.height, spec.width)):
+        raise InvalidRasterError(
+            f"ROI mask shape {np.asarray(roi_mask).shape} does not match the raster's "
+            f"{spec.height}x{spec.width}; pass (H, W)"
+        )
+    grid = block_mask(roi_mask)
+    record = grid.to_metadata(method=ROI_METHOD, sigma_px=DEFAULT_SIGMA_PX)
+    meta[ROI_METADATA_KEY] = record
+    if target.bpp is not None:  # the ROI record's bytes come out of the payload: equal totals
+        record_bits = 8 * (
+            len(encode_metadata({ROI_METADATA_KEY: record, DIGEST_KEY: "0" * 64}))
+            - len(encode_metadata({DIGEST_KEY: "0" * 64}))
+        )
+        payload_bpp = target.bpp - record_bits / (spec.height * spec.width)
+        if payload_bpp <= 0:
+            raise RateTargetError(
+                f"the ROI record alone needs {record_bits} bits, more than {target.bpp} bpp "
+                "allows; raise the rate or send without ROI"
+            )
+        target = RateTarget(bpp=payload_bpp)
+    return engine.encode(chw, spec, target, roi_mask=grid.pixels())
 
 
 def max_container_bytes(limits: DecodeLimits) -> int:

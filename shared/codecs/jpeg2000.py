@@ -37,6 +37,7 @@ from shared.codecs.j2k_openjpeg import (
     max_resolutions,
 )
 from shared.codecs.j2k_rate import bpp_for_quality, search_rate
+from shared.codecs.j2k_roi import smooth_background
 from shared.errors import (
     CodecError,
     ConfigurationError,
@@ -167,11 +168,21 @@ class Jpeg2000Codec(Codec):
             return self._lossy(samples, spec, target.bpp)
         return self._lossy(samples, spec, bpp_for_quality(target.quality or 0, spec.bands))
 
-    def encode(self, raster: np.ndarray, spec: RasterSpec, target: RateTarget) -> EncodedPayload:
+    def encode(
+        self,
+        raster: np.ndarray,
+        spec: RasterSpec,
+        target: RateTarget,
+        roi_mask: np.ndarray | None = None,
+    ) -> EncodedPayload:
         """Encode a (C, H, W) raster to a raw J2K codestream at the rate target.
 
+        With ``roi_mask`` (lossy only) the background is low-passed before coding so that the
+        target's bytes go to the ROI (see :mod:`shared.codecs.j2k_roi`); the reconstruction is
+        still the plain decode of the standard codestream.
+
         Shape:
-            raster: (C, H, W) in ``spec.dtype``.
+            raster: (C, H, W) in ``spec.dtype``; roi_mask: (H, W) bool.
 
         Raises:
             InvalidRasterError: the raster does not match ``spec`` or exceeds its bit depth.
@@ -184,7 +195,12 @@ class Jpeg2000Codec(Codec):
                 f"JPEG 2000 here takes 1..{MAX_BANDS} bands, got {spec.bands}; split the cube"
             )
         samples = quantise(raster, spec)
-        payload = self._codestream(samples, spec, target)
+        if roi_mask is not None:
+            if target.lossless:
+                raise RateTargetError("ROI coding needs a lossy target; lossless keeps every pixel")
+            payload = self._codestream(smooth_background(samples, roi_mask), spec, target)
+        else:
+            payload = self._codestream(samples, spec, target)
         reconstruction = self.decode(payload, spec, NO_MODEL)
         if target.lossless and not np.array_equal(quantise(reconstruction, spec), samples):
             raise CodecError("OpenJPEG's lossless round trip was not bit-exact; report this bug")

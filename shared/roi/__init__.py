@@ -1,0 +1,1 @@
+"""Region-of-interest detection onboard and the block masks that ROI coding records."""
