@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -46,3 +47,31 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(e.EODownlinkError, _handle)
+    document_error_body(app)
+
+
+def document_error_body(app: FastAPI) -> None:
+    """Make the OpenAPI schema tell the truth about 422: domain refusals answer an
+    ``ErrorBody``, request validation FastAPI's ``HTTPValidationError`` (either may come)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorBody"] = ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        refs = [{"$ref": "#/components/schemas/ErrorBody"}]
+        if "HTTPValidationError" in components:
+            refs.append({"$ref": "#/components/schemas/HTTPValidationError"})
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422")
+                if answer is not None:
+                    answer["content"] = {"application/json": {"schema": {"anyOf": refs}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from satellite_node.alarms import overdue_count
 from satellite_node.downlink.stats import SenderStats
 from satellite_node.priority import PRIORITY_NAMES, priority_name
 from satellite_node.store import SceneStore
@@ -18,8 +19,11 @@ from shared.link.emulator import LinkEmulator
 class SatelliteCollector(Collector):
     """Queue depth per priority, bytes pending and sent, retries, link use, oldest scene age."""
 
-    def __init__(self, store: SceneStore, link: LinkEmulator, stats: SenderStats) -> None:
+    def __init__(
+        self, store: SceneStore, link: LinkEmulator, stats: SenderStats, alarm_passes: int = 3
+    ) -> None:
         self.store, self.link, self.stats = store, link, stats
+        self.alarm_passes = alarm_passes
 
     def _gauge(self, name: str, doc: str, value: float) -> GaugeMetricFamily:
         return GaugeMetricFamily(name, doc, value=value)
@@ -46,6 +50,17 @@ class SatelliteCollector(Collector):
             "Age of the oldest undelivered scene (0 when none)",
             0.0 if oldest is None else max(0.0, time.time() - oldest),
         )
+        overdue = overdue_count(self.link, self.store.undelivered_created_at(), self.alarm_passes)
+        yield self._gauge(
+            "eodl_sat_scenes_overdue",
+            f"Undelivered scenes that have waited more than {self.alarm_passes} passes",
+            overdue,
+        )
+        yield self._gauge(
+            "eodl_sat_overdue_alarm",
+            "1 while any scene is overdue (SAT_ALARM_PASSES)",
+            float(overdue > 0),
+        )
         yield self._gauge(
             "eodl_sat_link_utilisation",
             "Share of the link rate used during up time (last 10 s)",
@@ -71,8 +86,10 @@ class SatelliteCollector(Collector):
         yield retries
 
 
-def build_registry(store: SceneStore, link: LinkEmulator, stats: SenderStats) -> CollectorRegistry:
+def build_registry(
+    store: SceneStore, link: LinkEmulator, stats: SenderStats, alarm_passes: int = 3
+) -> CollectorRegistry:
     """A fresh registry holding this app's collector (never the process-global one)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SatelliteCollector(store, link, stats))
+    registry.register(SatelliteCollector(store, link, stats, alarm_passes))
     return registry

@@ -67,9 +67,8 @@ class Services:
         worker = CompressionWorker(
             store, checkpoints=open_checkpoints(settings.checkpoints_dir), on_queued=sender.wake.set
         )
-        return cls(
-            settings, store, link, stats, worker, sender, client, build_registry(store, link, stats)
-        )
+        registry = build_registry(store, link, stats, settings.alarm_passes)
+        return cls(settings, store, link, stats, worker, sender, client, registry)
 
     def start(self) -> None:
         if self.settings.run_worker:

@@ -33,6 +33,8 @@ class SatelliteSettings(BaseSettings):
         backoff_cap_s: the longest wait between two retries inside a pass.
         default_bpp: the rate target when an upload gives none of bpp, quality, lossless.
         checkpoints_dir: folder of learned-codec checkpoints (``auto`` and learned codecs).
+        alarm_passes: a scene undelivered after more than this many passes raises the overdue
+            alarm on /metrics (``eodl_sat_overdue_alarm``).
         run_sender, run_worker: start the downlink sender / compression worker in the lifespan.
     """
 
@@ -56,6 +58,7 @@ class SatelliteSettings(BaseSettings):
     backoff_cap_s: float = Field(default=2.0, gt=0)
     default_bpp: float = Field(default=1.0, gt=0)
     checkpoints_dir: Path | None = None
+    alarm_passes: int = Field(default=3, ge=0)
     run_sender: bool = True
     run_worker: bool = True
 

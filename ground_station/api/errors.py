@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from shared.errors import (
     AuthenticationError,
@@ -83,7 +86,29 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
     return _body(status, "HTTPError", str(detail))
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) is the disk or the database running out of room:
+    ENOSPC/EDQUOT from a file write, or SQLite's SQLITE_FULL through SQLAlchemy."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # bounded walk of the cause chain
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__ or getattr(seen, "orig", None)
+    return False
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, ClientDisconnect):  # the sender went away mid-body: nothing to answer
+        log.info("client disconnected before its request body was read")
+        return _body(400, "ClientDisconnect", "the client disconnected before sending its body")
+    if _disk_full(exc):
+        log.error("the ground store's disk is full: %s", exc)
+        detail = f"the ground store's disk is full ({exc}); free space on the ground"
+        return _body(507, "StorageFullError", detail)
     log.error("unexpected %s while serving a request", type(exc).__name__, exc_info=exc)
     return _body(500, "InternalError", "the ground station failed unexpectedly; see its log")
 
@@ -94,3 +119,31 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    document_error_body(app)
+
+
+def document_error_body(app: FastAPI) -> None:
+    """Make the OpenAPI schema tell the truth about 422: domain refusals answer an
+    ``ErrorBody``, request validation FastAPI's ``HTTPValidationError`` (either may come)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorBody"] = ErrorBody.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        refs = [{"$ref": "#/components/schemas/ErrorBody"}]
+        if "HTTPValidationError" in components:
+            refs.append({"$ref": "#/components/schemas/HTTPValidationError"})
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422")
+                if answer is not None:
+                    answer["content"] = {"application/json": {"schema": {"anyOf": refs}}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -227,6 +227,12 @@ class SceneStore:
         value = rows[0]["t"]
         return None if value is None else float(value)
 
+    def undelivered_created_at(self) -> list[float]:
+        """Creation times of every scene not yet delivered (nor failed)."""
+        marks = ",".join("?" * len(UNDELIVERED))
+        rows = self._query(f"SELECT created_at FROM scenes WHERE state IN ({marks})", UNDELIVERED)
+        return [float(r["created_at"]) for r in rows]
+
     def read_container(self, scene_id: str) -> bytes:
         return self.container_path(scene_id).read_bytes()
 

@@ -1,0 +1,130 @@
+"""Fuzzing, bounded for CI (guarantees 3 and 6): the container parser (hypothesis in process,
+atheris in a subprocess) and each codec's decode path (atheris in a subprocess, so a segfault
+is caught and reported with its input); a decode that overruns the worker's limits fails one
+transfer, increments a counter and leaves the ground serving. Longer runs: ``fuzz/README.md``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rel_support import REPO_ROOT, SignedClient, fire_container, ground_app, wait_for
+
+from shared.errors import EODownlinkError
+from shared.wire import read_header, unpack_container
+
+FUZZ_DIR = REPO_ROOT / "fuzz"
+SEED_CONTAINER = fire_container(0)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cut=st.integers(0, len(SEED_CONTAINER)),
+    patch=st.binary(max_size=16),
+    at=st.integers(0, len(SEED_CONTAINER)),
+)
+def test_parser_refuses_every_mutation_with_a_domain_error(cut: int, patch: bytes, at: int) -> None:
+    blob = SEED_CONTAINER[:at] + patch + SEED_CONTAINER[at + len(patch) :]
+    for candidate in (blob, blob[:cut], patch):
+        try:
+            header = read_header(candidate)
+            container = unpack_container(candidate)
+        except EODownlinkError:
+            continue
+        # whatever parses must be the seed itself (the checksum covers every byte)
+        assert candidate == SEED_CONTAINER
+        assert len(container.payload) == header.payload_bytes
+
+
+def _atheris(harness: str, runs: int, codec: str | None, tmp_path: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    if codec:
+        env["EODL_FUZZ_CODEC"] = codec
+    command = [sys.executable, str(FUZZ_DIR / harness), f"-runs={runs}", "-max_total_time=20"]
+    command += ["-seed=1", f"-artifact_prefix={tmp_path}/"]
+    done = subprocess.run(
+        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    output = done.stdout + done.stderr
+    crashes = list(tmp_path.glob("crash-*")) + list(tmp_path.glob("timeout-*"))
+    assert done.returncode == 0 and not crashes, (
+        f"{harness} ({codec}) exited {done.returncode}; inputs {crashes}; tail:\n{output[-3000:]}"
+    )
+    return output
+
+
+@pytest.mark.parametrize(
+    ("harness", "codec", "runs"),
+    [
+        ("fuzz_container.py", None, 3000),
+        ("fuzz_decode.py", "jpeg2000", 500),
+        ("fuzz_decode.py", "learned", 300),
+    ],
+)
+def test_atheris_bounded_run_finds_no_crash(
+    harness: str, codec: str | None, runs: int, tmp_path: Path
+) -> None:
+    output = _atheris(harness, runs, codec, tmp_path)
+    done = re.search(r"Done (\d+) runs in (\d+) second", output)
+    assert done is not None, output[-2000:]
+    print(
+        f"\natheris {harness} {codec or ''}: {done.group(1)} runs in {done.group(2)} s, 0 crashes"
+    )
+
+
+def test_a_decode_over_its_time_limit_fails_one_transfer_and_counts(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    from shared.protocol.chunks import HEADER_CHUNK_CRC32C, chunk_bounds, chunk_count, crc32c_hex
+
+    app = ground_app(tmp_path / "ground", decode_timeout_s=0.05)
+    with TestClient(app) as client:
+        ground = SignedClient(client)
+        data = fire_container(3)
+        headers = {"Content-Type": "application/json"}
+        assert (
+            ground.request(
+                "POST", "/v1/transfers", ground.create_body("t-slow", data), **headers
+            ).status_code
+            == 201
+        )
+        for index in range(chunk_count(len(data), 1024)):
+            start, stop = chunk_bounds(index, len(data), 1024)
+            body = data[start:stop]
+            ground.request(
+                "PUT",
+                f"/v1/transfers/t-slow/chunks/{index}",
+                body,
+                **{HEADER_CHUNK_CRC32C: crc32c_hex(body)},
+            )
+        commit = json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode()
+        assert (
+            ground.request("POST", "/v1/transfers/t-slow/commit", commit, **headers).status_code
+            == 200
+        )
+        view = wait_for(
+            lambda: (
+                (v := client.get("/v1/transfers/t-slow").json())["state"] in ("processed", "failed")
+                and v
+            ),
+            60,
+            "the over-long decode to fail",
+        )
+        metrics = client.get("/metrics").text
+        assert client.get("/healthz").status_code == 200  # the service is still up
+    counted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("eodl_ground_worker_failures_total")
+    ]
+    print(f"\nworker limit: state {view['state']}, reason {view.get('reason')!r}; {counted}")
+    assert view["state"] == "failed" and view.get("reason")
+    assert any(not line.endswith(" 0.0") for line in counted), counted
