@@ -82,11 +82,16 @@ class TransferStore:
         return True
 
     def received(self, transfer_id: str) -> list[int]:
-        """Indices of the chunks stored so far, sorted."""
-        folder = self._chunks(transfer_id)
-        if not folder.is_dir():
+        """Indices of the chunks stored so far, sorted.
+
+        A commit may remove the chunk folder while this reads it (a listing races the sender's
+        commit): a vanished folder reads as no chunks, never as an error.
+        """
+        try:
+            names = [p for p in self._chunks(transfer_id).iterdir() if p.suffix == _CHUNK_SUFFIX]
+        except FileNotFoundError:
             return []
-        return sorted(int(p.stem) for p in folder.glob(f"*{_CHUNK_SUFFIX}") if p.stem.isdigit())
+        return sorted(int(p.stem) for p in names if p.stem.isdigit())
 
     def assemble(self, transfer_id: str, count: int, total_bytes: int, sha256: str) -> Path:
         """Concatenate chunks ``0..count-1`` into the container, verify and fsync it.

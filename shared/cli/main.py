@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "satellite_cmds",
     "ground_cmds",
     "bench_cmds",
+    "experiment_cmds",
     "demo_cmd",
 )
 
