@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,56 +11,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from shared.errors import (
-    AuthenticationError,
-    CheckpointError,
-    CodecError,
-    ConfigurationError,
-    ConflictError,
-    ContainerError,
-    EODownlinkError,
-    IntegrityError,
-    InvalidRasterError,
-    NotFoundError,
-    PayloadTooLargeError,
-    ResourceLimitError,
-    StorageFullError,
-)
-from shared.protocol.messages import ErrorBody
+from shared.errors import EODownlinkError
+from shared.protocol.http_errors import document_error_body, error_response, status_for
 
 log = logging.getLogger(__name__)
 
-#: First match wins: subclasses before their bases.
-STATUS_BY_ERROR: tuple[tuple[type[EODownlinkError], int], ...] = (
-    (AuthenticationError, 401),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (PayloadTooLargeError, 413),
-    (ResourceLimitError, 413),
-    (IntegrityError, 422),
-    (InvalidRasterError, 422),
-    (ContainerError, 422),
-    (ConfigurationError, 422),
-    (StorageFullError, 507),
-    (CodecError, 500),
-    (CheckpointError, 500),
-)
 
-
-def status_for(exc: EODownlinkError) -> int:
-    """The HTTP status of a domain error (400 for any other client-side domain error)."""
-    for cls, status in STATUS_BY_ERROR:
-        if isinstance(exc, cls):
-            return status
-    return 400
-
-
-def _body(
-    status: int, error: str, detail: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        ErrorBody(error=error, detail=detail).model_dump(), status_code=status, headers=headers
-    )
+_body = error_response
 
 
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
@@ -120,30 +76,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     document_error_body(app)
-
-
-def document_error_body(app: FastAPI) -> None:
-    """Make the OpenAPI schema tell the truth about 422: domain refusals answer an
-    ``ErrorBody``, request validation FastAPI's ``HTTPValidationError`` (either may come)."""
-    original = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = original()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        components["ErrorBody"] = ErrorBody.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        refs = [{"$ref": "#/components/schemas/ErrorBody"}]
-        if "HTTPValidationError" in components:
-            refs.append({"$ref": "#/components/schemas/HTTPValidationError"})
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                answer = operation.get("responses", {}).get("422")
-                if answer is not None:
-                    answer["content"] = {"application/json": {"schema": {"anyOf": refs}}}
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

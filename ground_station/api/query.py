@@ -29,7 +29,7 @@ def list_transfers(
     codec: str | None = None,
     state: TransferState | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> TransferPage:
     """Transfers, newest first, filtered by task, codec and state."""
     query = select(TransferRecord)

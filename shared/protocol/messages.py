@@ -54,10 +54,11 @@ class TransferCreate(_Body):
 
     transfer_id: SafeId
     scene_id: SafeId
-    total_bytes: int = Field(ge=1)
+    total_bytes: int = Field(ge=1, le=2**62)
     sha256: Sha256Hex
-    chunk_bytes: int = Field(ge=1)
-    priority: int = 0
+    chunk_bytes: int = Field(ge=1, le=2**62)
+    #: 0 (least urgent) .. 9 (an alert); the ground processes higher values first.
+    priority: int = Field(default=0, ge=0, le=9)
     task: str = Field(min_length=1, max_length=64)
     codec: str = Field(min_length=1, max_length=64)
     header: dict[str, Any] = Field(default_factory=dict)
