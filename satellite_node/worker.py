@@ -103,15 +103,18 @@ class CompressionWorker:
             mask = np.load(self.store.mask_path(record.scene_id), allow_pickle=False)
         target = rate_from_dict(record.rate)
         choice = choose_codec(record.codec, record.task, self.checkpoints, target)
+        # Every metadata byte is downlinked and counted in bpp (on a 32x32 fire patch 100
+        # bytes are 0.8 bpp): only what the ground needs goes in. The upload's file name stays
+        # onboard; the codec choice is recorded only when `auto` made it.
         metadata = {
             "scene_id": record.scene_id,
             "task": record.task,
             "sensor": profile.sensor,
             "priority": priority_name(record.priority),
-            "codec_choice": choice.reason,
             "rate_target": _rate_label(target),
-            "source_name": record.raster_name,
         }
+        if record.codec == "auto":
+            metadata["codec_choice"] = choice.reason
         scene = compress_raster(
             raster,
             codec=choice.name,
