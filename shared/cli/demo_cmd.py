@@ -26,32 +26,59 @@ def demo(
     timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 600.0,
 ) -> None:
     """Start ground and satellite, downlink generated scenes of every task, print the figures."""
-    from shared.demo.processes import free_port, new_link_key, start_service, wait_ready
+    from shared.demo.processes import (
+        free_port,
+        new_link_key,
+        prepare_data_dir,
+        start_service,
+        wait_ready,
+    )
     from shared.demo.report import format_table, summarise
     from shared.demo.scenario import upload_scenes, wait_for_transfers
 
     started = time.monotonic()
+    prepare_data_dir(data_dir)
     key = new_link_key()
     gs_port, sat_port = free_port(), free_port()
     logs = data_dir / "logs"
     ground = start_service(
-        "ground", ["ground", "serve", "--port", str(gs_port), "--data-dir", str(data_dir / "ground")],
-        gs_port, {"GS_LINK_KEY": key}, logs,
+        "ground",
+        ["ground", "serve", "--port", str(gs_port), "--data-dir", str(data_dir / "ground")],
+        gs_port,
+        {"GS_LINK_KEY": key},
+        logs,
     )
     satellite = start_service(
         "satellite",
-        ["satellite", "serve", "--port", str(sat_port), "--ground-url", ground.url,
-         "--data-dir", str(data_dir / "satellite"), "--link-rate", str(link_rate),
-         "--pass-period", str(pass_period), "--pass-duration", str(pass_duration)],
-        sat_port, {"SAT_LINK_KEY": key}, logs,
+        [
+            "satellite",
+            "serve",
+            "--port",
+            str(sat_port),
+            "--ground-url",
+            ground.url,
+            "--data-dir",
+            str(data_dir / "satellite"),
+            "--link-rate",
+            str(link_rate),
+            "--pass-period",
+            str(pass_period),
+            "--pass-duration",
+            str(pass_duration),
+        ],
+        sat_port,
+        {"SAT_LINK_KEY": key},
+        logs,
     )
     try:
         wait_ready(ground)
         wait_ready(satellite)
         typer.echo(f"ground {ground.url}, satellite {satellite.url}; logs in {logs}")
         uploads = upload_scenes(satellite.url, scenes, seed)
-        typer.echo(f"uploaded {len(uploads)} scenes; downlinking through {link_rate / 1e6:g} "
-                   f"Mbit/s passes of {pass_duration:g} s every {pass_period:g} s ...")
+        typer.echo(
+            f"uploaded {len(uploads)} scenes; downlinking through {link_rate / 1e6:g} "
+            f"Mbit/s passes of {pass_duration:g} s every {pass_period:g} s ..."
+        )
         records = wait_for_transfers(ground.url, len(uploads), timeout)
         typer.echo(format_table(records))
         typer.echo("\nper task and codec (processed transfers):")

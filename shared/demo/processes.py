@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.errors import EODownlinkError
+from shared.errors import ConfigurationError, EODownlinkError
 
 
 class ServiceStartError(EODownlinkError, RuntimeError):
@@ -49,7 +50,9 @@ class Service:
             self._log.close()  # type: ignore[attr-defined]
 
 
-def start_service(name: str, args: list[str], port: int, env: dict[str, str], log_dir: Path) -> Service:
+def start_service(
+    name: str, args: list[str], port: int, env: dict[str, str], log_dir: Path
+) -> Service:
     """Run ``eodl <args>`` in a child process, logging to ``log_dir/<name>.log``."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
@@ -78,6 +81,30 @@ def wait_ready(service: Service, timeout_s: float = 120.0) -> None:
         f"{service.name} was not ready after {timeout_s:.0f} s; see {service.log_path}:\n"
         f"{_tail(service.log_path)}"
     )
+
+
+DEMO_MARKER = ".eodl-demo"
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Start each demo afresh: clear what an earlier demo left in ``data_dir``.
+
+    Only a folder the demo made itself (it holds ``.eodl-demo``) is cleared; any other
+    non-empty folder is refused rather than touched.
+
+    Raises:
+        ConfigurationError: ``data_dir`` holds files that are not a demo's.
+    """
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / DEMO_MARKER).is_file():
+            raise ConfigurationError(
+                f"{data_dir} is not empty and was not made by `eodl demo`; "
+                "pass --data-dir with a new or empty folder"
+            )
+        for name in ("ground", "satellite", "logs"):
+            shutil.rmtree(data_dir / name, ignore_errors=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / DEMO_MARKER).write_text("made by eodl demo; cleared at its next run\n")
 
 
 def new_link_key() -> str:

@@ -49,13 +49,20 @@ def summarise(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             groups[(row["task"], row["codec"])].append(row)
     summary = []
     for (task, codec), members in sorted(groups.items()):
-        summary.append({
-            "task": task, "codec": codec, "quality": f"n={len(members)}",
-            "bpp": _mean(members, "bpp"), "payload_bpp": _mean(members, "payload_bpp"),
-            "psnr_db": _mean(members, "psnr_db"),
-            "f1_positive": _mean(members, "f1_positive"), "f1_macro": _mean(members, "f1_macro"),
-            "link_seconds": _mean(members, "link_seconds"), "state": "processed",
-        })
+        summary.append(
+            {
+                "task": task,
+                "codec": codec,
+                "quality": f"n={len(members)}",
+                "bpp": _mean(members, "bpp"),
+                "payload_bpp": _mean(members, "payload_bpp"),
+                "psnr_db": _mean(members, "psnr_db"),
+                "f1_positive": _mean(members, "f1_positive"),
+                "f1_macro": _mean(members, "f1_macro"),
+                "link_seconds": _mean(members, "link_seconds"),
+                "state": "processed",
+            }
+        )
     return summary
 
 

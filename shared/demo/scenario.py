@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -74,8 +73,13 @@ def upload_scenes(satellite_url: str, scenes_per_task: int, seed: int) -> list[U
 
 
 def _post_scene(
-    client: httpx.Client, image: np.ndarray, mask: np.ndarray, task: str, codec: str,
-    field: str, value: str,
+    client: httpx.Client,
+    image: np.ndarray,
+    mask: np.ndarray,
+    task: str,
+    codec: str,
+    field: str,
+    value: str,
 ) -> None:
     files = {"raster": ("scene.npy", _npy_bytes(image)), "mask": ("mask.npy", _npy_bytes(mask))}
     data = {"task": task, "codec": codec, field: value}
@@ -109,5 +113,3 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
-
-

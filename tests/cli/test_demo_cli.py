@@ -93,3 +93,21 @@ def test_report_table_lists_each_transfer_and_the_summary_means() -> None:
     assert [(s["task"], s["codec"]) for s in summary] == [("fire", "jpeg2000")]
     assert summary[0]["bpp"] == 3.0 and summary[0]["f1_positive"] == 0.5
     assert "n=2" in format_table(summary)
+
+
+def test_a_rerun_starts_afresh_and_a_foreign_folder_is_refused(tmp_path: Path) -> None:
+    from shared.demo.processes import DEMO_MARKER, prepare_data_dir
+    from shared.errors import ConfigurationError
+
+    demo = tmp_path / "demo"
+    prepare_data_dir(demo)
+    (demo / "ground").mkdir()
+    (demo / "ground" / "ground.db").write_bytes(b"old run")
+    prepare_data_dir(demo)
+    assert not (demo / "ground").exists() and (demo / DEMO_MARKER).is_file()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    with pytest.raises(ConfigurationError, match="not made by `eodl demo`"):
+        prepare_data_dir(foreign)
+    assert (foreign / "thesis.tex").read_text() == "keep me"
