@@ -15,8 +15,8 @@ from shared.metrics.distortion import psnr_db
 from shared.metrics.segmentation import f1_macro, f1_positive
 from shared.models.segmentation import load_segmenter
 from shared.wire.container import compute_checksum
-from shared.wire.sidecar import pack_mask
 from shared.wire.header import CRC_OFFSET, HEADER_FORMAT
+from shared.wire.sidecar import pack_mask
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

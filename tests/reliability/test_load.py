@@ -104,7 +104,7 @@ def test_fifty_concurrent_uploads_all_delivered_and_status_stays_fast(tmp_path: 
                 )
     codes = [code for code, _ in results]
     upload_p99 = percentile_ms([s for _, s in results], 99)
-    figures = _report("50 concurrent uploads", prober, f"upload p99 {upload_p99:.0f} ms")
+    _report("50 concurrent uploads", prober, f"upload p99 {upload_p99:.0f} ms")
     assert codes == [202] * 50
     assert prober.failures == 0  # latency is printed above, never asserted
     assert _peak_rss_mb() - rss_before < 1024.0
@@ -131,7 +131,7 @@ def test_a_backlog_of_a_thousand_scenes_keeps_status_fast(tmp_path: Path) -> Non
             urls.append(f"{sat.url}/metrics")
             with Prober(urls, max_samples=800) as prober:
                 wait_for(lambda: len(prober.samples) >= 800, 120, "800 probes")
-    figures = _report("1,000 queued scenes", prober, f"{codes.count(202)} accepted")
+    _report("1,000 queued scenes", prober, f"{codes.count(202)} accepted")
     assert codes == [202] * 1000
     assert prober.failures == 0  # latency is printed above, never asserted
     assert _peak_rss_mb() - rss_before < 1024.0
