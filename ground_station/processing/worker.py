@@ -1,9 +1,11 @@
 """The decode worker: a separate process with a memory cap, so a crash or a bomb costs one
 transfer, never the service.
 
-Run as ``python -m ground_station.processing.worker REQUEST_JSON``. The request names the
-container file, an output folder and the limits. The worker caps its address space
-(``RLIMIT_AS``) before importing any decoder, decodes with
+The ground forks one per container from a preloaded server (see
+:mod:`ground_station.processing.decode`); ``python -m ground_station.processing.worker
+REQUEST_JSON`` runs the same request standalone.
+The request names the container file, an output folder and the limits. The worker caps its
+address space (``RLIMIT_AS``) before it decodes with
 :func:`shared.compression.decompress_container`, and writes ``raster.npy``, ``truth.npy`` (when
 the sidecar carried a mask) and ``result.json``. A domain error is written to ``result.json``
 as ``{"error", "detail"}`` with exit code 3; anything else is a crash.
@@ -68,7 +70,11 @@ def _decode(request: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     """Entry point; returns the process exit code."""
-    request = json.loads(argv[0])
+    return run_request(json.loads(argv[0]))
+
+
+def run_request(request: dict[str, Any]) -> int:
+    """Cap memory, decode the request's container and write its files; returns the exit code."""
     cap_memory(int(request["memory_mb"]))
     out = Path(request["out_dir"])
     from shared.errors import EODownlinkError

@@ -1,0 +1,61 @@
+"""The decode worker, forked from the preloaded server: the same bytes out as an in-process
+decode, and a decode over its memory cap or its time limit fails alone, without taking the
+next decode with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gs_support import make_scene
+
+from ground_station.processing.decode import WorkerFailure, WorkerLimits, run_decode_worker
+from shared.compression import decompress_container
+
+
+def _limits(**overrides: float) -> WorkerLimits:
+    values = {
+        "timeout_s": 120.0,
+        "memory_mb": 6144,
+        "max_pixels": 1 << 24,
+        "max_bands": 16,
+        "max_payload_bytes": 1 << 26,
+    }
+    values.update(overrides)
+    return WorkerLimits(**values)
+
+
+def _container(tmp_path: Path) -> tuple[Path, bytes]:
+    scene = make_scene("cloud", side=64, seed=3)
+    path = tmp_path / "scene.eodl"
+    path.write_bytes(scene.data)
+    return path, scene.data
+
+
+def test_worker_decodes_what_an_in_process_decode_gives(tmp_path: Path) -> None:
+    path, data = _container(tmp_path)
+    expected = decompress_container(data)
+    for attempt in range(2):  # the second child comes from the already running server
+        outcome = run_decode_worker(path, tmp_path / f"out-{attempt}", _limits())
+        assert np.array_equal(outcome.raster, expected.raster)
+        assert outcome.raster.dtype == expected.raster.dtype
+        assert outcome.result["digest_matches"] is True
+
+
+def test_decode_over_the_memory_cap_fails_alone(tmp_path: Path) -> None:
+    path, _data = _container(tmp_path)
+    with pytest.raises(WorkerFailure) as failed:  # far below what torch alone maps
+        run_decode_worker(path, tmp_path / "capped", _limits(memory_mb=256))
+    assert failed.value.kind in ("error", "crash")
+    assert failed.value.reason
+    outcome = run_decode_worker(path, tmp_path / "after", _limits())
+    assert outcome.result["digest_matches"] is True
+
+
+def test_decode_past_the_time_limit_is_killed_and_named(tmp_path: Path) -> None:
+    path, _data = _container(tmp_path)
+    with pytest.raises(WorkerFailure) as failed:
+        run_decode_worker(path, tmp_path / "slow", _limits(timeout_s=0.001))
+    assert failed.value.kind == "timeout"
+    assert "GS_DECODE_TIMEOUT_S" in failed.value.reason
