@@ -1,4 +1,6 @@
-"""Benchmark commands of ``eodl``: ``bench codecs`` (throughput beside the references).
+"""Benchmark commands of ``eodl``: ``bench codecs`` (throughput beside the references),
+``bench wavefront`` (cheng2020-gmm decoders), ``bench link`` (downlink goodput per chunk size)
+and ``bench ground`` (decode plus segmentation scenes per second).
 
 Benchmarks print figures; nothing here asserts a timing.
 """
@@ -13,8 +15,23 @@ import typer
 from shared.errors import ConfigurationError
 
 bench_app = typer.Typer(
-    help="Benchmarks: codec throughput beside reference implementations.", no_args_is_help=True
+    help="Benchmarks: codecs beside the references, the downlink, the ground's processing.",
+    no_args_is_help=True,
 )
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    """``"16,64,256"`` -> ``[16, 64, 256]``.
+
+    Raises:
+        ConfigurationError: an item is not an integer.
+    """
+    try:
+        return [int(item) for item in text.replace(" ", "").split(",") if item]
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{option} takes integers separated by commas, e.g. {option} 1,4,16; got {text!r}"
+        ) from exc
 
 
 @bench_app.command("codecs")
@@ -64,6 +81,67 @@ def wavefront(
         raise ConfigurationError(f"need --repeats >= 1 and --width >= 4, got {repeats}, {width}")
     for shape in SHAPES:
         typer.echo(format_timing(time_decoders(shape, width, repeats)))
+
+
+@bench_app.command("link")
+def link(
+    rate_bps: Annotated[float, typer.Option("--rate-bps", help="Link rate, bit/s.")] = 2e6,
+    chunk_kib: Annotated[
+        str, typer.Option("--chunk-kib", help="Chunk sizes in KiB, comma-separated.")
+    ] = "16,64,256,1024",
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="Link time per chunk size, seconds.")
+    ] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
+) -> None:
+    """Downlink goodput against the link rate per chunk size (ground on loopback, real sender)."""
+    from shared.bench.link import link_table, run_link_bench
+
+    rows = run_link_bench(rate_bps, parse_int_list(chunk_kib, "--chunk-kib"), seconds)
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    typer.echo(link_table(rows))
+    typer.echo(
+        "note: always-up link; goodput counts the chunk bytes the ground acknowledged, over "
+        "the time to the last acknowledgement; each request also carries ~512 bytes of headers"
+    )
+
+
+@bench_app.command("ground")
+def ground(
+    task: Annotated[
+        list[str] | None, typer.Option("--task", help="Only this task (repeatable).")
+    ] = None,
+    batch: Annotated[
+        str, typer.Option("--batch", help="Segmentation batch sizes, comma-separated.")
+    ] = "1,4,16",
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu or cuda (default: cpu, and cuda if any).")
+    ] = None,
+    scenes: Annotated[
+        int | None,
+        typer.Option("--scenes", help="Scenes per task (default: largest batch, at least 4)."),
+    ] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker", help="Decode in the ground's per-transfer worker process.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
+) -> None:
+    """Ground decode plus segmentation throughput, scenes per second, batched."""
+    from shared.bench.ground import ground_table, run_ground_bench
+    from shared.data.profiles import TASKS
+
+    tasks = list(task or TASKS)
+    rows = run_ground_bench(tasks, parse_int_list(batch, "--batch"), device, worker, scenes)
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    typer.echo(ground_table(rows))
+    typer.echo(
+        "note: decoding runs on the CPU (bit-exact with the satellite) and per container, so a "
+        "task's decode figure is the same in each row; --device and --batch apply to the U-Net"
+    )
 
 
 def register(app: typer.Typer) -> None:
