@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -99,6 +99,11 @@ class ModelRef:
 class EncodedPayload:
     """The result of encoding: the payload bytes and the reconstruction they decode to.
 
+    Attributes:
+        roi: the region of interest as coded, a JSON-able record for the container metadata
+            (``BlockMask.to_metadata`` plus the method's parameters); ``None`` when the codec
+            did no ROI coding or leaves the record to the pipeline.
+
     Shape:
         reconstruction: (C, H, W) in the raster's original dtype.
     """
@@ -108,6 +113,7 @@ class EncodedPayload:
     reconstruction: np.ndarray = field(repr=False)
     quality: int | None = None
     lossless: bool = False
+    roi: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -172,8 +178,19 @@ class Codec(ABC):
     kind: ClassVar[CodecKind]
 
     @abstractmethod
-    def encode(self, raster: np.ndarray, spec: RasterSpec, target: RateTarget) -> EncodedPayload:
-        """Encode a (C, H, W) raster to real entropy-coded bytes at the rate target."""
+    def encode(
+        self,
+        raster: np.ndarray,
+        spec: RasterSpec,
+        target: RateTarget,
+        roi_mask: np.ndarray | None = None,
+    ) -> EncodedPayload:
+        """Encode a (C, H, W) raster to real entropy-coded bytes at the rate target.
+
+        With ``roi_mask`` (an (H, W) bool region of interest) the codec spends more of the
+        bytes inside the region; the decoder needs nothing but the payload to undo it. A codec
+        without ROI coding raises ``ConfigurationError`` when given a mask.
+        """
 
     @abstractmethod
     def decode(

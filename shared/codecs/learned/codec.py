@@ -29,6 +29,12 @@ from shared.codecs.learned import coding
 from shared.codecs.learned.architectures import MAX_BANDS
 from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
 from shared.codecs.learned.payload import pack_payload, unpack_payload
+from shared.codecs.learned.roi_gain import (
+    DEFAULT_ROI_GAIN,
+    LatentGainMap,
+    RoiGain,
+    latent_gain_map,
+)
 from shared.errors import (
     CheckpointError,
     ConfigurationError,
@@ -70,16 +76,37 @@ class LearnedCodec(Codec):
         self.checkpoints = checkpoints if checkpoints is not None else CheckpointStore()
         self.device = device
 
-    def encode(self, raster: np.ndarray, spec: RasterSpec, target: RateTarget) -> EncodedPayload:
-        """Encode a (C, H, W) raster to rANS bytes; the reconstruction is decoded from them."""
+    def encode(
+        self,
+        raster: np.ndarray,
+        spec: RasterSpec,
+        target: RateTarget,
+        roi_mask: np.ndarray | None = None,
+        *,
+        roi_gain: RoiGain = DEFAULT_ROI_GAIN,
+    ) -> EncodedPayload:
+        """Encode a (C, H, W) raster to rANS bytes; the reconstruction is decoded from them.
+
+        With ``roi_mask`` the latents are scaled by ``roi_gain`` (finer quantisation in the
+        16-pixel latent cells the mask touches, see :mod:`shared.codecs.learned.roi_gain`) and
+        the payload carries the map; an empty mask codes the raster plainly.
+
+        Shape:
+            raster: (C, H, W) in ``spec.dtype``; roi_mask: (H, W) or (1, H, W), nonzero = ROI.
+
+        Raises:
+            InvalidRasterError: the raster or the ROI mask does not match ``spec``.
+            RateTargetError, CheckpointError: no checkpoint meets the target.
+        """
         check_raster(raster, spec)
         self._check_bands(spec)
+        layout = latent_layout(self.name, spec)
+        gain_map = None if roi_mask is None else _gain_map(roi_mask, spec, layout, roi_gain)
         entry = self._select(spec, target)
         model, manifest = self.checkpoints.load(entry)
-        layout = latent_layout(self.name, spec)
         x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
         with coding.deterministic_coding():
-            coded = coding.compress(self.name, model.eval(), x)
+            coded = coding.compress(self.name, model.eval(), x, gain_map)
         payload = pack_payload(coded, layout)
         reconstruction = self._decode_with(model, payload, spec)
         return EncodedPayload(
@@ -87,7 +114,20 @@ class LearnedCodec(Codec):
             model=ModelRef(manifest.quality, manifest.weights_prefix),
             reconstruction=reconstruction,
             quality=manifest.quality,
+            roi=None if gain_map is None else gain_map.to_metadata(spec.height, spec.width),
         )
+
+    def coded_roi(self, payload: bytes, spec: RasterSpec) -> LatentGainMap | None:
+        """The ROI gain map a payload carries (validated, CRC checked), without decoding it.
+
+        Raises:
+            CodecError: the payload is malformed or corrupt.
+        """
+        self._check_bands(spec)
+        coded = unpack_payload(payload, latent_layout(self.name, spec), self.name)
+        if coded.gain_map is not None:
+            coded.gain_map.check_fits(spec.height, spec.width)
+        return coded.gain_map
 
     def decode(
         self, payload: bytes, spec: RasterSpec, model: ModelRef, limits: DecodeLimits | None = None
@@ -114,6 +154,8 @@ class LearnedCodec(Codec):
     def _decode_with(self, net: torch.nn.Module, payload: bytes, spec: RasterSpec) -> np.ndarray:
         layout = latent_layout(self.name, spec)
         coded = unpack_payload(payload, layout, self.name)
+        if coded.gain_map is not None:
+            coded.gain_map.check_fits(spec.height, spec.width)
         with coding.deterministic_coding():
             x_hat = coding.decompress(self.name, net.eval(), coded, layout)
         unit = x_hat[0, :, : spec.height, : spec.width].numpy()
@@ -140,6 +182,18 @@ class LearnedCodec(Codec):
     def _check_bands(self, spec: RasterSpec) -> None:
         if spec.bands > MAX_BANDS:
             raise InvalidRasterError(f"{self.name} takes 1..{MAX_BANDS} bands, got {spec.bands}")
+
+
+def _gain_map(
+    roi_mask: np.ndarray, spec: RasterSpec, layout: coding.LatentLayout, levels: RoiGain
+) -> LatentGainMap | None:
+    shape = np.shape(roi_mask)
+    if shape not in ((spec.height, spec.width), (1, spec.height, spec.width)):
+        raise InvalidRasterError(
+            f"ROI mask shape {shape} does not match the raster's {spec.height}x{spec.width}; "
+            "pass an (H, W) mask (e.g. from shared.roi.detectors.detect_roi)"
+        )
+    return latent_gain_map(roi_mask, layout.y_shape, levels)
 
 
 def _pad(unit: np.ndarray, block: int) -> np.ndarray:

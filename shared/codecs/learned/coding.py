@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from shared.codecs.learned.roi_gain import LatentGainMap, gained_view
 from shared.errors import CodecError
 
 _CODING_LOCK = threading.Lock()
@@ -50,10 +51,12 @@ class LatentLayout:
 
 @dataclass(frozen=True)
 class LatentStrings:
-    """The coded latents of one image: one string per group, and the GMM symbol bound."""
+    """The coded latents of one image: one string per group, the GMM symbol bound, and the
+    ROI gain map the latents were scaled by (``None``: no ROI coding)."""
 
     strings: tuple[bytes, ...]
     symbol_bound: int = 0
+    gain_map: LatentGainMap | None = None
 
 
 @contextmanager
@@ -69,20 +72,42 @@ def deterministic_coding() -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
-def compress(architecture: str, model: nn.Module, x: Tensor) -> LatentStrings:
+def compress(
+    architecture: str, model: nn.Module, x: Tensor, gain_map: LatentGainMap | None = None
+) -> LatentStrings:
     """Entropy-code one image with ``model`` (call inside :func:`deterministic_coding`).
+
+    With ``gain_map`` the latents are scaled per position before coding (ROI coding, see
+    :mod:`shared.codecs.learned.roi_gain`); ``model`` itself is not modified.
 
     Shape:
         x: (1, bands, H, W) float32 in [0, 1], H and W multiples of 64.
     """
-    out = model.compress(x)
+    coder, extra = _coder(architecture, model, gain_map)
+    out = coder.compress(x, **extra)
     strings = tuple(group[0] for group in out["strings"])
     if len(strings) != STRING_COUNT[architecture]:
         raise CodecError(
             f"{architecture} produced {len(strings)} strings, expected "
             f"{STRING_COUNT[architecture]}; the model does not fit its name"
         )
-    return LatentStrings(strings, int(out.get("symbol_bound", 0)))
+    return LatentStrings(strings, int(out.get("symbol_bound", 0)), gain_map)
+
+
+def _coder(
+    architecture: str, model: nn.Module, gain_map: LatentGainMap | None
+) -> tuple[nn.Module, dict[str, Tensor]]:
+    """The module to code with and the extra keywords its compress/decompress take.
+
+    cheng2020-gmm takes the gains itself and keeps its entropy model calibrated (the mixture of
+    each position is widened by its gain); the CompressAI models code ``g_a(x) * G`` through a
+    per-call view whose hyper and context paths see the scaled latents.
+    """
+    if gain_map is None:
+        return model, {}
+    if architecture == "cheng2020-gmm":
+        return model, {"gain": gain_map.tensor()}
+    return gained_view(model, gain_map), {}
 
 
 def symbol_counts(architecture: str, model: nn.Module, layout: LatentLayout) -> list[int]:
@@ -121,17 +146,20 @@ def decompress(
     Shape:
         returns: (1, bands, 16 * y_rows, 16 * y_cols) float32 in [0, 1].
 
+    With ``coded.gain_map`` the decoded latents are divided by its gains before synthesis.
+
     Raises:
         CodecError: a string is too short, or the decoded image is not finite.
     """
     strings = guard_strings(coded.strings, symbol_counts(architecture, model, layout))
+    model, extra = _coder(architecture, model, coded.gain_map)
     if architecture == "factorized-prior":
         out = model.decompress(strings, layout.y_shape)
     elif architecture == "cheng2020-checkerboard":
         shape = {"y": (int(model.M), *layout.y_shape), "hyper": layout.z_shape}
         out = model.decompress(strings, shape)
     elif architecture == "cheng2020-gmm":
-        out = model.decompress(strings, layout.z_shape, coded.symbol_bound)
+        out = model.decompress(strings, layout.z_shape, coded.symbol_bound, **extra)
     else:
         out = model.decompress(strings, layout.z_shape)
     x_hat = out["x_hat"]

@@ -70,16 +70,24 @@ class Cheng2020GMM(Cheng2020Attention):
         x_hat = self.g_s(y_hat)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
-    def compress(self, x: Tensor) -> dict[str, Any]:
-        """Entropy-code x: ``{"strings": [[y], [z]], "shape": z_shape, "symbol_bound": int}``."""
+    def compress(self, x: Tensor, gain: Tensor | None = None) -> dict[str, Any]:
+        """Entropy-code x: ``{"strings": [[y], [z]], "shape": z_shape, "symbol_bound": int}``.
+
+        ``gain``: optional ROI gains per latent position, shape (1, 1, h, w) (see
+        :func:`shared.codecs.learned.gmm_coding.compress_gmm`).
+        """
         from shared.codecs.learned.gmm_coding import compress_gmm
 
-        return compress_gmm(self, x)
+        return compress_gmm(self, x, gain=gain)
 
     def decompress(
-        self, strings: list[list[bytes]], shape: tuple[int, int], symbol_bound: int = 0
+        self,
+        strings: list[list[bytes]],
+        shape: tuple[int, int],
+        symbol_bound: int = 0,
+        gain: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Decode what :meth:`compress` produced: ``{"x_hat"}`` clamped to [0, 1]."""
         from shared.codecs.learned.gmm_coding import decompress_gmm
 
-        return decompress_gmm(self, strings, shape, symbol_bound)
+        return decompress_gmm(self, strings, shape, symbol_bound, gain=gain)

@@ -115,24 +115,33 @@ def _hyper(model: Any, z_strings: list[bytes], shape: tuple[int, int]) -> Tensor
     return model.h_s(z_hat)
 
 
-def compress_gmm(model: Any, x: Tensor, order: Order = "wavefront") -> dict[str, Any]:
+def compress_gmm(
+    model: Any, x: Tensor, order: Order = "wavefront", gain: Tensor | None = None
+) -> dict[str, Any]:
     """Encode one image (batch 1) into a y string and a z string.
 
     Args:
         model: a Cheng2020GMM in eval mode (call inside ``deterministic_coding``).
         x: the image. Shape: (1, bands, H, W), H and W multiples of 64.
         order: ``wavefront`` (default, payload version 2) or ``raster`` (version 1).
+        gain: ROI gains G per latent position (powers of two), wavefront order only. The
+            symbols are ``round(G * y)``; the hyper path, the context model and the mixture
+            see the unscaled latents, and each position's mixture is widened by its G, so the
+            entropy model stays calibrated. Shape: (1, 1, h, w).
     """
     y = model.g_a(x)
     z = model.h_a(y)
     z_shape = (int(z.shape[-2]), int(z.shape[-1]))
     z_strings = model.entropy_bottleneck.compress(z)
     params = _hyper(model, z_strings, z_shape)
-    y_int = torch.round(y).clamp(-SYMBOL_CLIP, SYMBOL_CLIP)
+    scaled = y if gain is None else y * gain
+    y_int = torch.round(scaled).clamp(-SYMBOL_CLIP, SYMBOL_CLIP)
     bound = int(min(max(int(y_int.abs().max().item()), 1), MAX_SYMBOL_BOUND))
     if order == "wavefront":
-        y_string = WAVEFRONT_MARKER + encode_wavefront(model, params, y_int, bound)
+        y_string = WAVEFRONT_MARKER + encode_wavefront(model, params, y_int, bound, gain)
         return {"strings": [[y_string], z_strings], "shape": z_shape, "symbol_bound": bound}
+    if gain is not None:
+        raise CodecError("ROI gains are coded in wavefront order only; use order='wavefront'")
     encoder = BufferedRansEncoder()
     indexes = list(range(model.M))
 
@@ -153,12 +162,14 @@ def decompress_gmm(
     shape: tuple[int, int],
     symbol_bound: int,
     schedule: Schedule = "wavefront",
+    gain: Tensor | None = None,
 ) -> dict[str, Tensor]:
     """Decode the y and z strings of :func:`compress_gmm`; ``x_hat`` is clamped to [0, 1].
 
     The caller validates the strings (lengths, padding) and the shape first: rANS does not.
     Wavefront-order strings decode a diagonal per step, or with ``schedule="sequential"`` one
     position per step (the reference decoder; same pixels). Raster strings ignore ``schedule``.
+    ``gain`` is the encoder's ROI gain map (shape (1, 1, h, w)); y_hat is the symbols over G.
     """
     if not 1 <= symbol_bound <= MAX_SYMBOL_BOUND:
         raise CodecError(
@@ -168,9 +179,11 @@ def decompress_gmm(
     params = _hyper(model, z_strings, shape)
     if y_string.startswith(WAVEFRONT_MARKER):
         y_hat = decode_wavefront(
-            model, params, y_string[len(WAVEFRONT_MARKER) :], symbol_bound, schedule
+            model, params, y_string[len(WAVEFRONT_MARKER) :], symbol_bound, schedule, gain
         )
         return {"x_hat": model.g_s(y_hat).clamp_(0, 1)}
+    if gain is not None:
+        raise CodecError("a raster-order y string cannot carry ROI gains: the payload is corrupt")
     decoder = RansDecoder()
     decoder.set_stream(y_string)
     indexes = list(range(model.M))
@@ -190,10 +203,19 @@ def _context_grid(m: int, height: int, width: int) -> Tensor:
     return torch.zeros((height + PAD, width + 2 * PAD, m), dtype=torch.float64)
 
 
-def _store(grid: Tensor, positions: Tensor, values: Tensor) -> None:
-    """Write coded symbols (P, M) into the context grid, clamped and on the activation grid."""
+def _gains(gain: Tensor | None, height: int, width: int) -> Tensor:
+    """Per-position gains (h, w) float64; ones without ROI coding."""
+    if gain is None:
+        return torch.ones((height, width), dtype=torch.float64)
+    return gain.reshape(height, width).double()
+
+
+def _store(grid: Tensor, positions: Tensor, values: Tensor, gains: Tensor) -> None:
+    """Write coded symbols (P, M) over their gains into the context grid, clamped and on the
+    activation grid (exact: gains are powers of two of at most 2^3, ACT_BITS is 12)."""
     limit = wavefront.CONTEXT_LIMIT
-    scaled = values.double().clamp(-limit, limit) * 2.0**wavefront.ACT_BITS
+    unscaled = values.double() / gains[positions[:, 0], positions[:, 1]].unsqueeze(1)
+    scaled = unscaled.clamp(-limit, limit) * 2.0**wavefront.ACT_BITS
     grid[positions[:, 0] + PAD, positions[:, 1] + PAD] = scaled
 
 
@@ -203,28 +225,37 @@ def _cdf_rows(
     grid: Tensor,
     positions: Tensor,
     bound: int,
+    gains: Tensor,
 ) -> list[list[int]]:
-    """CDF rows of P positions, position-major then channel: (P * M) rows of 2*bound + 3."""
+    """CDF rows of P positions, position-major then channel: (P * M) rows of 2*bound + 3.
+
+    A position's mixture of y is widened to one of G * y (means and scales times G, exact).
+    """
     rows = positions[:, :1] + PAD + torch.tensor([[dr for dr, _ in exact.taps]])
     cols = positions[:, 1:] + PAD + torch.tensor([[dc for _, dc in exact.taps]])
     patches = grid[rows, cols].reshape(positions.shape[0], -1)
-    mixture = exact.parameters_at(hyper[positions[:, 0], positions[:, 1]], patches)
+    means, scales, weights = exact.parameters_at(hyper[positions[:, 0], positions[:, 1]], patches)
+    g = gains[positions[:, 0], positions[:, 1]].reshape(-1, 1, 1)
+    mixture = (means * g, scales * g, weights)
     return wavefront.batched_cdfs(*mixture, bound).reshape(-1, 2 * bound + 3).tolist()
 
 
-def encode_wavefront(model: Any, params: Tensor, y_int: Tensor, bound: int) -> bytes:
-    """rANS-encode round(y) diagonal by diagonal. Shape: y_int (1, M, h, w)."""
+def encode_wavefront(
+    model: Any, params: Tensor, y_int: Tensor, bound: int, gain: Tensor | None = None
+) -> bytes:
+    """rANS-encode round(G y) diagonal by diagonal. Shape: y_int (1, M, h, w), gain (1, 1, h, w)."""
     exact = wavefront.exact_entropy_model(model)
     hyper = exact.hyper_terms(params)
     _, m, height, width = y_int.shape
+    gains = _gains(gain, height, width)
     grid = _context_grid(m, height, width)
     everything = torch.cartesian_prod(torch.arange(height), torch.arange(width))
-    _store(grid, everything, y_int[0].permute(1, 2, 0).reshape(-1, m))
+    _store(grid, everything, y_int[0].permute(1, 2, 0).reshape(-1, m), gains)
     order = torch.cat(wavefront.diagonals(height, width))
     encoder = BufferedRansEncoder()
     for positions in order.split(ENCODE_CHUNK):
         count = positions.shape[0] * m
-        cdfs = _cdf_rows(exact, hyper, grid, positions, bound)
+        cdfs = _cdf_rows(exact, hyper, grid, positions, bound, gains)
         symbols = y_int[0, :, positions[:, 0], positions[:, 1]].t().reshape(-1)
         encoder.encode_with_indexes(
             symbols.long().tolist(),
@@ -237,17 +268,24 @@ def encode_wavefront(model: Any, params: Tensor, y_int: Tensor, bound: int) -> b
 
 
 def decode_wavefront(
-    model: Any, params: Tensor, y_string: bytes, bound: int, schedule: Schedule
+    model: Any,
+    params: Tensor,
+    y_string: bytes,
+    bound: int,
+    schedule: Schedule,
+    gain: Tensor | None = None,
 ) -> Tensor:
     """Decode wavefront-order symbols, a diagonal (or one position) per step.
 
     Shape:
-        params: (1, 2M, h, w). Returns y_hat (1, M, h, w) float32.
+        params: (1, 2M, h, w); gain: (1, 1, h, w) or None. Returns y_hat = symbols / G,
+        (1, M, h, w) float32.
     """
     exact = wavefront.exact_entropy_model(model)
     hyper = exact.hyper_terms(params)
     _, _, height, width = params.shape
     m = exact.m
+    gains = _gains(gain, height, width)
     grid = _context_grid(m, height, width)
     y_hat = torch.zeros((height, width, m), dtype=torch.float64)
     steps = wavefront.diagonals(height, width)
@@ -257,11 +295,13 @@ def decode_wavefront(
     decoder.set_stream(y_string)
     for positions in steps:
         count = positions.shape[0] * m
-        cdfs = _cdf_rows(exact, hyper, grid, positions, bound)
+        cdfs = _cdf_rows(exact, hyper, grid, positions, bound, gains)
         values = decoder.decode_stream(
             list(range(count)), cdfs, [2 * bound + 3] * count, [-bound] * count
         )
         decoded = torch.tensor(values, dtype=torch.float64).reshape(-1, m)
-        _store(grid, positions, decoded)
-        y_hat[positions[:, 0], positions[:, 1]] = decoded
+        _store(grid, positions, decoded, gains)
+        y_hat[positions[:, 0], positions[:, 1]] = decoded / gains[
+            positions[:, 0], positions[:, 1]
+        ].unsqueeze(1)
     return y_hat.permute(2, 0, 1).unsqueeze(0).float()

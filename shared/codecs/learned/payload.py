@@ -20,6 +20,17 @@ whose y string starts with ``gmm_coding.WAVEFRONT_MARKER`` (kept on the wire, so
 decoder refuses the payload instead of decoding garbage, and the version byte and the marker
 must agree). Version 1 payloads (raster order) stay decodable.
 
+Version 3 is written for ROI coding (:mod:`shared.codecs.learned.roi_gain`), any architecture
+(the y string of cheng2020-gmm keeps its wavefront marker). Between the header and the string
+lengths it carries the latent gain map::
+
+    24      1     roi shift, u8 (gain 2**shift inside the ROI, 0..3)
+    25      1     background shift, u8 (gain 2**-shift outside, 0..3; not both 0)
+    26      b     ROI bitmap of the y grid, row-major, MSB first, b = ceil(rows*cols / 8),
+                  padding bits zero, at least one cell set
+
+Payloads without an ROI are written as version 1 or 2, byte for byte as before.
+
 Everything is checked here, before rANS sees a byte: CompressAI's decoder crashes on short
 strings and silently returns garbage on corrupted ones.
 """
@@ -37,27 +48,47 @@ from shared.codecs.learned.coding import (
     LatentStrings,
 )
 from shared.codecs.learned.gmm_coding import MAX_SYMBOL_BOUND, WAVEFRONT_MARKER
-from shared.errors import CodecError
+from shared.codecs.learned.roi_gain import LatentGainMap, RoiGain, bitmap_bytes
+from shared.errors import CodecError, ConfigurationError
 
 MAGIC = b"EOLP"
 VERSION = 2  # written for wavefront-order latents
 RASTER_VERSION = 1
-VERSIONS = (RASTER_VERSION, VERSION)
+ROI_VERSION = 3  # any order, with a latent gain map
+VERSIONS = (RASTER_VERSION, VERSION, ROI_VERSION)
 _HEADER = struct.Struct("<4sBBIIIIH")
 HEADER_BYTES = _HEADER.size
+_SHIFTS = struct.Struct("<BB")
 _LENGTH = struct.Struct("<I")
 _CRC = struct.Struct("<I")
 
 
 def pack_payload(coded: LatentStrings, layout: LatentLayout) -> bytes:
-    """Serialise coded latents with their layout and a CRC32C trailer."""
+    """Serialise coded latents with their layout (and ROI gain map) and a CRC32C trailer.
+
+    Raises:
+        ConfigurationError: the gain map was made for another latent grid.
+    """
     version = VERSION if _is_wavefront(coded.strings) else RASTER_VERSION
+    section = b""
+    if coded.gain_map is not None:
+        version, section = ROI_VERSION, _gain_section(coded.gain_map, layout)
     header = _HEADER.pack(
         MAGIC, version, len(coded.strings), *layout.y_shape, *layout.z_shape, coded.symbol_bound
     )
     lengths = b"".join(_LENGTH.pack(len(s)) for s in coded.strings)
-    body = header + lengths + b"".join(coded.strings)
+    body = header + section + lengths + b"".join(coded.strings)
     return body + _CRC.pack(google_crc32c.value(body))
+
+
+def _gain_section(gain_map: LatentGainMap, layout: LatentLayout) -> bytes:
+    if gain_map.y_shape != layout.y_shape or len(gain_map.bits) != bitmap_bytes(layout.y_shape):
+        raise ConfigurationError(
+            f"ROI gain map of grid {gain_map.y_shape} does not fit the latent grid "
+            f"{layout.y_shape}; build it with roi_gain.latent_gain_map for this raster"
+        )
+    levels = gain_map.levels
+    return _SHIFTS.pack(levels.roi_shift, levels.background_shift) + gain_map.bits
 
 
 def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> LatentStrings:
@@ -68,12 +99,7 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
             from the one the raster spec implies.
     """
     string_count = STRING_COUNT[architecture]
-    minimum = _HEADER.size + _LENGTH.size * string_count + _CRC.size
-    if len(payload) < minimum:
-        raise CodecError(
-            f"learned payload of {len(payload)} bytes is shorter than its {minimum}-byte "
-            "frame: it is empty or truncated; resend the transfer"
-        )
+    _check_length(payload, _HEADER.size + _LENGTH.size * string_count + _CRC.size)
     body, (crc,) = payload[: -_CRC.size], _CRC.unpack(payload[-_CRC.size :])
     magic, version, count, y_rows, y_cols, z_rows, z_cols, bound = _HEADER.unpack_from(body)
     if magic != MAGIC:
@@ -92,9 +118,44 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
             f"payload symbol bound {bound} is outside {bounds[0]}..{bounds[1]} for "
             f"{architecture}: the payload is corrupt or from another codec"
         )
-    strings = _split_strings(body, count)
+    gain_map, offset = None, _HEADER.size
+    if version == ROI_VERSION:
+        section = _SHIFTS.size + bitmap_bytes(layout.y_shape)
+        _check_length(payload, _HEADER.size + section + _LENGTH.size * count + _CRC.size)
+        gain_map = _read_gain_map(body[offset : offset + section], layout.y_shape)
+        offset += section
+    strings = _split_strings(body, count, offset)
     _check_order(version, strings, architecture)
-    return LatentStrings(strings, bound)
+    return LatentStrings(strings, bound, gain_map)
+
+
+def _check_length(payload: bytes, minimum: int) -> None:
+    if len(payload) < minimum:
+        raise CodecError(
+            f"learned payload of {len(payload)} bytes is shorter than its {minimum}-byte "
+            "frame: it is empty or truncated; resend the transfer"
+        )
+
+
+def _read_gain_map(section: bytes, y_shape: tuple[int, int]) -> LatentGainMap:
+    """Parse and validate the ROI section of a version-3 payload (CRC already verified)."""
+    roi_shift, background_shift = _SHIFTS.unpack_from(section)
+    try:
+        levels = RoiGain(roi_shift, background_shift)
+    except ConfigurationError as exc:
+        raise CodecError(f"the payload's ROI gains are invalid ({exc}): it is corrupt") from exc
+    bits = section[_SHIFTS.size :]
+    gain_map = LatentGainMap(y_shape, bits, levels)
+    count = y_shape[0] * y_shape[1]
+    spare = len(bits) * 8 - count
+    if spare and bits[-1] & ((1 << spare) - 1):
+        raise CodecError("the payload's ROI bitmap has padding bits set: it is corrupt")
+    if not gain_map.cells().any():
+        raise CodecError(
+            "the payload's ROI bitmap marks no latent cell, which an encoder writes as a "
+            "plain (version 1 or 2) payload: it is corrupt"
+        )
+    return gain_map
 
 
 def _is_wavefront(strings: tuple[bytes, ...]) -> bool:
@@ -103,6 +164,13 @@ def _is_wavefront(strings: tuple[bytes, ...]) -> bool:
 
 def _check_order(version: int, strings: tuple[bytes, ...], architecture: str) -> None:
     wavefront = _is_wavefront(strings)
+    if version == ROI_VERSION:
+        if wavefront and architecture != "cheng2020-gmm":
+            raise CodecError(
+                f"learned payload version 3 holds a wavefront-order y string, which only "
+                f"cheng2020-gmm writes, but the codec is {architecture}: corrupt"
+            )
+        return
     if version == VERSION and not (wavefront and architecture == "cheng2020-gmm"):
         raise CodecError(
             f"learned payload version {version} carries cheng2020-gmm latents in wavefront "
@@ -131,8 +199,7 @@ def _check_layout(
         )
 
 
-def _split_strings(body: bytes, count: int) -> tuple[bytes, ...]:
-    offset = _HEADER.size
+def _split_strings(body: bytes, count: int, offset: int) -> tuple[bytes, ...]:
     lengths = [_LENGTH.unpack_from(body, offset + 4 * i)[0] for i in range(count)]
     offset += _LENGTH.size * count
     if sum(lengths) != len(body) - offset:

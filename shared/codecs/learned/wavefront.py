@@ -206,17 +206,20 @@ _CACHE: weakref.WeakKeyDictionary[Any, tuple[tuple[int, ...], ExactEntropyModel]
 def exact_entropy_model(model: Any) -> ExactEntropyModel:
     """The exact layers of a model, quantised once and reused until its weights change.
 
-    The cache key is the model object; any in-place update of its context or entropy
-    parameters (an optimiser step bumps ``Tensor._version``) or a reassignment rebuilds them.
+    The cache key is the model's ``entropy_parameters`` module, which the per-call ROI views
+    of :func:`shared.codecs.learned.roi_gain.gained_view` share with the model; any in-place
+    update of its context or entropy parameters (an optimiser step bumps ``Tensor._version``)
+    or a reassignment rebuilds them.
     """
     tensors = [model.context_prediction.weight, model.context_prediction.bias]
     tensors += list(model.entropy_parameters.parameters())
     fingerprint = tuple(x for t in tensors for x in (t.data_ptr(), t._version))
-    cached = _CACHE.get(model)
+    key = model.entropy_parameters
+    cached = _CACHE.get(key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
     exact = build_exact_entropy_model(model)
-    _CACHE[model] = (fingerprint, exact)
+    _CACHE[key] = (fingerprint, exact)
     return exact
 
 
