@@ -9,14 +9,16 @@ from shared.errors import ConfigurationError
 from shared.experiments.runner import timed
 from shared.experiments.settings import RunSettings
 
-EXPERIMENTS: tuple[str, ...] = ("baseline", "rd", "seg-vs-rate", "joint")
+EXPERIMENTS: tuple[str, ...] = ("baseline", "rd", "seg-vs-rate", "joint", "roi", "budget")
 
 
 def _steps(name: str) -> tuple[Callable[..., object], Callable[[Path], Path]]:
     from shared.experiments import sections
     from shared.experiments.baseline import run_baseline
+    from shared.experiments.budget import run_budget
     from shared.experiments.joint import run_joint
     from shared.experiments.rd import run_rd
+    from shared.experiments.roi import run_roi
     from shared.experiments.seg_vs_rate import run_seg_vs_rate
 
     return {
@@ -24,6 +26,8 @@ def _steps(name: str) -> tuple[Callable[..., object], Callable[[Path], Path]]:
         "rd": (run_rd, sections.rd_section),
         "seg-vs-rate": (run_seg_vs_rate, sections.seg_vs_rate_section),
         "joint": (run_joint, sections.joint_section),
+        "roi": (run_roi, sections.roi_section),
+        "budget": (run_budget, sections.budget_section),
     }[name]
 
 

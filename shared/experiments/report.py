@@ -15,7 +15,7 @@ from pathlib import Path
 from shared.errors import ConfigurationError
 from shared.experiments.runner import ResultsTable, as_float
 
-SECTION_ORDER = ("baseline", "rd", "seg-vs-rate", "joint")
+SECTION_ORDER = ("baseline", "rd", "seg-vs-rate", "joint", "roi", "budget")
 
 
 def _fmt(cell: str, digits: int = 4) -> str:

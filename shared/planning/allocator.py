@@ -85,11 +85,16 @@ def _weight(priority: int) -> float:
 
 
 def _hull(candidates: tuple[Candidate, ...]) -> list[Candidate]:
-    """The upper convex hull of (bytes, F1), from the cheapest: the efficient upgrade path."""
+    """The upper convex hull of (bytes, F1) seen from (0 bytes, 0 F1): the efficient upgrade path.
+
+    Anchoring at the origin matters: a cheapest candidate with little or no expected F1 would
+    otherwise be the first step, rank last by gain per byte and block every upgrade behind it.
+    """
+    origin = Candidate(codec="", bpp=0.0, bytes=0, f1_expected=0.0)
     pts = sorted((c for c in candidates if c.bytes > 0), key=lambda c: (c.bytes, -c.f1_expected))
-    hull: list[Candidate] = []
+    hull: list[Candidate] = [origin]
     for c in pts:
-        if hull and c.f1_expected <= hull[-1].f1_expected:
+        if c.f1_expected <= hull[-1].f1_expected:
             continue  # costs more for no gain
         while len(hull) >= 2:
             a, b = hull[-2], hull[-1]
@@ -99,7 +104,7 @@ def _hull(candidates: tuple[Candidate, ...]) -> list[Candidate]:
                 break
             hull.pop()
         hull.append(c)
-    return hull
+    return hull[1:]
 
 
 def _place_alerts(alerts: list[QueuedScene], budget: int) -> tuple[dict[str, Candidate], int]:
@@ -144,7 +149,13 @@ def _place_others(others: list[QueuedScene], budget: int) -> dict[str, Candidate
         if extra <= left:
             level[scene_id] = k
             left -= extra
-    return {sid: hulls[sid][k] for sid, k in level.items()}
+    chosen = {sid: hulls[sid][k] for sid, k in level.items()}
+    for scene in others:  # what is left carries scenes no upgrade reached, at their cheapest
+        cheapest = min(scene.candidates, key=lambda c: c.bytes, default=None)
+        if scene.scene_id not in chosen and cheapest is not None and cheapest.bytes <= left:
+            chosen[scene.scene_id] = cheapest
+            left -= cheapest.bytes
+    return chosen
 
 
 def plan_pass(scenes: list[QueuedScene], budget_bytes: int) -> PassPlan:

@@ -103,3 +103,24 @@ def test_bad_inputs_are_refused() -> None:
         plan_pass([one], -1)
     with pytest.raises(ConfigurationError):
         plan_pass([one, one], 100)
+
+
+def test_a_worthless_cheapest_candidate_does_not_block_the_upgrades() -> None:
+    # measured by the budget experiment: planned at 465 B with F1 0 before the hull was anchored
+    offers = (
+        Candidate("cheng2020-gmm", 0.1, 465, 0.0),
+        Candidate("cheng2020-gmm", 0.2, 675, 0.098),
+        Candidate("jpeg2000", 0.5, 2283, 0.476),
+    )
+    plan = plan_pass([QueuedScene("b1", "building", 2, offers)], 7200)
+    assert [e.candidate.bytes for e in plan.entries] == [2283]
+
+
+def test_room_left_carries_scenes_with_no_expected_gain_at_their_cheapest() -> None:
+    useful = QueuedScene("c1", "cloud", 2, (Candidate("jpeg2000", 0.5, 1000, 0.6),))
+    empty = QueuedScene(
+        "c2", "cloud", 2, (Candidate("jpeg2000", 0.1, 300, 0.0), Candidate("jpeg2000", 1, 900, 0.0))
+    )
+    plan = plan_pass([useful, empty], 1400)
+    assert {e.scene_id: e.candidate.bytes for e in plan.entries} == {"c1": 1000, "c2": 300}
+    assert plan.planned_bytes <= 1400
