@@ -25,7 +25,7 @@ from shared.codecs.base import (
 )
 from shared.codecs.j2k_roi import DEFAULT_SIGMA_PX, ROI_METHOD
 from shared.codecs.jpeg2000 import Jpeg2000Codec
-from shared.codecs.registry import codec_info, get_codec
+from shared.codecs.registry import codec_info
 from shared.errors import (
     CodecError,
     ConfigurationError,
@@ -36,6 +36,7 @@ from shared.errors import (
 from shared.metrics.distortion import psnr_db
 from shared.metrics.rate import bits_per_sample, bpp
 from shared.roi.masks import ROI_METADATA_KEY, block_mask
+from shared.tiling import TilingPolicy, decode_tiled, encode_tiled, open_codec
 from shared.wire.container import (
     DIGEST_KEY,
     MAX_METADATA_BYTES,
@@ -142,12 +143,6 @@ def _float_peak(raster: np.ndarray) -> float:
     return peak
 
 
-def _open_codec(name: str, checkpoints: Any) -> Codec:
-    if codec_info(name).kind == "learned" and checkpoints is not None:
-        return get_codec(name, checkpoints=checkpoints)
-    return get_codec(name)
-
-
 def _scene_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     meta = dict(metadata or {})
     clash = sorted(set(meta) & set(RESERVED_METADATA))
@@ -182,6 +177,7 @@ def compress_raster(
     truth_mask: np.ndarray | None = None,
     checkpoints: Any = None,
     roi_mask: np.ndarray | None = None,
+    tiling: TilingPolicy | None = None,
 ) -> CompressedScene:
     """Encode a raster into a container and measure it.
 
@@ -195,7 +191,11 @@ def compress_raster(
         truth_mask: optional binary mask (H, W) or (1, H, W) carried in the sidecar.
         checkpoints: the CheckpointStore learned codecs load weights from.
         roi_mask: optional (H, W) region of interest (e.g. from shared.roi.detectors): coded at
-            higher fidelity (jpeg2000 only, lossy) and recorded in the metadata under ``roi``.
+            higher fidelity (jpeg2000: background low-pass; learned codecs: a gain on the
+            latents) and recorded in the metadata under ``roi``.
+        tiling: when and how a large scene is cut into tiles coded in parallel (default
+            :class:`shared.tiling.TilingPolicy`: learned codecs, 512-pixel tiles, 2 workers).
+            The container is still one per scene; its header says ``tiled``.
 
     Raises:
         InvalidRasterError, RateTargetError, ConfigurationError, CodecError, CheckpointError.
@@ -205,16 +205,22 @@ def compress_raster(
     check_raster(chw, spec)
     meta = _scene_metadata(metadata)
     sidecar = _sidecar(truth_mask, spec)
-    if roi_mask is not None and codec_info(codec).name != Jpeg2000Codec.name:
+    info = codec_info(codec)
+    if roi_mask is not None and info.name != Jpeg2000Codec.name and info.kind != "learned":
         raise ConfigurationError(
-            f"ROI coding is implemented for jpeg2000 only, not {codec}; drop the ROI mask "
-            "or choose --codec jpeg2000"
+            f"ROI coding is implemented for jpeg2000 and the learned codecs, not {codec}; "
+            "drop the ROI mask or choose another codec"
         )
-    engine = _open_codec(codec, checkpoints)
-    if roi_mask is None:
-        encoded = engine.encode(chw, spec, target)
+    policy = tiling or TilingPolicy()
+    tiled = roi_mask is None and policy.applies(codec_info(codec).kind, spec)
+    if tiled:
+        encoded = encode_tiled(
+            chw, spec, target, codec=codec, policy=policy, checkpoints=checkpoints
+        )
+    elif roi_mask is None:
+        encoded = open_codec(codec, checkpoints).encode(chw, spec, target)
     else:
-        encoded = _encode_roi(engine, chw, spec, target, roi_mask, meta)
+        encoded = _encode_roi(open_codec(codec, checkpoints), chw, spec, target, roi_mask, meta)
     recon = encoded.reconstruction
     if recon.shape != spec.shape or recon.dtype.name != spec.dtype:
         raise CodecError(
@@ -233,6 +239,7 @@ def compress_raster(
         sidecar=sidecar,
         lossless=encoded.lossless,
         quality=encoded.quality if encoded.quality is not None else target.quality,
+        tiled=tiled,
     )
     header = read_header(container)
     return CompressedScene(
@@ -255,8 +262,6 @@ def _encode_roi(
     meta: dict[str, Any],
 ) -> EncodedPayload:
     """Encode with ROI coding and record the coded ROI (its block grid) in ``meta``."""
-    if not isinstance(engine, Jpeg2000Codec):
-        raise ConfigurationError(f"ROI coding needs the jpeg2000 codec, got {engine.name}")
     if ROI_METADATA_KEY in meta:
         raise ConfigurationError(f"metadata key {ROI_METADATA_KEY!r} is set by ROI coding")
     if np.asarray(roi_mask).shape not in ((spec.height, spec.width), (1, spec.height, spec.width)):
@@ -265,6 +270,10 @@ def _encode_roi(
             f"{spec.height}x{spec.width}; pass (H, W)"
         )
     grid = block_mask(roi_mask)
+    if engine.kind == "learned":
+        return _encode_roi_learned(engine, chw, spec, target, grid.pixels(), meta)
+    if not isinstance(engine, Jpeg2000Codec):
+        raise ConfigurationError(f"ROI coding needs jpeg2000 or a learned codec, got {engine.name}")
     record = grid.to_metadata(method=ROI_METHOD, sigma_px=DEFAULT_SIGMA_PX)
     meta[ROI_METADATA_KEY] = record
     if target.bpp is not None:  # the ROI record's bytes come out of the payload: equal totals
@@ -282,6 +291,37 @@ def _encode_roi(
     return engine.encode(chw, spec, target, roi_mask=grid.pixels())
 
 
+def _encode_roi_learned(
+    engine: Codec,
+    chw: np.ndarray,
+    spec: RasterSpec,
+    target: RateTarget,
+    roi: np.ndarray,
+    meta: dict[str, Any],
+) -> EncodedPayload:
+    """Latent-gain ROI coding; a bpp target picks the (quality, gains) whose container fits.
+
+    The ROI record is the codec's own (16-pixel latent cells, ``method="latent-gain"``).
+    """
+    from shared.codecs.learned.codec import LearnedCodec
+    from shared.codecs.learned.roi_rate import bpp_budget_bytes, fit_roi_rate
+
+    if not isinstance(engine, LearnedCodec):
+        raise ConfigurationError(f"{engine.name} is not a learned codec")
+    if target.bpp is None:
+        encoded = engine.encode(chw, spec, target, roi_mask=roi)
+    else:  # header + the metadata the pipeline adds (digest, a 24-character psnr_db at most)
+        placeholder = {**meta, DIGEST_KEY: "0" * 64, "psnr_db": "x" * 22}
+        fixed = HEADER_SIZE + len(encode_metadata(placeholder))
+        budget = bpp_budget_bytes(target.bpp, spec)
+        encoded = fit_roi_rate(
+            engine, chw, spec, roi, max_bytes=budget, fixed_overhead_bytes=fixed
+        ).encoded
+    if encoded.roi is not None:
+        meta[ROI_METADATA_KEY] = encoded.roi
+    return encoded
+
+
 def max_container_bytes(limits: DecodeLimits) -> int:
     """The largest container a decode under ``limits`` can legitimately need."""
     mask_bytes = 2 + 4 * 3 + (limits.max_pixels + 7) // 8
@@ -289,12 +329,17 @@ def max_container_bytes(limits: DecodeLimits) -> int:
 
 
 def decompress_container(
-    data: bytes, *, limits: DecodeLimits | None = None, checkpoints: Any = None
+    data: bytes,
+    *,
+    limits: DecodeLimits | None = None,
+    checkpoints: Any = None,
+    tiling: TilingPolicy | None = None,
 ) -> DecodedScene:
     """Verify a container, then decode it with the codec its wire id names.
 
-    Declared sizes are checked against ``limits`` and the checksum is verified before the
-    decoder runs.
+    Declared sizes (of the whole scene) are checked against ``limits`` and the checksum is
+    verified before the decoder runs. A tiled container is decoded tile by tile, in parallel
+    as ``tiling`` says (its workers and start method; default :class:`TilingPolicy`).
 
     Raises:
         ContainerError: the container is malformed, corrupted or truncated.
@@ -305,9 +350,8 @@ def decompress_container(
     header = read_header(data)
     limits.check(header.spec, payload_bytes=header.payload_bytes)
     container = unpack_container(data, max_bytes=max_container_bytes(limits))
-    codec = _open_codec(header.codec_name, checkpoints)
     try:
-        raster = codec.decode(container.payload, header.spec, header.model, limits)
+        raster = _decode_payload(container, limits, checkpoints, tiling)
     except EODownlinkError:
         raise
     except Exception as exc:  # a codec adapter let a foreign error through
@@ -320,3 +364,20 @@ def decompress_container(
     matches = reconstruction_digest(raster) == container.metadata[DIGEST_KEY]
     mask = unpack_mask(container.sidecar) if container.sidecar is not None else None
     return DecodedScene(raster, container, matches, mask)
+
+
+def _decode_payload(
+    container: Container, limits: DecodeLimits, checkpoints: Any, tiling: TilingPolicy | None
+) -> np.ndarray:
+    header = container.header
+    if header.tiled:
+        return decode_tiled(
+            container.payload,
+            header.spec,
+            limits,
+            codec=header.codec_name,
+            policy=tiling,
+            checkpoints=checkpoints,
+        )
+    codec = open_codec(header.codec_name, checkpoints)
+    return codec.decode(container.payload, header.spec, header.model, limits)

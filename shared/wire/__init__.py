@@ -1,4 +1,8 @@
-"""The wire format: one self-describing, checksummed container per scene (format version 1)."""
+"""The wire format: one self-describing, checksummed container per scene (format version 1).
+
+A scene too large to code in one piece is still one container: its header sets the tiled flag
+and its payload is a tile directory (``shared.wire.tiles``) followed by the tiles' payloads.
+"""
 
 from shared.wire.container import (
     DEFAULT_MAX_CONTAINER_BYTES,
@@ -13,6 +17,7 @@ from shared.wire.container import (
 )
 from shared.wire.header import (
     DTYPE_CODES,
+    FLAG_TILED,
     FORMAT_VERSION,
     HEADER_SIZE,
     MAGIC,
@@ -20,22 +25,27 @@ from shared.wire.header import (
     ContainerHeader,
 )
 from shared.wire.sidecar import pack_mask, unpack_mask
+from shared.wire.tiles import TileDirectory, pack_tiled_payload, parse_tile_directory
 
 __all__ = [
     "DEFAULT_MAX_CONTAINER_BYTES",
     "DIGEST_KEY",
     "DTYPE_CODES",
+    "FLAG_TILED",
     "FORMAT_VERSION",
     "HEADER_SIZE",
     "MAGIC",
     "MAX_METADATA_BYTES",
     "SUPPORTED_VERSIONS",
+    "TileDirectory",
     "Container",
     "ContainerHeader",
     "check_lengths",
     "compute_checksum",
     "pack_container",
     "pack_mask",
+    "pack_tiled_payload",
+    "parse_tile_directory",
     "read_header",
     "unpack_container",
     "unpack_mask",

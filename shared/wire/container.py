@@ -98,6 +98,7 @@ def pack_container(
     sidecar: bytes | None = None,
     lossless: bool = False,
     quality: int | None = None,
+    tiled: bool = False,
 ) -> bytes:
     """Assemble a version-1 container.
 
@@ -110,6 +111,7 @@ def pack_container(
         sidecar: packed truth mask (:func:`shared.wire.sidecar.pack_mask`), or ``None``.
         lossless: the payload decodes to the exact input.
         quality: the quality level (1..255), or ``None``.
+        tiled: the payload is a tile directory plus per-tile payloads (``shared.wire.tiles``).
 
     Raises:
         ContainerError: a field does not fit the format, or the metadata is invalid.
@@ -138,6 +140,7 @@ def pack_container(
         metadata_bytes=len(meta_blob),
         sidecar_bytes=len(side_blob),
         crc32c=0,
+        tiled=tiled,
     )
     head = encode_header(header)[:CRC_OFFSET]
     crc = google_crc32c.Checksum(head)

@@ -15,7 +15,8 @@ offset bytes field
 23     4     width (u32)
 27     1     original dtype code (u8: 1 uint8, 2 uint16, 3 float32)
 28     1     bit depth (u8)
-29     1     flags (u8: bit 0 lossless, bit 1 sidecar present; other bits must be 0)
+29     1     flags (u8: bit 0 lossless, bit 1 sidecar present, bit 2 tiled payload
+                   (see ``shared.wire.tiles``); other bits must be 0)
 30     1     quality (u8, 0 = none)
 31     8     normalisation scale (f64)
 39     4     payload section length (u32)
@@ -23,6 +24,10 @@ offset bytes field
 47     4     sidecar section length (u32)
 51     4     CRC32C (Castagnoli) of bytes 0..50 followed by all three sections
 ====== ===== =====================================================================
+
+Bit 2 (tiled) came after the golden file: an untiled container is byte-identical to before, and
+a reader that knows only bits 0-1 refuses a tiled one as "unknown bits" instead of handing a tile
+directory to a codec.
 
 The CRC32C catches corruption on the link and in storage; authenticity is the job of the
 protocol's HMAC signature and the commit's SHA-256, so a cryptographic hash here would add
@@ -56,7 +61,8 @@ _DTYPE_BY_CODE = {code: name for name, code in DTYPE_CODES.items()}
 
 FLAG_LOSSLESS = 0x01
 FLAG_SIDECAR = 0x02
-_KNOWN_FLAGS = FLAG_LOSSLESS | FLAG_SIDECAR
+FLAG_TILED = 0x04
+_KNOWN_FLAGS = FLAG_LOSSLESS | FLAG_SIDECAR | FLAG_TILED
 _NO_WEIGHTS = bytes(WEIGHTS_PREFIX_BYTES)
 
 
@@ -77,6 +83,7 @@ class ContainerHeader:
         scale: normalisation scale (``x / scale`` lies in [0, 1]).
         payload_bytes, metadata_bytes, sidecar_bytes: section lengths.
         crc32c: the checksum the header declares.
+        tiled: the payload is a tile directory plus per-tile payloads (``shared.wire.tiles``).
     """
 
     version: int
@@ -95,6 +102,7 @@ class ContainerHeader:
     metadata_bytes: int
     sidecar_bytes: int
     crc32c: int
+    tiled: bool = False
 
     @property
     def codec_name(self) -> str:
@@ -148,6 +156,7 @@ class ContainerHeader:
             "total_bytes": self.total_bytes,
             "rate_bytes": self.rate_bytes,
             "crc32c": f"{self.crc32c:08x}",
+            "tiled": self.tiled,
         }
 
 
@@ -158,7 +167,11 @@ def encode_header(header: ContainerHeader) -> bytes:
         ContainerError: a field does not fit its width, or names an unknown codec or dtype.
     """
     _check_encodable(header)
-    flags = (FLAG_LOSSLESS if header.lossless else 0) | (FLAG_SIDECAR if header.has_sidecar else 0)
+    flags = (
+        (FLAG_LOSSLESS if header.lossless else 0)
+        | (FLAG_SIDECAR if header.has_sidecar else 0)
+        | (FLAG_TILED if header.tiled else 0)
+    )
     try:
         return struct.pack(
             HEADER_FORMAT,
@@ -246,6 +259,7 @@ def decode_header(data: bytes) -> ContainerHeader:
         metadata_bytes=f["metadata_bytes"],
         sidecar_bytes=f["sidecar_bytes"],
         crc32c=f["crc32c"],
+        tiled=bool(f["flags"] & FLAG_TILED),
     )
 
 

@@ -78,5 +78,18 @@ def test_roi_coding_is_refused_where_it_cannot_apply() -> None:
     roi = detect_roi("fire", image)
     with pytest.raises(RateTargetError):
         compress_raster(image, codec="jpeg2000", target=RateTarget(lossless=True), roi_mask=roi)
-    with pytest.raises(ConfigurationError):
-        compress_raster(image, codec="factorized-prior", target=RateTarget(quality=1), roi_mask=roi)
+    with pytest.raises(ConfigurationError):  # the ROI record is the codec's to write
+        compress_raster(
+            image, codec="jpeg2000", target=RateTarget(bpp=2.0), roi_mask=roi, metadata={"roi": 1}
+        )
+
+
+def test_learned_roi_container_records_the_coded_roi_and_round_trips() -> None:
+    image = generate_scene("fire", 101).image
+    roi = detect_roi("fire", image)
+    scene = compress_raster(image, codec="cheng2020-gmm", target=RateTarget(quality=2), roi_mask=roi)
+    decoded = decompress_container(scene.container)
+    assert decoded.digest_matches and np.array_equal(decoded.raster, scene.reconstruction)
+    record = decoded.container.metadata["roi"]
+    assert record["method"] == "latent-gain" and record["gain"] > 1
+    assert block_mask_from_metadata(record, 32, 32).pixels()[roi].all()
