@@ -1,10 +1,15 @@
 """The downlink sender: delivers queued containers by priority, chunked, resumable and signed.
 
 Per scene: create the transfer (idempotent) or ask for its missing chunks, push each missing
-chunk through the link emulation and PUT it, then commit. Only a receipt whose SHA-256 matches
-the container releases it from the store. Every failure that a later try may fix (ground down,
-slow, 5xx, pass over, damaged chunk) is retried without limit, with a backoff capped at a
-couple of seconds inside a pass; between two chunks a more urgent scene pre-empts.
+chunk through the link emulation and PUT it (two in flight: :mod:`.pipeline`), then commit.
+Only a receipt whose SHA-256 matches the container releases it from the store. While the last
+chunks of a scene are answered and it is committed, the next scene is already opened and its
+first chunk is on the link, so the link does not idle between scenes. Every failure that a
+later try may fix (ground down, slow, 5xx, pass over, damaged chunk) is retried without limit:
+while the ground gives no answer at all (the link is down) it is tried every
+``probe_every_s``, so a pass start is seen within a fraction of a second; a ground that answers
+with an error gets a backoff capped at a couple of seconds. Before each chunk a more urgent
+scene pre-empts, once the chunks already in flight (at most one chunk's bytes) are answered.
 """
 
 from __future__ import annotations
@@ -15,17 +20,18 @@ from collections.abc import Callable
 from typing import Literal
 
 from satellite_node.downlink.client import GroundClient, GroundRefusedError, GroundUnavailableError
+from satellite_node.downlink.pipeline import UNREACHABLE_REASONS, ChunkPipeline
 from satellite_node.downlink.stats import SenderStats
-from satellite_node.priority import wire_priority
+from satellite_node.downlink.transfer import Transfer, announcement, next_after
 from satellite_node.store import SceneRecord, SceneStore
 from shared.errors import NotFoundError
 from shared.link.emulator import LinkEmulator, LinkInterruptedError
-from shared.protocol.chunks import chunk_bounds
-from shared.protocol.messages import Receipt, TransferCreate, TransferStatus
+from shared.protocol.messages import Receipt
 
 LOG = logging.getLogger(__name__)
 REQUEST_OVERHEAD_BYTES = 512  # request line and signed headers, charged to the link
 Outcome = Literal["delivered", "preempted", "failed"]
+_RETRIABLE = (LinkInterruptedError, GroundUnavailableError, GroundRefusedError)
 __all__ = ["DownlinkSender", "SenderStats"]
 
 
@@ -41,10 +47,6 @@ class _Backoff:
         self.next_s = self.first_s
 
 
-def _expand(ranges: list[tuple[int, int]]) -> list[int]:
-    return [i for start, end in ranges for i in range(start, end + 1)]
-
-
 class DownlinkSender:
     """Send the store's queued scenes to the ground.
 
@@ -53,7 +55,9 @@ class DownlinkSender:
         link: the emulated link every request goes through.
         client: the signed ground client.
         chunk_bytes_for: chunk size for a new transfer given the link rate (bit/s).
-        backoff_cap_s: the longest wait between retries.
+        backoff_cap_s: the longest wait between retries after an error answer.
+        probe_every_s: the wait between tries while the ground does not answer at all.
+        chunks_in_flight: the most chunk PUTs outstanding at once (1: one at a time).
         stats: counters (shared with /metrics).
     """
 
@@ -65,6 +69,8 @@ class DownlinkSender:
         *,
         chunk_bytes_for: Callable[[float], int],
         backoff_cap_s: float = 2.0,
+        probe_every_s: float = 0.1,
+        chunks_in_flight: int = 2,
         stats: SenderStats | None = None,
     ) -> None:
         self.store = store
@@ -73,9 +79,18 @@ class DownlinkSender:
         self.chunk_bytes_for = chunk_bytes_for
         self.backoff = _Backoff(backoff_cap_s)
         self.stats = stats or SenderStats()
+        self.probe_every_s = probe_every_s
+        self.pipeline = ChunkPipeline(
+            client,
+            self.stats,
+            depth=chunks_in_flight,
+            probe_every_s=probe_every_s,
+            round_trip_s=lambda: link.round_trip_s,
+        )
         self.wake = threading.Event()
         self._created: set[str] = set()
         self._attempted: dict[str, set[int]] = {}
+        self._ahead: Transfer | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set."""
@@ -98,69 +113,125 @@ class DownlinkSender:
 
     def send_scene(self, record: SceneRecord, stop: threading.Event) -> Outcome | None:
         """Deliver one scene, retrying until done, pre-empted, refused or stopped (None)."""
-        record = self.store.mark_downlinking(
-            record.scene_id, self.chunk_bytes_for(self.link.profile.rate_bps)
-        )
-        data = self.store.read_container(record.scene_id)
+        transfer = self._take_ahead(record, stop)
+        if transfer is None:
+            record = self.store.mark_downlinking(
+                record.scene_id, self.chunk_bytes_for(self.link.profile.rate_bps)
+            )
+            data = self.store.read_container(record.scene_id)
+        else:
+            record, data = transfer.record, transfer.data
         while not stop.is_set():
             try:
-                return self._attempt(record, data, stop)
+                opened = transfer or self._open(record, data, stop)
+                transfer = None
+                return self._attempt(opened, stop)
             except LinkInterruptedError as exc:
+                self._settle(stop)
                 if exc.stopped:
                     raise
                 self.stats.retry("link_interrupted")
             except GroundUnavailableError as exc:
-                self.stats.retry(exc.reason)
-                if exc.reason == "transfer_unknown":
-                    self._created.discard(str(record.transfer_id))
-                LOG.info("downlink of %s will be retried: %s", record.scene_id, exc)
-                stop.wait(self.backoff.step())
+                self._settle(stop)
+                self._retry_later(record, exc, stop)
             except GroundRefusedError as exc:
+                self._settle(stop)
                 LOG.error("ground refused scene %s: %s", record.scene_id, exc)
                 self.store.mark_failed(record.scene_id, f"ground refused the transfer: {exc}")
                 return "failed"
+            except BaseException:  # never leave PUTs running under a retry that re-sends them
+                self._settle(stop)
+                raise
+        return None
+
+    def _retry_later(
+        self, record: SceneRecord, exc: GroundUnavailableError, stop: threading.Event
+    ) -> None:
+        self.stats.retry(exc.reason)
+        if exc.reason == "transfer_unknown":
+            self._created.discard(str(record.transfer_id))
+        LOG.info("downlink of %s will be retried: %s", record.scene_id, exc)
+        unreachable = exc.reason in UNREACHABLE_REASONS
+        stop.wait(self.probe_every_s if unreachable else self.backoff.step())
+
+    def _settle(self, stop: threading.Event, transfer_id: str | None = None) -> None:
+        """Wait for the PUTs in flight (their failures are already handled or moot)."""
+        if transfer_id is None:
+            self._ahead = None
+        try:
+            self.pipeline.drain(stop, transfer_id)
+        except _RETRIABLE as exc:
+            LOG.info("a chunk in flight failed while another error was handled: %s", exc)
+
+    def _take_ahead(self, record: SceneRecord, stop: threading.Event) -> Transfer | None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is None or ahead.record.scene_id == record.scene_id:
+            return ahead
+        self._settle(stop, ahead.transfer_id)  # a more urgent scene came first; resume later
         return None
 
     def _request(self, nbytes: int, stop: threading.Event) -> None:
         self.link.transmit(nbytes + REQUEST_OVERHEAD_BYTES, stop)
 
-    def _open(self, record: SceneRecord, data: bytes, stop: threading.Event) -> TransferStatus:
+    def _open(self, record: SceneRecord, data: bytes, stop: threading.Event) -> Transfer:
         transfer_id = str(record.transfer_id)
         if transfer_id in self._created:
             self._request(0, stop)
-            return self.client.status(transfer_id)
-        request = TransferCreate(
-            transfer_id=transfer_id,
-            scene_id=record.scene_id,
-            total_bytes=len(data),
-            sha256=str(record.container_sha256),
-            chunk_bytes=int(record.chunk_bytes or 1),
-            priority=wire_priority(record.priority),
-            task=record.task,
-            codec=str(record.codec_used),
-            header=record.header or {},
-        )
-        body_bytes = len(request.model_dump_json())
-        self._request(body_bytes, stop)
+            return Transfer.opened(record, data, self.client.status(transfer_id))
+        request = announcement(record, data)
+        self._request(len(request.model_dump_json()), stop)
         status = self.client.create(request)
         self._created.add(transfer_id)
-        return status
+        return Transfer.opened(record, data, status)
 
-    def _attempt(self, record: SceneRecord, data: bytes, stop: threading.Event) -> Outcome:
-        transfer_id = str(record.transfer_id)
-        status = self._open(record, data, stop)
+    def _attempt(self, transfer: Transfer, stop: threading.Event) -> Outcome:
+        record = transfer.record
         self.backoff.reset()
-        if status.receipt is None:
-            for index in _expand(status.missing):
-                if self.store.more_urgent_waiting(record.priority):
-                    self.stats.count("preemptions")
-                    LOG.info("scene %s pre-empted by a more urgent one", record.scene_id)
-                    return "preempted"
-                self._send_chunk(transfer_id, index, data, status.chunk_bytes, stop)
-            receipt = self._commit(transfer_id, str(record.container_sha256), stop)
-        else:
-            receipt = status.receipt
+        if transfer.status.receipt is not None:
+            return self._finish(record, transfer.status.receipt)
+        while transfer.todo:
+            if self.store.more_urgent_waiting(record.priority):
+                self.pipeline.drain(stop, transfer.transfer_id)
+                self.stats.count("preemptions")
+                LOG.info("scene %s pre-empted by a more urgent one", record.scene_id)
+                return "preempted"
+            self._send_chunk(transfer, stop)
+        self._open_ahead(transfer, stop)
+        self.pipeline.drain(stop, transfer.transfer_id)
+        receipt = self._commit(transfer.transfer_id, str(record.container_sha256), stop)
         return self._finish(record, receipt)
+
+    def _open_ahead(self, current: Transfer, stop: threading.Event) -> None:
+        """Open the next scene and start its first chunk while ``current`` is finished."""
+        record = next_after(self.store, current.record.scene_id)
+        if record is None or record.state not in ("queued", "downlinking"):
+            return
+        try:
+            record = self.store.mark_downlinking(
+                record.scene_id, self.chunk_bytes_for(self.link.profile.rate_bps)
+            )
+            ahead = self._open(record, self.store.read_container(record.scene_id), stop)
+        except LinkInterruptedError as exc:
+            if exc.stopped:
+                raise
+            return
+        except Exception as exc:  # an optimisation only: the scene is sent in its turn
+            LOG.info("scene %s not opened ahead (%s); it is sent in its turn", record.scene_id, exc)
+            return
+        self._ahead = ahead
+        if ahead.todo:
+            self._send_chunk(ahead, stop)
+
+    def _send_chunk(self, transfer: Transfer, stop: threading.Event) -> None:
+        index = transfer.todo[0]
+        chunk = transfer.chunk(index)
+        attempted = self._attempted.setdefault(transfer.transfer_id, set())
+        self.link.transmit(len(chunk) + REQUEST_OVERHEAD_BYTES, stop, round_trip=False)
+        resent = index in attempted
+        self.pipeline.send(transfer.transfer_id, index, chunk, resent=resent, stop=stop)
+        attempted.add(index)
+        transfer.todo.pop(0)
+        self.backoff.reset()
 
     def _commit(self, transfer_id: str, sha256: str, stop: threading.Event) -> Receipt:
         self._request(80, stop)
@@ -175,18 +246,6 @@ class DownlinkSender:
             raise GroundUnavailableError(  # the ground lacks chunks: resend them, then commit
                 f"commit of {transfer_id} found chunks missing: {exc}", reason="commit_incomplete"
             ) from exc
-
-    def _send_chunk(
-        self, transfer_id: str, index: int, data: bytes, chunk_bytes: int, stop: threading.Event
-    ) -> None:
-        start, end = chunk_bounds(index, len(data), chunk_bytes)
-        attempted = self._attempted.setdefault(transfer_id, set())
-        resent = index in attempted
-        attempted.add(index)
-        self._request(end - start, stop)
-        self.client.put_chunk(transfer_id, index, data[start:end])
-        self.backoff.reset()
-        self.stats.chunk(end - start, resent=resent)
 
     def _finish(self, record: SceneRecord, receipt: Receipt) -> Outcome:
         if receipt.sha256 != record.container_sha256:

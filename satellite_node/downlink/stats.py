@@ -7,7 +7,8 @@ from collections import Counter
 
 
 class SenderStats:
-    """What the sender did: bytes and chunks sent, retries by reason, deliveries, pre-emptions."""
+    """What the sender did: bytes and chunks sent, retries by reason, deliveries, pre-emptions,
+    and probes of an unreachable ground."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -17,6 +18,7 @@ class SenderStats:
         self.delivered = 0
         self.preemptions = 0
         self.interruptions = 0
+        self.probes = 0
         self.retries: Counter[str] = Counter()
 
     def chunk(self, nbytes: int, *, resent: bool) -> None:
@@ -43,5 +45,6 @@ class SenderStats:
                 "delivered": self.delivered,
                 "preemptions": self.preemptions,
                 "interruptions": self.interruptions,
+                "probes": self.probes,
                 "retries": dict(self.retries),
             }

@@ -125,8 +125,22 @@ class LinkEmulator:
             self._tokens -= taken
             return taken
 
-    def transmit(self, nbytes: int, stop: threading.Event | None = None) -> None:
+    @property
+    def round_trip_s(self) -> float:
+        """Seconds from a request's last bit out to its answer's arrival: twice the latency."""
+        return 2 * self._profile.latency_s
+
+    def transmit(
+        self, nbytes: int, stop: threading.Event | None = None, *, round_trip: bool = True
+    ) -> None:
         """Send ``nbytes`` over the link: wait for a pass, pace at the rate, add the latency.
+
+        Args:
+            nbytes: bytes to send.
+            stop: set it to abandon the transmission.
+            round_trip: also wait :attr:`round_trip_s` before returning; a pipelined sender
+                passes False and waits for the answer elsewhere, so the next request's bits
+                go out while this one's answer is on its way.
 
         Raises:
             LinkInterruptedError: the pass ended or an outage began before the last bit, or
@@ -149,7 +163,8 @@ class LinkEmulator:
             self._sleep(max(1e-4, min(remaining / rate, _SLICE_S, end - now)), stop)
             remaining -= self._take(remaining)
         self._record(nbytes)
-        self._sleep(2 * self._profile.latency_s, stop)
+        if round_trip:
+            self._sleep(self.round_trip_s, stop)
 
     def _record(self, nbytes: int) -> None:
         now = self.elapsed()

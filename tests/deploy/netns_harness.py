@@ -4,6 +4,7 @@ inside its namespaces, sample the veth's byte counters, and always tear everythi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -108,6 +109,15 @@ class LinkRun:
             raise AssertionError(f"ns_client {args[:2]} in {ns} failed: {done.stderr[-2000:]}")
         return done.stdout
 
+    def ns_client_background(self, ns: str, *args: str) -> subprocess.Popen[str]:
+        """Start ``ns_client.py ARGS`` inside namespace ``ns``; read its stdout when it ends."""
+        return subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, str(NS_CLIENT), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def stop(self, signum: int = signal.SIGTERM, timeout_s: float = 60.0) -> int:
         """Signal the script, wait for its teardown; KILL (and clean up after it) if it hangs."""
         if self.process.poll() is None:
@@ -204,3 +214,19 @@ def prometheus_value(text: str, name: str, labels: str = "") -> float:
         if line.startswith(wanted + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def tcp_counters(pid: int) -> dict[str, int]:
+    """The TCP counters (``Tcp:`` line of ``/proc/PID/net/snmp``) of a process's namespace."""
+    lines = [line.split() for line in Path(f"/proc/{pid}/net/snmp").read_text().splitlines()]
+    names, values = (line for line in lines if line[0] == "Tcp:")
+    return {n: int(v) for n, v in zip(names[1:], values[1:], strict=True)}
+
+
+def qdisc_drops(ns: str, device: str) -> int:
+    """Packets the device's root qdisc (tbf) dropped since the link was made."""
+    shown = subprocess.run(
+        ["tc", "-s", "-n", ns, "qdisc", "show", "dev", device], capture_output=True, text=True
+    ).stdout
+    found = re.search(r"dropped (\d+)", shown)
+    return int(found.group(1)) if found else 0

@@ -1,12 +1,13 @@
 """The downlink through a real network-namespace link (``deploy/netns-link``): tbf-shaped at
 2 Mbit/s, with passes as link down/up. Every scene must arrive and be processed exactly once,
-with verified checksums; goodput, re-sent chunks and time to first byte are measured and
-printed (never asserted: the machine's load is not the code's fault)."""
+with verified checksums, and goodput during passes must reach 90% of the shaped rate (defined
+in ``goodput.py``); goodput per pass, re-sent chunks and time to first byte are printed."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from goodput import Figures, measure
 from netns_harness import (
     LINK_KEY,
     ByteSampler,
@@ -23,7 +25,9 @@ from netns_harness import (
     namespace_skip_reason,
     namespaces,
     prometheus_value,
+    qdisc_drops,
     start_link,
+    tcp_counters,
 )
 
 pytestmark = pytest.mark.integration
@@ -50,7 +54,6 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "GS_DEVICE": "cpu",
             "GS_SEGMENTER_DIR": str(tmp_path / "no-segmenters"),
             "GS_MIN_FREE_BYTES": "0",
-            "SAT_REQUEST_TIMEOUT_S": "3",
             "SAT_CONNECT_TIMEOUT_S": "2",
         }
     )
@@ -92,108 +95,96 @@ def _transfers(run: LinkRun) -> list[dict]:
     return list(json.loads(run.ns_client(ready["gs_ns"], "get", url))["items"])
 
 
-def _up_intervals(run: LinkRun, until: float) -> list[tuple[float, float]]:
-    edges = sorted(
-        [(t, "up") for t in run.times("link-up")] + [(t, "down") for t in run.times("link-down")]
+def _report(figures: Figures, resent: float, outages: int, extra: str) -> str:
+    per_pass = ", ".join(f"{100 * share:.1f}%" for share in figures.pass_wire_shares())
+    return (
+        f"\nnetns link at {RATE_BPS / 1e6:.1f} Mbit/s: {SCENES} scenes, {figures.payload_bytes} "
+        f"container bytes; goodput during passes {figures.goodput_share * RATE_BPS / 1e6:.3f} "
+        f"Mbit/s = {100 * figures.goodput_share:.1f}% of the shaped rate over "
+        f"{figures.up_s:.1f} s of passes with data queued (wire {100 * figures.wire_share:.1f}%;"
+        f" per pass {per_pass}); {outages} outages, {resent:.0f} chunks re-sent "
+        f"({resent / max(1, outages):.1f} per outage); pass start to first byte: "
+        + ", ".join(f"{d:.2f} s" for d in figures.first_byte_delays_s)
+        + f"; {extra}"
     )
-    intervals, start = [], None
-    for t, kind in edges:
-        if kind == "up" and start is None:
-            start = t
-        elif kind == "down" and start is not None:
-            intervals.append((start, t))
-            start = None
-    if start is not None:
-        intervals.append((start, until))
-    return intervals
 
 
-def _figures(
-    run: LinkRun, samples: list[tuple[float, int]], app_bytes: int, resent: float
-) -> dict[str, float]:
-    base = samples[0][1]
-    first = next(t for t, v in samples if v - base > 4096)
-    last = max(t for (t, v), (_, prev) in zip(samples[1:], samples[:-1], strict=True) if v > prev)
-    intervals = [
-        (max(a, first), min(b, last)) for a, b in _up_intervals(run, last) if b > first and a < last
-    ]
-    up_s = sum(b - a for a, b in intervals)
-    wire = next(v for t, v in reversed(samples) if t <= last) - base
-    delays = []
-    for up in run.times("link-up"):
-        if up < last:
-            at_up = next(v for t, v in samples if t >= up)
-            delays.append(next(t for t, v in samples if t >= up and v - at_up > 4096) - up)
-    outages = [t for t in run.times("link-down") if first < t < last]
-    idle_s = sum(
-        t1 - t0
-        for (t0, v0), (t1, v1) in zip(samples[:-1], samples[1:], strict=True)
-        if v1 == v0 and any(a <= t0 and t1 <= b for a, b in intervals)
-    )
+def _run_downlink(run: LinkRun, files: list[Path]) -> dict:
+    """Upload, wait for every delivery and processing; what the test checks afterwards."""
+    ready = run.ready
+    sat_pid = int(ready["sat_pid"])
+    tcp_before = tcp_counters(sat_pid)
+    with ByteSampler(sat_pid, ready["sat_dev"]) as sampler:
+        watcher = run.ns_client_background(
+            ready["sat_ns"], "queued", ready["sat_url"], str(SCENES), "120"
+        )
+        scene_ids = json.loads(
+            run.ns_client(ready["sat_ns"], "upload", ready["sat_url"], "cloud", *map(str, files))
+        )
+        out, err = watcher.communicate(timeout=150)
+        assert watcher.returncode == 0, f"queue watcher failed: {err[-2000:]}"
+        _wait(
+            lambda: all(s["state"] == "delivered" for s in _scenes(run)),
+            150,
+            "every scene delivered",
+            run,
+        )
+        transfers = _wait(
+            lambda: (
+                (t := _transfers(run))
+                and all(x["state"] == "processed" for x in t)
+                and len(t) >= SCENES
+                and t
+            ),
+            60,
+            "every transfer processed",
+            run,
+        )
     return {
-        "goodput_bps": app_bytes * 8 / up_s,
-        "wire_bps": wire * 8 / up_s,
-        "up_s": up_s,
-        "idle_s": idle_s,
-        "steady_bps": app_bytes * 8 / (up_s - sum(delays)),
-        "outages": len(outages),
-        "resent_per_outage": resent / max(1, len(outages)),
-        "first_byte_delays_s": delays,  # type: ignore[dict-item]
+        "scene_ids": scene_ids,
+        "queued": json.loads(out),
+        "transfers": transfers,
+        "scenes": {s["scene_id"]: s for s in _scenes(run)},
+        "metrics": run.ns_client(ready["sat_ns"], "get", f"{ready['sat_url']}/metrics"),
+        "samples": sampler.samples,
+        "tcp": {k: v - tcp_before[k] for k, v in tcp_counters(sat_pid).items()},
+        "tbf_drops": qdisc_drops(ready["sat_ns"], ready["sat_dev"]),
     }
 
 
+def _retries(metrics: str) -> str:
+    found = re.findall(
+        r'^eodl_sat_retries_total\{reason="([a-z_0-9]+)"\} ([0-9.e+]+)$', metrics, re.M
+    )
+    return ", ".join(f"{reason} {float(n):.0f}" for reason, n in found) or "none"
+
+
 def test_scenes_cross_two_outages_exactly_once(can_make_namespaces, tmp_path: Path) -> None:
+    """Every scene arrives and is processed exactly once, across two outages; goodput during
+    passes (defined in ``goodput.py``: container bytes over the shaped rate times the up time
+    while the sender had data queued, framing and every re-sent byte counted against it) is at
+    least 90% of the shaped rate. The link, not the CPU, is the bottleneck (2 Mbit/s), so this
+    is a property of the protocol and the sender: one chunk's tail and the ground's answer
+    overlap the next chunk, a pass start is seen within a probe interval, and a chunk cut by an
+    outage finishes on its own connection instead of being sent again."""
     files = _rasters(tmp_path)
+    args = ["--rate", "2mbit", "--uplink-rate", "256kbit", "--windows", WINDOWS]
     run = start_link(
-        [
-            "--rate",
-            "2mbit",
-            "--uplink-rate",
-            "256kbit",
-            "--windows",
-            WINDOWS,
-            "--data-dir",
-            str(tmp_path / "link"),
-            "--run-for",
-            "175",
-        ],  # a backstop
+        [*args, "--data-dir", str(tmp_path / "link"), "--run-for", "175"],  # a backstop
         _env(tmp_path),
     )
     try:
         ready = run.ready
-        with ByteSampler(int(ready["sat_pid"]), ready["sat_dev"]) as sampler:
-            scene_ids = json.loads(
-                run.ns_client(
-                    ready["sat_ns"], "upload", ready["sat_url"], "cloud", *map(str, files)
-                )
-            )
-            _wait(
-                lambda: all(s["state"] == "delivered" for s in _scenes(run)),
-                150,
-                "every scene delivered",
-                run,
-            )
-            transfers = _wait(
-                lambda: (
-                    (t := _transfers(run))
-                    and all(x["state"] == "processed" for x in t)
-                    and len(t) >= SCENES
-                    and t
-                ),
-                60,
-                "every transfer processed",
-                run,
-            )
-        scenes = {s["scene_id"]: s for s in _scenes(run)}
-        metrics = run.ns_client(ready["sat_ns"], "get", f"{ready['sat_url']}/metrics")
+        got = _run_downlink(run, files)
     finally:
         code = run.stop()
     assert code == 143, f"netns-link did not end on SIGTERM cleanly:\n{run.log_tail()}"
     assert not {ready["sat_ns"], ready["gs_ns"]} & namespaces(), "namespaces left behind"
 
+    scenes, scene_ids = got["scenes"], got["scene_ids"]
     assert sorted(scenes) == sorted(scene_ids)
     by_scene = {}
-    for transfer in transfers:
+    for transfer in got["transfers"]:
         assert transfer["scene_id"] not in by_scene, "a scene was recorded twice on the ground"
         by_scene[transfer["scene_id"]] = transfer
     assert sorted(by_scene) == sorted(scene_ids)
@@ -204,21 +195,30 @@ def test_scenes_cross_two_outages_exactly_once(can_make_namespaces, tmp_path: Pa
         assert transfer["digest_verified"] is True, transfer.get("reason")
         assert transfer["attempts"] == 1, "processed more than once"
 
-    app_bytes = sum(s["container_bytes"] for s in scenes.values())
-    resent = prometheus_value(metrics, "eodl_sat_chunks_resent_total")
-    figures = _figures(run, sampler.samples, app_bytes, resent)
-    assert figures["outages"] >= 2, f"the transfer did not span two outages: {figures}"
-    print(
-        f"\nnetns link at {RATE_BPS / 1e6:.1f} Mbit/s: {SCENES} scenes, {app_bytes} container "
-        f"bytes; goodput during passes {figures['goodput_bps'] / 1e6:.3f} Mbit/s "
-        f"({100 * figures['goodput_bps'] / RATE_BPS:.1f}% of the shaped rate; wire "
-        f"{100 * figures['wire_bps'] / RATE_BPS:.1f}%) over {figures['up_s']:.1f} s of passes; "
-        f"link idle {figures['idle_s']:.1f} s of it; excluding the reconnect after each pass "
-        f"start {100 * figures['steady_bps'] / RATE_BPS:.1f}%; "
-        f"{figures['outages']} outages, {resent:.0f} chunks re-sent "
-        f"({figures['resent_per_outage']:.1f} per outage); pass start to first byte: "
-        + ", ".join(f"{d:.2f} s" for d in figures["first_byte_delays_s"])  # type: ignore[attr-defined]
+    t_start = got["queued"]["first"]
+    t_end = max(s["delivered_at"] for s in scenes.values())
+    figures = measure(
+        RATE_BPS,
+        sum(s["container_bytes"] for s in scenes.values()),
+        got["samples"],
+        run.times("link-up"),
+        run.times("link-down"),
+        t_start,
+        t_end,
     )
+    outages = len([t for t in run.times("link-down") if t_start < t < t_end])
+    resent = prometheus_value(got["metrics"], "eodl_sat_chunks_resent_total")
+    tcp = got["tcp"]
+    first_up = min(run.times("link-up"))
+    extra = (
+        f"scenes queued {got['queued']['first'] - first_up:+.1f} s to "
+        f"{got['queued']['last'] - first_up:+.1f} s from the first pass start; TCP segments "
+        f"{tcp['OutSegs']} sent, {tcp['RetransSegs']} retransmitted; tbf drops "
+        f"{got['tbf_drops']}; retries: {_retries(got['metrics'])}"
+    )
+    print(_report(figures, resent, outages, extra))
+    assert outages >= 2, f"the transfer did not span two outages: {figures}"
+    assert figures.goodput_share >= 0.90, f"goodput below 90% of the shaped rate: {figures}"
 
 
 def _ns_python(ns: str, code: str, *args: str) -> subprocess.Popen[str]:

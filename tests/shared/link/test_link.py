@@ -89,6 +89,15 @@ def test_transmit_waits_for_the_next_pass_and_adds_latency() -> None:
     assert clock.now == pytest.approx(4 + 1 + 0.5, abs=0.06)
 
 
+def test_a_pipelined_transmission_leaves_the_round_trip_to_the_caller() -> None:
+    link, clock = emulator(LinkProfile(rate_bps=8000, latency_s=0.25))
+    assert link.round_trip_s == 0.5
+    link.transmit(1000, round_trip=False)  # 1 s of link time; the answer is awaited elsewhere
+    assert clock.now == pytest.approx(1.0, abs=0.06)
+    link.transmit(1000)
+    assert clock.now == pytest.approx(2.5, abs=0.06)
+
+
 def test_a_pass_ending_mid_transmission_loses_it() -> None:
     link, clock = emulator(LinkProfile(rate_bps=8000, pass_period_s=10, pass_duration_s=2))
     link.transmit(1000)
