@@ -42,7 +42,7 @@ def test_quick_baseline_writes_csv_plot_and_report(app: typer.Typer, tmp_path: P
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["experiment", "rate"], "valid: baseline, rd, seg-vs-rate, joint or all"),
+        (["experiment", "rate"], "valid: baseline, rd, seg-vs-rate, joint, roi, budget or all"),
         (["experiment", "rd", "--task", "forest"], "valid: fire, cloud, building or all"),
         (["experiment", "rd", "--codecs", "jpeg3000"], "unknown learned codec"),
         (["experiment", "rd", "--threads", "0"], "--threads must be at least 1"),
