@@ -20,7 +20,6 @@ from shared.bench.ground import (
     resolve_devices,
     segment_in_batches,
 )
-from shared.cli import bench_cmds
 from shared.codecs.base import RateTarget
 from shared.compression import decompress_container
 from shared.errors import ConfigurationError
@@ -36,20 +35,9 @@ ROW_KEYS = {
 }
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """eodl."""
-
-    bench_cmds.register(app)
-    return app
-
-
-def test_tiny_fire_run_gives_one_sane_row_per_batch_size() -> None:
+def test_tiny_fire_run_gives_one_sane_row_per_batch_size(bench_app: typer.Typer) -> None:
     args = ["bench", "ground", "--task", "fire", "--batch", "1,2", "--device", "cpu", "--json"]
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(bench_app, args)
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     auto = choose_codec("auto", "fire", open_checkpoints(None), RateTarget(bpp=1.0)).name
@@ -81,9 +69,9 @@ def test_batched_segmentation_gives_the_masks_of_one_scene_at_a_time() -> None:
     assert all(np.array_equal(b, s) for b, s in zip(batched, single, strict=True))
 
 
-def test_fewer_scenes_than_the_largest_batch_are_refused() -> None:
+def test_fewer_scenes_than_the_largest_batch_are_refused(bench_app: typer.Typer) -> None:
     args = ["bench", "ground", "--task", "fire", "--batch", "1,8", "--scenes", "4"]
-    result = CliRunner().invoke(_app(), args)
+    result = CliRunner().invoke(bench_app, args)
     assert isinstance(result.exception, ConfigurationError)
     assert "at least the largest batch (8)" in str(result.exception)
 
@@ -101,9 +89,9 @@ def test_bad_batches_and_devices_are_refused() -> None:
 
 
 @pytest.mark.slow  # one fresh worker process per container: model loading each time
-def test_worker_decode_runs_the_grounds_worker_processes() -> None:
+def test_worker_decode_runs_the_grounds_worker_processes(bench_app: typer.Typer) -> None:
     args = ["bench", "ground", "--task", "cloud", "--batch", "1", "--scenes", "1"]
-    result = CliRunner().invoke(_app(), [*args, "--device", "cpu", "--worker", "--json"])
+    result = CliRunner().invoke(bench_app, [*args, "--device", "cpu", "--worker", "--json"])
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.output)
     assert row["decode"] == "worker" and row["scenes"] == 1 and row["decode_scenes_s"] > 0

@@ -10,7 +10,6 @@ import typer
 from typer.testing import CliRunner
 
 from shared.bench.link import LinkBenchRow, check_options, link_table
-from shared.cli import bench_cmds
 from shared.errors import ConfigurationError
 
 ROW_KEYS = {
@@ -24,21 +23,12 @@ ROW_KEYS = {
 }
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """eodl."""
-
-    bench_cmds.register(app)
-    return app
-
-
 @pytest.mark.integration  # a ground station process served by uvicorn on loopback
-def test_tiny_run_through_the_real_stack_gives_one_sane_row_per_chunk_size() -> None:
+def test_tiny_run_through_the_real_stack_gives_one_sane_row_per_chunk_size(
+    bench_app: typer.Typer,
+) -> None:
     args = ["bench", "link", "--rate-bps", "16e6", "--chunk-kib", "16,128", "--seconds", "0.5"]
-    result = CliRunner().invoke(_app(), [*args, "--json"])
+    result = CliRunner().invoke(bench_app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [row["chunk_kib"] for row in rows] == [16, 128]
@@ -71,7 +61,7 @@ def test_bad_options_are_refused_before_anything_starts(
         check_options(rate_bps, chunks, seconds)
 
 
-def test_a_chunk_list_that_is_not_integers_is_refused() -> None:
-    result = CliRunner().invoke(_app(), ["bench", "link", "--chunk-kib", "16,big"])
+def test_a_chunk_list_that_is_not_integers_is_refused(bench_app: typer.Typer) -> None:
+    result = CliRunner().invoke(bench_app, ["bench", "link", "--chunk-kib", "16,big"])
     assert isinstance(result.exception, ConfigurationError)
     assert "--chunk-kib takes integers" in str(result.exception)

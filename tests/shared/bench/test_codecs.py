@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 from shared.bench import references
 from shared.bench.codecs import default_cases
 from shared.bench.report import codec_table
-from shared.cli import bench_cmds
 from shared.errors import ConfigurationError, UnknownNameError
 
 ROW_KEYS = {
@@ -29,19 +28,12 @@ ROW_KEYS = {
 REFERENCE_KEYS = {"name", "encode_mpix_s", "decode_mpix_s"}
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """eodl."""
-
-    bench_cmds.register(app)
-    return app
-
-
-def test_quick_json_rows_have_the_documented_shape_and_exact_outputs() -> None:
-    result = CliRunner().invoke(_app(), ["bench", "codecs", "--quick", "--json", "--threads", "1"])
+def test_quick_json_rows_have_the_documented_shape_and_exact_outputs(
+    bench_app: typer.Typer,
+) -> None:
+    result = CliRunner().invoke(
+        bench_app, ["bench", "codecs", "--quick", "--json", "--threads", "1"]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [(r["codec"], r["profile"]) for r in rows] == [
