@@ -87,7 +87,9 @@ def test_roi_coding_is_refused_where_it_cannot_apply() -> None:
 def test_learned_roi_container_records_the_coded_roi_and_round_trips() -> None:
     image = generate_scene("fire", 101).image
     roi = detect_roi("fire", image)
-    scene = compress_raster(image, codec="cheng2020-gmm", target=RateTarget(quality=2), roi_mask=roi)
+    scene = compress_raster(
+        image, codec="cheng2020-gmm", target=RateTarget(quality=2), roi_mask=roi
+    )
     decoded = decompress_container(scene.container)
     assert decoded.digest_matches and np.array_equal(decoded.raster, scene.reconstruction)
     record = decoded.container.metadata["roi"]
