@@ -15,7 +15,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from ground_station import dashboard
-from ground_station.api import health, query, transfers
+from ground_station.api import health, plans, query, transfers
 from ground_station.api.errors import install_error_handlers
 from ground_station.context import GroundContext
 from ground_station.db import make_engine, make_session_factory
@@ -107,6 +107,7 @@ def create_app(settings: GroundSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(transfers.router)
     app.include_router(query.router)
+    app.include_router(plans.router)
     app.include_router(health.router)
     app.include_router(dashboard.router)
     return app

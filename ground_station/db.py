@@ -63,6 +63,7 @@ class TransferRecord(Base):
     payload_bpp: Mapped[float | None] = mapped_column(Float)
     bits_per_sample: Mapped[float | None] = mapped_column(Float)
     psnr_db: Mapped[float | None] = mapped_column(Float)
+    roi_fraction: Mapped[float | None] = mapped_column(Float)
     digest_verified: Mapped[bool | None] = mapped_column(Boolean)
     f1_positive: Mapped[float | None] = mapped_column(Float)
     f1_macro: Mapped[float | None] = mapped_column(Float)
@@ -73,6 +74,18 @@ class TransferRecord(Base):
     has_quicklook: Mapped[bool] = mapped_column(Boolean, default=False)
     has_mask: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlanRecord(Base):
+    """One pass plan a satellite reported (``POST /v1/plans``), kept as it was sent."""
+
+    __tablename__ = "plans"
+
+    plan_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    satellite: Mapped[str] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    budget_bytes: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

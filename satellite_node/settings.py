@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import httpx
 from pydantic import Field, SecretStr
@@ -35,6 +36,20 @@ class SatelliteSettings(BaseSettings):
         checkpoints_dir: folder of learned-codec checkpoints (``auto`` and learned codecs).
         alarm_passes: a scene undelivered after more than this many passes raises the overdue
             alarm on /metrics (``eodl_sat_overdue_alarm``).
+        roi: ``auto`` runs the task's ROI detector (fire, cloud) on the raw scene and codes what
+            it finds at higher fidelity when the codec takes an ROI; ``off`` (default) never
+            does: at equal total bytes ROI coding lowered PSNR inside the ROI on most of the
+            budgets `eodl experiment roi` measured (docs/results/roi.md), so it is opt-in.
+        plan: ``apply`` (default) makes the pass plan act: scenes it defers are held onboard,
+            scenes it plans at a lower rate are re-encoded from the kept raw raster, and the
+            plan is reported to the ground once per pass; ``advise`` only shows it at /v1/plan.
+            The default acts because it costs nothing when the pass can carry everything (the
+            asked rates go, unchanged) and, when it cannot, sends what fits, alerts first, at
+            the rates that keep the most expected F1, instead of starting transfers the pass
+            cannot finish.
+        raw_keep_bytes: with ``plan=apply``, raw rasters of queued scenes are kept (for
+            re-encoding at the planned rate) until delivery, at most this many bytes in all;
+            beyond it a scene's raw raster is released at compression, as in ``advise``.
         run_sender, run_worker: start the downlink sender / compression worker in the lifespan.
     """
 
@@ -59,6 +74,9 @@ class SatelliteSettings(BaseSettings):
     default_bpp: float = Field(default=1.0, gt=0)
     checkpoints_dir: Path | None = None
     alarm_passes: int = Field(default=3, ge=0)
+    roi: Literal["auto", "off"] = "off"
+    plan: Literal["apply", "advise"] = "apply"
+    raw_keep_bytes: int = Field(default=256 * 1024**2, ge=0)
     run_sender: bool = True
     run_worker: bool = True
 

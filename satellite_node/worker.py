@@ -1,31 +1,44 @@
 """The compression worker: a background thread that turns received scenes into containers.
 
 It runs off the request path. Per scene: load the stored raster, validate it against its
-task's profile, encode (``compress_raster`` with the profile's scale and bit depth; the onboard
-PSNR and reconstruction digest go into the container's metadata), write the container, then
-release the raster and queue the container for the downlink.
+task's profile, encode (:func:`satellite_node.encoding.encode_scene`: the profile's scale and bit
+depth, an ROI when the policy gives one; the onboard PSNR and reconstruction digest go into the
+container's metadata), write the container, then queue it for the downlink. The raw raster is
+released then, unless the pass plan acts (``SAT_PLAN=apply``): it is kept for re-encoding at the
+planned rate until delivery, within ``SAT_RAW_KEEP_BYTES``, and the scene waits ``held`` until
+the plan releases it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from satellite_node.codec_choice import choose_codec
+from satellite_node.encoding import encode_scene, load_raw
 from satellite_node.intake import rate_from_dict
-from satellite_node.priority import priority_name
+from satellite_node.roi_choice import RoiMode
 from satellite_node.store import ContainerInfo, SceneRecord, SceneStore
-from shared.codecs.base import RateTarget
-from shared.compression import compress_raster
-from shared.data.profiles import get_profile, validate_raster
 from shared.errors import EODownlinkError
 
 LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """What happens to a compressed scene.
+
+    Attributes:
+        hold: wait ``held`` for the pass plan to release it (``SAT_PLAN=apply``).
+        raw_keep_bytes: keep its raw raster until delivery while all kept rasters stay within
+            this many bytes (0: release it at compression).
+    """
+
+    hold: bool = False
+    raw_keep_bytes: int = 0
 
 
 class CompressionWorker:
@@ -34,7 +47,9 @@ class CompressionWorker:
     Args:
         store: the onboard store.
         checkpoints: the learned-codec checkpoint store (or None: classical codecs only).
-        on_queued: called after a scene is queued (wakes the downlink sender).
+        on_queued: called after a scene is queued or held (wakes the sender or the planner).
+        roi_mode: ``SAT_ROI`` (see :mod:`satellite_node.roi_choice`).
+        policy: holding and raw-raster retention (default: queue at once, release the raw).
     """
 
     def __init__(
@@ -43,10 +58,14 @@ class CompressionWorker:
         *,
         checkpoints: Any = None,
         on_queued: Callable[[], None] | None = None,
+        roi_mode: RoiMode = "auto",
+        policy: QueuePolicy | None = None,
     ) -> None:
         self.store = store
         self.checkpoints = checkpoints
         self.on_queued = on_queued
+        self.roi_mode: RoiMode = roi_mode
+        self.policy = policy or QueuePolicy()
         self.wake = threading.Event()
         self.compressed = 0
         self.failed = 0
@@ -77,7 +96,8 @@ class CompressionWorker:
             self._fail(record, f"internal error while compressing ({type(exc).__name__}: {exc})")
             return
         self.store.mark_compressed(record.scene_id, info)
-        self.store.mark_queued(record.scene_id)
+        keep = self.store.kept_raw_bytes() + record.raw_bytes <= self.policy.raw_keep_bytes
+        self.store.mark_queued(record.scene_id, keep_raw=keep, hold=self.policy.hold)
         self.compressed += 1
         LOG.info(
             "scene %s compressed with %s: %.3f bpp, %d bytes",
@@ -95,53 +115,15 @@ class CompressionWorker:
         self.store.mark_failed(record.scene_id, reason)
 
     def _compress(self, record: SceneRecord) -> ContainerInfo:
-        profile = get_profile(record.task)
-        raster = np.load(self.store.raster_path(record.scene_id), allow_pickle=False)
-        validate_raster(raster, profile)
-        mask = None
-        if record.has_mask:
-            mask = np.load(self.store.mask_path(record.scene_id), allow_pickle=False)
+        raw = load_raw(self.store, record)
         target = rate_from_dict(record.rate)
         choice = choose_codec(record.codec, record.task, self.checkpoints, target)
-        # Every metadata byte is downlinked and counted in bpp (on a 32x32 fire patch 100
-        # bytes are 0.8 bpp): only what the ground needs goes in. The upload's file name stays
-        # onboard; the codec choice is recorded only when `auto` made it.
-        metadata = {
-            "scene_id": record.scene_id,
-            "task": record.task,
-            "sensor": profile.sensor,
-            "priority": priority_name(record.priority),
-            "rate_target": _rate_label(target),
-        }
-        if record.codec == "auto":
-            metadata["codec_choice"] = choice.reason
-        scene = compress_raster(
-            raster,
+        return encode_scene(
+            record,
+            raw,
             codec=choice.name,
             target=target,
-            scale=profile.global_max,
-            bit_depth=profile.bit_depth,
-            metadata=metadata,
-            truth_mask=mask,
+            roi_mode=self.roi_mode,
             checkpoints=self.checkpoints,
+            codec_reason=choice.reason if record.codec == "auto" else None,
         )
-        psnr = scene.psnr_db if scene.psnr_db is not None and np.isfinite(scene.psnr_db) else None
-        return ContainerInfo(
-            container=scene.container,
-            sha256=hashlib.sha256(scene.container).hexdigest(),
-            codec_used=choice.name,
-            bpp=scene.bpp,
-            payload_bpp=scene.payload_bpp,
-            bits_per_sample=scene.bits_per_sample,
-            psnr_db=psnr,
-            header=scene.header.to_dict(),
-        )
-
-
-def _rate_label(target: RateTarget) -> str:
-    """The asked rate in words the ground shows: ``bpp=0.5``, ``quality=3`` or ``lossless``."""
-    if target.lossless:
-        return "lossless"
-    if target.quality is not None:
-        return f"quality={target.quality}"
-    return f"bpp={target.bpp:g}"

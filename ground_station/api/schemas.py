@@ -31,6 +31,7 @@ class TransferView(TransferStatus):
     payload_bpp: float | None = None
     bits_per_sample: float | None = None
     psnr_db: float | None = None
+    roi_fraction: float | None = None
     digest_verified: bool | None = None
     f1_positive: float | None = None
     f1_macro: float | None = None
@@ -94,6 +95,7 @@ _FIGURES = (
     "payload_bpp",
     "bits_per_sample",
     "psnr_db",
+    "roi_fraction",
     "digest_verified",
     "f1_positive",
     "f1_macro",

@@ -21,6 +21,7 @@ import numpy as np
 
 from ground_station.context import GroundContext
 from ground_station.dashboard import imagery
+from ground_station.dashboard.roi_panel import roi_png
 from ground_station.db import TransferRecord
 from ground_station.processing.decode import (
     DecodeOutcome,
@@ -28,11 +29,13 @@ from ground_station.processing.decode import (
     WorkerLimits,
     run_decode_worker,
 )
+from ground_station.processing.measure import roi_of
 from ground_station.store import MASK_NAME
 from ground_station.transfers import get_record
 from shared.data.profiles import PROFILES
 from shared.durable import atomic_write
 from shared.errors import ConflictError, NotFoundError
+from shared.roi.masks import BlockMask
 
 INDEX_NAME = "panels.json"
 CACHE_DIR = "dashboard"
@@ -111,14 +114,22 @@ def _scene_panels(raster: np.ndarray, task: str) -> list[Panel]:
 
 
 def render_panels(
-    raster: np.ndarray, task: str, predicted: np.ndarray | None, truth: np.ndarray | None
+    raster: np.ndarray,
+    task: str,
+    predicted: np.ndarray | None,
+    truth: np.ndarray | None,
+    roi: BlockMask | None = None,
 ) -> tuple[list[Panel], dict[str, Any]]:
     """Every panel the transfer's data allows, and notes on what is missing.
 
     Shape:
-        raster: (C, H, W) decoded counts; predicted, truth: (H, W) 0/1 or None.
+        raster: (C, H, W) decoded counts; predicted, truth: (H, W) 0/1 or None; ``roi``: the
+        container's recorded ROI (its cells are outlined on an ``roi`` panel), or None.
     """
     panels = _scene_panels(raster, task)
+    if roi is not None:
+        background = imagery.base_rgb(raster, task)
+        panels.append(Panel("roi", "ROI cells", roi_png(background, roi, predicted)))
     meaning = (
         PROFILES[task].mask_meaning.split("=", 1)[-1].strip() if task in PROFILES else "positive"
     )
@@ -162,7 +173,9 @@ def _build(ground: GroundContext, record: TransferRecord, folder: Path) -> dict[
         shutil.rmtree(work, ignore_errors=True)
     mask_path = ground.store.artefact(tid, MASK_NAME)
     predicted = read_mask_png(mask_path) if record.has_mask and mask_path.is_file() else None
-    panels, notes = render_panels(outcome.raster, record.task, predicted, outcome.truth)
+    height, width = outcome.raster.shape[-2:]
+    roi = roi_of(outcome.result["metadata"], height, width)
+    panels, notes = render_panels(outcome.raster, record.task, predicted, outcome.truth, roi)
     for panel in panels:
         atomic_write(folder / f"{panel.name}.png", panel.png)
     index = {

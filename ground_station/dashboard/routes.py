@@ -26,7 +26,7 @@ MAX_CHART_TRANSFERS = 5000
 _MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript"}
 _NO_STORE = {"Cache-Control": "no-store"}
 ChartName = Literal["psnr-bpp", "f1-bpp", "link", "queue"]
-PanelName = Literal["scene", "true-colour", "false-colour", "overlay", "truth", "errors"]
+PanelName = Literal["scene", "true-colour", "false-colour", "roi", "overlay", "truth", "errors"]
 
 _CHART_CACHE: dict[tuple[str, str], tuple[tuple[Any, ...], bytes]] = {}
 _CHART_LOCK = threading.Lock()

@@ -12,8 +12,10 @@ import numpy as np
 from ground_station.db import TransferRecord
 from ground_station.processing.decode import DecodeOutcome
 from shared.codecs.base import RasterSpec, to_unit
+from shared.errors import InvalidRasterError
 from shared.metrics.rate import bits_per_sample, bpp
 from shared.metrics.segmentation import f1_macro, f1_positive
+from shared.roi.masks import ROI_METADATA_KEY, BlockMask, block_mask_from_metadata
 from shared.wire.container import DIGEST_KEY
 
 
@@ -32,6 +34,17 @@ def _rate_target(header: dict[str, Any], metadata: dict[str, Any]) -> str | None
     if header.get("quality"):
         return f"quality={header['quality']}"
     return None
+
+
+def roi_of(metadata: dict[str, Any], height: int, width: int) -> BlockMask | None:
+    """The ROI the container recorded, or None (no record, or one that does not fit)."""
+    record = metadata.get(ROI_METADATA_KEY)
+    if not isinstance(record, dict):
+        return None
+    try:
+        return block_mask_from_metadata(record, height, width)
+    except InvalidRasterError:
+        return None
 
 
 def apply_decode(record: TransferRecord, outcome: DecodeOutcome) -> np.ndarray:
@@ -61,6 +74,8 @@ def apply_decode(record: TransferRecord, outcome: DecodeOutcome) -> np.ndarray:
     record.decode_ms = float(outcome.result["decode_ms"])
     record.digest_verified = bool(outcome.result["digest_matches"])
     record.psnr_db = _finite(meta.get("psnr_db"))
+    roi = roi_of(meta, h, w)
+    record.roi_fraction = None if roi is None else roi.fraction
     if not record.digest_verified:
         record.reason = (
             "reconstruction digest mismatch: the ground decoded other pixels than the encoder "

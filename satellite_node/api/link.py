@@ -37,4 +37,6 @@ def put_link(services: ServicesDep, profile: LinkProfile) -> LinkView:
     """Replace the link profile (times stay on the link's clock, ``elapsed_s``)."""
     services.link.set_profile(profile)
     services.sender.wake.set()
+    if services.planner is not None:  # a new profile is a new pass: plan it now
+        services.planner.wake.set()
     return link_view(services.link)

@@ -1,11 +1,16 @@
 """``GET /v1/plan``: what the next pass will carry, chosen by the pass-budget allocator.
 
-Onboard, each queued scene is already one real container (its size is the bytes that will
-cross the link), so the plan chooses which scenes fit the next pass, alerts first, and what
-waits; expected F1+ comes from the F1-vs-bpp curves (:mod:`shared.planning.curves`).
+With ``SAT_PLAN=advise`` the plan is computed on request: each queued scene is one real
+container (its size is the bytes that will cross the link), and the plan chooses which fit
+the next pass, alerts first, and what waits; expected F1+ comes from the F1-vs-bpp curves
+(:mod:`shared.planning.curves`). With ``SAT_PLAN=apply`` it is the plan the node is acting on
+(:mod:`satellite_node.planner.applier`: rates chosen, re-encodes made, sizes in link bytes);
+``GET /v1/plan/applied`` lists the recent passes' ledgers.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -19,7 +24,7 @@ from shared.planning.budget import DEFAULT_HORIZON_S, next_pass, pass_budget_byt
 from shared.planning.curves import CurveBook
 
 router = APIRouter(prefix="/v1/plan", tags=["plan"])
-WAITING = ("queued", "downlinking")
+WAITING = ("held", "queued", "downlinking")
 
 
 class PlannedScene(BaseModel):
@@ -34,6 +39,8 @@ class PlannedScene(BaseModel):
     container_bytes: int
     f1_expected: float
     measured_bytes: bool
+    link_bytes: int | None = None
+    reencoded: bool = False
 
 
 class PlanView(BaseModel):
@@ -46,6 +53,7 @@ class PlanView(BaseModel):
     f1_expected_sum: float
     scenes: list[PlannedScene]
     deferred: list[str]
+    mode: str = "advise"
 
 
 def _queued(record: SceneRecord, curves: CurveBook) -> QueuedScene:
@@ -93,6 +101,9 @@ def get_plan(
     horizon_s: float = Query(DEFAULT_HORIZON_S, gt=0, le=86_400),
 ) -> PlanView:
     """The next pass (or the one under way): its byte budget and the scenes it will carry."""
+    applied = services.planner.views() if services.planner is not None else []
+    if applied:
+        return _applied_view(applied[-1])
     profile, now = services.link.profile, services.link.elapsed()
     curves = CurveBook.seeded()
     records = [r for state in WAITING for r in services.store.list(state=state, limit=10_000)]
@@ -100,3 +111,39 @@ def get_plan(
     queue = [_queued(r, curves) for r in records if r.container_bytes]
     budget = pass_budget_bytes(profile, now, horizon_s)
     return _view(plan_pass(queue, budget), next_pass(profile, now, horizon_s))
+
+
+def _applied_view(ledger: dict[str, Any]) -> PlanView:
+    scenes = [
+        PlannedScene(
+            scene_id=r["scene_id"],
+            task=r["task"],
+            priority=priority_name(r["priority"]),
+            alert=r["alert"],
+            codec=r["codec"],
+            bpp=r["bpp"],
+            container_bytes=r["container_bytes"],
+            f1_expected=r["f1_expected"],
+            measured_bytes=True,
+            link_bytes=r["link_bytes"],
+            reencoded=r["reencoded"],
+        )
+        for r in ledger["scenes"]
+    ]
+    return PlanView(
+        pass_start_s=ledger["pass_start_s"],
+        pass_end_s=ledger["pass_end_s"],
+        budget_bytes=ledger["budget_bytes"],
+        planned_bytes=ledger["released_bytes"] + ledger["carried_bytes"],
+        f1_expected_sum=round(sum(s.f1_expected for s in scenes), 4),
+        scenes=scenes,
+        deferred=ledger["deferred"],
+        mode="apply",
+    )
+
+
+@router.get("/applied")
+def get_applied(services: ServicesDep) -> list[dict[str, Any]]:
+    """The ledgers of the recent passes under ``SAT_PLAN=apply`` (oldest first): budget, link
+    bytes carried over, released and actually sent, scenes released and deferred."""
+    return services.planner.views() if services.planner is not None else []

@@ -39,6 +39,8 @@ class SceneRecord:
     created_at: float
     updated_at: float
     delivered_at: float | None
+    raw_kept: bool = False
+    container_version: int = 1
 
 
 def _json(value: str | None) -> Any:
@@ -75,4 +77,6 @@ def record_from_row(row: sqlite3.Row) -> SceneRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         delivered_at=row["delivered_at"],
+        raw_kept=bool(row["raw_kept"]),
+        container_version=int(row["container_version"]),
     )

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from satellite_node.store.plan_states import PlanTransitions
 from satellite_node.store.records import SceneRecord, record_from_row
-from satellite_node.store.schema import SCHEMA, UNDELIVERED
+from satellite_node.store.schema import ADDED_COLUMNS, SCHEMA, UNDELIVERED
 from shared.durable import atomic_write, clean_temporaries, remove_durably
 from shared.errors import ConflictError, NotFoundError, StorageFullError
 
@@ -51,7 +52,7 @@ class RecoveryReport:
     lost: tuple[str, ...] = ()
 
 
-class SceneStore:
+class SceneStore(PlanTransitions):
     """The satellite's durable scene store under ``data_dir``.
 
     Args:
@@ -78,6 +79,13 @@ class SceneStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(scenes)")}
+        for name, ddl in ADDED_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE scenes ADD COLUMN {name} {ddl}")
 
     def close(self) -> None:
         with self._lock:
@@ -105,8 +113,11 @@ class SceneStore:
     def mask_path(self, scene_id: str) -> Path:
         return self.incoming_dir / f"{scene_id}.mask.npy"
 
-    def container_path(self, scene_id: str) -> Path:
-        return self.containers_dir / f"{scene_id}.eodl"
+    def container_path(self, scene_id: str, version: int = 1) -> Path:
+        """The file of a scene's container; a re-encode (version > 1) gets a new name, so the
+        row always names a complete file (see :meth:`replace_container`)."""
+        suffix = "" if version <= 1 else f".v{version}"
+        return self.containers_dir / f"{scene_id}{suffix}.eodl"
 
     # --- intake ----------------------------------------------------------------------------
     def used_bytes(self) -> int:
@@ -133,6 +144,8 @@ class SceneStore:
         scene_id = uuid.uuid4().hex
         with self._lock:
             used = self.used_bytes()
+            if used + size > self.capacity_bytes:
+                used -= self.free_kept_raw(used + size - self.capacity_bytes)
             if used + size > self.capacity_bytes:
                 raise StorageFullError(
                     f"the onboard store is full: {used} of {self.capacity_bytes} bytes are held "
@@ -215,7 +228,7 @@ class SceneStore:
     def bytes_pending(self) -> int:
         rows = self._query(
             "SELECT COALESCE(SUM(container_bytes), 0) AS b FROM scenes "
-            "WHERE state IN ('queued', 'downlinking')"
+            "WHERE state IN ('held', 'queued', 'downlinking')"
         )
         return int(rows[0]["b"])
 
@@ -234,7 +247,9 @@ class SceneStore:
         return [float(r["created_at"]) for r in rows]
 
     def read_container(self, scene_id: str) -> bytes:
-        return self.container_path(scene_id).read_bytes()
+        """The scene's current container (the version its row names)."""
+        record = self.get(scene_id)
+        return self.container_path(scene_id, record.container_version).read_bytes()
 
     # --- transitions -----------------------------------------------------------------------
     def _update(
@@ -280,11 +295,23 @@ class SceneStore:
         remove_durably(self.raster_path(scene_id))
         remove_durably(self.mask_path(scene_id))
 
-    def mark_queued(self, scene_id: str) -> None:
-        """Release the raw raster and queue the container for the downlink."""
-        self._release_raw(scene_id)
+    def mark_queued(self, scene_id: str, *, keep_raw: bool = False, hold: bool = False) -> None:
+        """Queue the container for the downlink (or hold it for the pass plan).
+
+        Args:
+            scene_id: the compressed scene.
+            keep_raw: keep the raw raster (and mask) until delivery, for re-encoding at a
+                planned rate; it still counts against the capacity.
+            hold: enter ``held`` (the plan releases it) instead of ``queued``.
+        """
+        if not keep_raw:
+            self._release_raw(scene_id)
+        stored = "container_bytes + raw_bytes" if keep_raw else "container_bytes"
         self._update(
-            scene_id, ("compressed",), "state = 'queued', stored_bytes = container_bytes", ()
+            scene_id,
+            ("compressed",),
+            f"state = ?, stored_bytes = {stored}, raw_kept = ?",
+            ("held" if hold else "queued", int(keep_raw)),
         )
 
     def mark_failed(self, scene_id: str, reason: str) -> None:
@@ -292,15 +319,17 @@ class SceneStore:
         kept (custody: only a receipt frees it)."""
         record = self.get(scene_id)
         early = record.state in ("received", "compressed")
+        kept = record.stored_bytes - (record.raw_bytes if record.raw_kept else 0)
         self._update(
             scene_id,
-            ("received", "compressed", "queued", "downlinking"),
-            "state = 'failed', reason = ?, stored_bytes = ?",
-            (reason[:2000], 0 if early else record.stored_bytes),
+            ("received", "compressed", "held", "queued", "downlinking"),
+            "state = 'failed', reason = ?, stored_bytes = ?, raw_kept = 0",
+            (reason[:2000], 0 if early else kept),
         )
-        if early:
+        if early or record.raw_kept:
             self._release_raw(scene_id)
-            remove_durably(self.container_path(scene_id))
+        if early:
+            remove_durably(self.container_path(scene_id, record.container_version))
 
     def mark_downlinking(self, scene_id: str, chunk_bytes: int) -> SceneRecord:
         """Start (or resume) the downlink; the first chunk size chosen stays the transfer's."""
@@ -315,45 +344,67 @@ class SceneStore:
 
     def mark_delivered(self, scene_id: str, receipt: dict[str, Any]) -> None:
         """Record the ground's receipt (custody passed), then delete the container."""
+        record = self.get(scene_id)
         self._update(
             scene_id,
             ("downlinking",),
-            "state = 'delivered', receipt_json = ?, delivered_at = ?, stored_bytes = 0",
+            "state = 'delivered', receipt_json = ?, delivered_at = ?, stored_bytes = 0, "
+            "raw_kept = 0",
             (json.dumps(receipt), time.time()),
         )
-        remove_durably(self.container_path(scene_id))
+        remove_durably(self.container_path(scene_id, record.container_version))
+        if record.raw_kept:
+            self._release_raw(scene_id)
 
     # --- restart ---------------------------------------------------------------------------
     def recover(self) -> RecoveryReport:
         """Finish or undo what a crash interrupted; call once before the workers start."""
         orphans = clean_temporaries(self.incoming_dir) + clean_temporaries(self.containers_dir)
-        rows = self._query("SELECT scene_id, state, stored_bytes FROM scenes")
+        rows = self._query(
+            "SELECT scene_id, state, stored_bytes, raw_kept, container_version FROM scenes"
+        )
         states = {r["scene_id"]: r["state"] for r in rows}
         freed = {r["scene_id"] for r in rows if r["stored_bytes"] == 0}
-        orphans += self._remove_orphans(states, freed)
+        versions = {r["scene_id"]: int(r["container_version"]) for r in rows}
+        raw_kept = {r["scene_id"] for r in rows if r["raw_kept"]}
+        orphans += self._remove_orphans(states, freed, versions, raw_kept)
         requeued, lost = 0, []
         for scene_id, state in states.items():
+            container = self.container_path(scene_id, versions[scene_id])
             if state == "compressed":
                 self.mark_queued(scene_id)
                 requeued += 1
             elif state == "received" and not self.raster_path(scene_id).is_file():
                 lost.append(scene_id)
-            elif state in ("queued", "downlinking") and not self.container_path(scene_id).is_file():
+            elif state in ("held", "queued", "downlinking") and not container.is_file():
                 lost.append(scene_id)
+            elif scene_id in raw_kept and not self.raster_path(scene_id).is_file():
+                self.forget_raw(scene_id)  # the container still flies, at its stored rate
         for scene_id in lost:
             self.mark_failed(scene_id, "its file was missing from the store at restart")
         resuming = sum(1 for s in states.values() if s == "downlinking")
         return RecoveryReport(requeued, resuming, orphans, tuple(lost))
 
-    def _remove_orphans(self, states: dict[str, str], freed: set[str]) -> int:
+    def _remove_orphans(
+        self,
+        states: dict[str, str],
+        freed: set[str],
+        versions: dict[str, int],
+        raw_kept: set[str],
+    ) -> int:
         removed = 0
         keep_raw = ("received", "compressed")
         for path in self.incoming_dir.glob("*.npy"):
-            if states.get(path.name.split(".")[0]) not in keep_raw:
+            scene_id = path.name.split(".")[0]
+            if states.get(scene_id) not in keep_raw and scene_id not in raw_kept:
                 remove_durably(path)
                 removed += 1
         for path in self.containers_dir.glob("*.eodl"):
-            if states.get(path.stem) in (None, "delivered") or path.stem in freed:
+            scene_id = path.name.split(".")[0]
+            current = scene_id in versions and path == self.container_path(
+                scene_id, versions[scene_id]
+            )
+            if states.get(scene_id) in (None, "delivered") or scene_id in freed or not current:
                 remove_durably(path)
                 removed += 1
         return removed

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-SceneState = Literal["received", "compressed", "queued", "downlinking", "delivered", "failed"]
+SceneState = Literal[
+    "received", "compressed", "held", "queued", "downlinking", "delivered", "failed"
+]
+#: ``held``: compressed and waiting for the pass plan to release it (``SAT_PLAN=apply``).
 SCENE_STATES: tuple[str, ...] = (
     "received",
     "compressed",
+    "held",
     "queued",
     "downlinking",
     "delivered",
     "failed",
 )
 #: States in which a scene still waits for delivery (it counts against the queue).
-UNDELIVERED: tuple[str, ...] = ("received", "compressed", "queued", "downlinking")
+UNDELIVERED: tuple[str, ...] = ("received", "compressed", "held", "queued", "downlinking")
+#: Columns added after the first release, with their DDL (an older store upgrades in place).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("raw_kept", "INTEGER NOT NULL DEFAULT 0"),
+    ("container_version", "INTEGER NOT NULL DEFAULT 1"),
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS scenes (
@@ -44,7 +53,9 @@ CREATE TABLE IF NOT EXISTS scenes (
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    delivered_at REAL
+    delivered_at REAL,
+    raw_kept INTEGER NOT NULL DEFAULT 0,
+    container_version INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS scenes_by_state ON scenes (state, priority, seq);
 """

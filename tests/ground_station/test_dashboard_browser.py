@@ -263,3 +263,30 @@ def test_transfer_page_shows_imagery_metrics_and_header(  # type: ignore[no-unty
     page.screenshot(path=str(artifacts_dir / f"dashboard-{transfer_id}.png"), full_page=True)
     print(f"\ntransfer page {transfer_id}: {load_s:.2f} s to all panels (first view decodes)")
     assert console.errors == []
+
+
+def test_transfers_page_shows_the_satellites_latest_plan(  # type: ignore[no-untyped-def]
+    served, browser, artifacts_dir
+) -> None:
+    from test_gs_plans import satellite_report
+
+    base, link = served
+    page = browser.new_page()
+    console = Console(page)
+    page.goto(f"{base}/?poll=500")
+    page.wait_for_function(
+        "document.getElementById('plan-summary').textContent.startsWith('No plan received')"
+    )
+    report = satellite_report("pass-42.000", scenes=3)
+    answer = link.post_json("/v1/plans", report)  # the satellite's report, signed
+    assert answer.status_code == 200, answer.text
+    page.wait_for_function("document.querySelectorAll('#plan tbody tr').length === 3")
+    shown = page.eval_on_selector_all("#plan tbody tr", "rows => rows.map(r => r.dataset.sceneId)")
+    assert shown == [s["scene_id"] for s in report["scenes"]]
+    first = page.locator("#plan tbody tr").first.inner_text()
+    assert "alert" in first and "jpeg2000 (re-encoded)" in first and "0.250" in first
+    summary = page.locator("#plan-summary").inner_text()
+    assert "budget 16000 bytes" in summary and "1 deferred" in summary and "pass-42.000" in summary
+    assert _no_page_overflow(page)
+    page.screenshot(path=str(artifacts_dir / "dashboard-plan.png"), full_page=True)
+    assert console.errors == []

@@ -10,6 +10,7 @@ const METRICS = [
   ["container_bytes", "Container bytes", null], ["payload_bytes", "Payload bytes", null],
   ["bpp", "bpp (container)", 4], ["payload_bpp", "bpp (payload only)", 4],
   ["bits_per_sample", "Bits per sample", 4], ["psnr_db", "PSNR dB (onboard)", 2],
+  ["roi_fraction", "ROI share of the scene (onboard detector)", 3],
   ["digest_verified", "Reconstruction digest verified", null],
   ["f1_positive", "F1 positive class", 4], ["f1_macro", "F1 macro", 4],
   ["decode_ms", "Decode ms", 1], ["segment_ms", "Segment ms", 1], ["device", "Device", null],

@@ -1,0 +1,55 @@
+"""Whether a scene is coded with a region of interest, and which: the onboard ROI policy.
+
+With ``SAT_ROI=auto`` a scene gets an ROI when its task has a detector worth running (fire:
+the MWIR brightness-temperature test; cloud: the LWIR cold-top test; the building index is too
+weak to steer bits), its codec takes an ROI, its rate is lossy, and the detector finds
+something: an empty ROI would only cost the record's bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from shared.codecs.base import RateTarget
+from shared.codecs.registry import codec_info
+from shared.roi.detectors import detect_roi
+
+RoiMode = Literal["auto", "off"]
+#: Tasks whose onboard detector steers ROI coding (see shared.roi.detectors for the figures).
+ROI_TASKS: tuple[str, ...] = ("fire", "cloud")
+#: Codecs whose encoder takes an ``roi_mask`` in shared.compression.compress_raster:
+#: JPEG 2000 (background low-pass, see shared.codecs.j2k_roi) and, by kind, every learned
+#: codec (a gain on the latents inside the ROI, shared.codecs.learned.roi_gain).
+ROI_CODECS: frozenset[str] = frozenset({"jpeg2000"})
+ROI_CODEC_KINDS: frozenset[str] = frozenset({"learned"})
+
+
+def codec_takes_roi(codec: str) -> bool:
+    """True when ``codec`` (a registry name) codes an ROI at higher fidelity.
+
+    Raises:
+        UnknownNameError: ``codec`` is not registered (the message lists those that are).
+    """
+    info = codec_info(codec)
+    return info.name in ROI_CODECS or info.kind in ROI_CODEC_KINDS
+
+
+def roi_for(
+    mode: RoiMode, task: str, raster: np.ndarray, codec: str, target: RateTarget
+) -> np.ndarray | None:
+    """The ROI mask to code ``raster`` with, or None (no ROI coding for this scene).
+
+    Shape:
+        raster: (C, H, W) raw counts of the task's profile; return: (H, W) bool or None.
+
+    Raises:
+        InvalidRasterError: the raster does not fit the task's profile.
+    """
+    if mode == "off" or task not in ROI_TASKS or target.lossless:
+        return None
+    if not codec_takes_roi(codec):
+        return None
+    mask = detect_roi(task, raster)
+    return mask if bool(mask.any()) else None
