@@ -13,8 +13,8 @@ from ground_station.api.plan_schemas import PlanReceipt, PlanReport, PlanView
 from ground_station.api.transfers import parse_body
 from ground_station.db import PlanRecord, iso
 from shared.errors import NotFoundError
+from shared.protocol.routes import PLANS
 
-PLANS = "/v1/plans"  # belongs in shared.protocol.routes
 router = APIRouter(tags=["plans"])
 
 

@@ -20,10 +20,10 @@ import httpx
 
 from satellite_node.downlink.sender import REQUEST_OVERHEAD_BYTES
 from shared.link.emulator import LinkEmulator, LinkInterruptedError
+from shared.protocol.routes import PLANS
 from shared.protocol.signing import sign_request
 
 LOG = logging.getLogger(__name__)
-PLANS_ROUTE = "/v1/plans"  # the ground's route (belongs in shared.protocol.routes)
 _RETRY_STATUS = {401, 408, 425, 429, 507}
 
 
@@ -65,8 +65,8 @@ class PlanReporter:
         link: LinkEmulator,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._url = ground_url.rstrip("/") + PLANS_ROUTE
-        self._path = urlsplit(ground_url.rstrip("/")).path.rstrip("/") + PLANS_ROUTE
+        self._url = ground_url.rstrip("/") + PLANS
+        self._path = urlsplit(ground_url.rstrip("/")).path.rstrip("/") + PLANS
         self._key, self._key_id = key, key_id
         self._link = link
         self._http = httpx.Client(timeout=timeout, transport=transport)

@@ -9,6 +9,7 @@ COMMIT = "/v1/transfers/{transfer_id}/commit"
 QUICKLOOK = "/v1/transfers/{transfer_id}/quicklook.png"
 MASK = "/v1/transfers/{transfer_id}/mask.png"
 SUMMARY = "/v1/summary"
+PLANS = "/v1/plans"  # the satellite reports each pass plan; the dashboard shows the latest
 
 
 def transfer_path(transfer_id: str) -> str:
