@@ -1,4 +1,8 @@
-"""`eodl experiment NAME --task T [--quick] [--out DIR]`: reproduce the paper's study.
+"""`eodl experiment NAME --task T [--quick | --standard] [--out DIR]`: reproduce the paper's study.
+
+Three sizes (``shared/experiments/settings.py``): ``--quick`` (a smoke run of minutes),
+``--standard`` (~45 min of one CPU core; codecs train enough to be compared with JPEG 2000)
+and, with neither flag, the paper-scale full run (a GPU's hours to days).
 
 Each experiment writes its CSV, PNG plots and markdown section into ``--out`` and resumes
 after an interruption (finished rows in the CSV are skipped; trained checkpoints under
@@ -12,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-EXPERIMENT_HELP = "baseline, rd, seg-vs-rate, joint or all"
+EXPERIMENT_HELP = "baseline, rd, seg-vs-rate, joint, roi, budget or all"
 
 
 def experiment_cmd(
@@ -20,6 +24,10 @@ def experiment_cmd(
     task: Annotated[str, typer.Option("--task", help="fire, cloud, building or all")] = "all",
     quick: Annotated[
         bool, typer.Option("--quick", help="tiny data and models, a few minutes on 2 cores")
+    ] = False,
+    standard: Annotated[
+        bool,
+        typer.Option("--standard", help="mid-size data and models, ~45 min of one CPU core"),
     ] = False,
     out: Annotated[Path, typer.Option("--out", help="results folder")] = Path("results"),
     codecs: Annotated[
@@ -37,7 +45,7 @@ def experiment_cmd(
     from shared.experiments.settings import expand_tasks, get_settings, with_codecs
 
     names, tasks = expand_experiments(name), expand_tasks(task)
-    settings = get_settings(quick)
+    settings = get_settings(quick, standard)
     if codecs is not None:
         settings = with_codecs(settings, tuple(c.strip() for c in codecs.split(",") if c.strip()))
     if threads is not None:
@@ -49,8 +57,10 @@ def experiment_cmd(
     for experiment in names:
         section = run_experiment(experiment, out, tasks, settings)
         typer.echo(f"{experiment}: wrote {section}")
-    command = f"eodl experiment {name} --task {task}" + (" --quick" if quick else "")
+    command = f"eodl experiment {name} --task {task}"
+    command += f" --{settings.mode}" if quick or standard else ""
     command += f" --out {out}" + (f" --codecs {codecs}" if codecs else "")
+    command += f" --threads {threads}" if threads is not None else ""
     typer.echo(f"report: {write_report(out, settings.mode, command)}")
 
 

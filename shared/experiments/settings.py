@@ -164,12 +164,13 @@ QUICK = RunSettings(
     budget_fixed=(("jpeg2000", 1), ("cheng2020-gmm", 1)),
 )
 
-#: Sized on the 2-core development VM so that ``eodl experiment all --standard --threads 1``
-#: takes about an hour of one core (measured steps, batch 8, one thread: cheng2020-gmm N=48
-#: 0.42 s on 64x64 crops, mean-scale-hyperprior 0.12 s, U-Net ResNet34 depth 4 0.5-0.67 s), while
-#: the learned codecs train long enough (110-160 steps) that their PSNR ranges overlap JPEG
-#: 2000's and a BD-rate is computable. lr 1e-3, not quick mode's 3e-3: at 3e-3 the
-#: hyperprior models blew up in their first epoch (reconstruction MSE ~1e4 on [0, 1] data).
+#: Sized on the 2-core development VM: the standard run took about 45 min of one core's CPU
+#: time (70 min wall on the shared VM; docs/results/README.md). Measured steps (batch 8, one
+#: thread): cheng2020-gmm N=48 0.42 s on 64x64 crops, mean-scale-hyperprior 0.12 s, U-Net
+#: ResNet34 depth 4 0.5-0.67 s. The learned codecs train 110-160 steps, enough for their PSNR
+#: ranges to overlap JPEG 2000's so that a BD-rate is computable. lr 1e-3, not quick mode's
+#: 3e-3: at 3e-3 the hyperprior models blew up in their first epoch (reconstruction MSE ~1e4 on
+#: [0, 1] data).
 STANDARD = RunSettings(
     mode="standard",
     train_counts={"fire": 200, "cloud": 128, "building": 160},
