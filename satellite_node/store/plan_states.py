@@ -10,7 +10,6 @@ re-encoded: ``held`` scenes have no transfer yet, and the new version gets a new
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -109,22 +108,8 @@ class PlanTransitions:
             self._update(
                 scene_id,
                 ("held",),
-                "codec_used = ?, container_bytes = ?, container_sha256 = ?, header_json = ?, "
-                "bpp = ?, payload_bpp = ?, bits_per_sample = ?, psnr_db = ?, transfer_id = ?, "
-                "container_version = ?, stored_bytes = ? + raw_bytes * raw_kept",
-                (
-                    info.codec_used,
-                    len(info.container),
-                    info.sha256,
-                    json.dumps(info.header),
-                    info.bpp,
-                    info.payload_bpp,
-                    info.bits_per_sample,
-                    info.psnr_db,
-                    f"{scene_id}.{version}",
-                    version,
-                    len(info.container),
-                ),
+                f"{info.COLUMNS}, container_version = ?, stored_bytes = ? + raw_bytes * raw_kept",
+                (*info.values(f"{scene_id}.{version}"), version, len(info.container)),
             )
         except BaseException:
             remove_durably(new_path)

@@ -41,6 +41,26 @@ class ContainerInfo:
     psnr_db: float | None
     header: dict[str, Any]
 
+    #: The scene columns a container sets (``UPDATE ... SET`` fragment, see :meth:`values`).
+    COLUMNS = (
+        "codec_used = ?, container_bytes = ?, container_sha256 = ?, header_json = ?, bpp = ?, "
+        "payload_bpp = ?, bits_per_sample = ?, psnr_db = ?, transfer_id = ?"
+    )
+
+    def values(self, transfer_id: str) -> tuple[Any, ...]:
+        """The values of :attr:`COLUMNS`, in order."""
+        return (
+            self.codec_used,
+            len(self.container),
+            self.sha256,
+            json.dumps(self.header),
+            self.bpp,
+            self.payload_bpp,
+            self.bits_per_sample,
+            self.psnr_db,
+            transfer_id,
+        )
+
 
 @dataclass(frozen=True)
 class RecoveryReport:
@@ -274,21 +294,8 @@ class SceneStore(PlanTransitions):
         self._update(
             scene_id,
             ("received",),
-            "state = 'compressed', codec_used = ?, container_bytes = ?, container_sha256 = ?, "
-            "header_json = ?, bpp = ?, payload_bpp = ?, bits_per_sample = ?, psnr_db = ?, "
-            "transfer_id = ?, stored_bytes = ?",
-            (
-                info.codec_used,
-                len(info.container),
-                info.sha256,
-                json.dumps(info.header),
-                info.bpp,
-                info.payload_bpp,
-                info.bits_per_sample,
-                info.psnr_db,
-                f"{scene_id}.1",
-                record.raw_bytes + len(info.container),
-            ),
+            f"state = 'compressed', {ContainerInfo.COLUMNS}, stored_bytes = ?",
+            (*info.values(f"{scene_id}.1"), record.raw_bytes + len(info.container)),
         )
 
     def _release_raw(self, scene_id: str) -> None:
