@@ -11,7 +11,9 @@ import pytest
 from gs_support import make_scene
 
 from ground_station.processing.decode import WorkerFailure, WorkerLimits, run_decode_worker
-from shared.compression import decompress_container
+from shared.codecs.base import RateTarget
+from shared.compression import compress_raster, decompress_container
+from shared.tiling import TilingPolicy
 
 
 def _limits(**overrides: float) -> WorkerLimits:
@@ -59,3 +61,26 @@ def test_decode_past_the_time_limit_is_killed_and_named(tmp_path: Path) -> None:
         run_decode_worker(path, tmp_path / "slow", _limits(timeout_s=0.001))
     assert failed.value.kind == "timeout"
     assert "GS_DECODE_TIMEOUT_S" in failed.value.reason
+
+
+def test_worker_decodes_a_tiled_container_tile_by_tile(tmp_path: Path) -> None:
+    # the worker is a daemonic process: it may not start tile workers, so it decodes the tiles
+    # itself (shared.tiling.pool); a 300 x 200 scene in 128-pixel tiles stands for a large one
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:300, 0:200]
+    field = 6000 + 3000 * np.sin(xx / 9.0) * np.cos(yy / 13.0) + rng.normal(0, 60, xx.shape)
+    raster = np.clip(field, 0, 16383).astype(np.uint16)[None]
+    scene = compress_raster(
+        raster,
+        codec="cheng2020-gmm",
+        target=RateTarget(quality=2),
+        scale=16383.0,
+        bit_depth=14,
+        tiling=TilingPolicy(tile_side=128, workers=2),
+    )
+    assert scene.header.tiled
+    path = tmp_path / "tiled.eodl"
+    path.write_bytes(scene.container)
+    outcome = run_decode_worker(path, tmp_path / "out", _limits())
+    assert outcome.result["digest_matches"] is True
+    assert np.array_equal(outcome.raster, scene.reconstruction)

@@ -7,7 +7,6 @@ weights code it.
 
 from __future__ import annotations
 
-import multiprocessing
 import struct
 import threading
 from typing import Any
@@ -119,29 +118,6 @@ def test_parallel_workers_write_the_same_container(
     assert parallel.container == tiled.container
     decoded = decompress_container(tiled.container, tiling=policy)
     assert np.array_equal(decoded.raster, tiled.reconstruction)
-
-
-def _decode_in_child(container: bytes, out: Any) -> None:
-    try:
-        decoded = decompress_container(container, tiling=TilingPolicy(workers=2))
-        out.put((decoded.digest_matches, reconstruction_digest(decoded.raster)))
-    except Exception as exc:  # report it: the parent asserts on what came back
-        out.put((False, repr(exc)))
-
-
-def test_a_daemonic_process_decodes_its_tiles_itself(tiled: CompressedScene) -> None:
-    """A daemon (the ground's forkserver decode child) may not start tile workers."""
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    child = context.Process(target=_decode_in_child, args=(tiled.container, out), daemon=True)
-    child.start()
-    try:
-        matches, digest = out.get(timeout=300)
-    finally:
-        child.join(timeout=60)
-    assert matches, digest
-    assert digest == reconstruction_digest(tiled.reconstruction)
-    assert child.exitcode == 0
 
 
 def test_a_multi_threaded_caller_never_forks() -> None:
