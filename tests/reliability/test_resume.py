@@ -38,6 +38,8 @@ def test_interruptions_waste_at_most_one_chunk_and_resume_fast(tmp_path: Path) -
             pass_period_s=1.6,
             pass_duration_s=0.9,
             backoff_cap_s=2.0,
+            plan="advise",  # the sender's behaviour at pass ends; an applied plan would hold
+            # back what a pass cannot finish, leaving no chunk to interrupt
         )
         with TestClient(app) as sat:
             ids = [post_fire(sat, seed).json()["scene_id"] for seed in range(10)]

@@ -121,7 +121,8 @@ def test_parallel_workers_write_the_same_container(
 
 
 def test_a_multi_threaded_caller_never_forks() -> None:
-    assert start_method_for("auto") == "fork"  # pytest runs tests on one thread
+    if threading.active_count() == 1:  # (earlier tests in the session may leave threads)
+        assert start_method_for("auto") == "fork"
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
