@@ -24,8 +24,9 @@ def test_shipped_segmenter_learned_its_task(
 ) -> None:
     from shared.data.generate import write_dataset
 
-    if find_segmenter_checkpoint(task) is None:
-        pytest.skip(f"no shipped {task} segmenter in this checkout")
+    assert find_segmenter_checkpoint(task) is not None, (
+        f"no shipped {task} segmenter under shared/assets/checkpoints: the checkout is incomplete"
+    )
     segmenter = load_segmenter(task, device="cpu")
     assert segmenter is not None and segmenter.manifest["encoder"] == encoder
     write_dataset(task, count, 4242, tmp_path)
