@@ -56,7 +56,9 @@ def test_an_undeliverable_scene_raises_the_overdue_alarm_and_is_kept(tmp_path: P
 
 def test_an_alert_overtakes_a_backlog(tmp_path: Path) -> None:
     with ServerThread(ground_app(tmp_path / "ground")) as ground:
-        app = satellite_app(tmp_path / "sat", ground.url, link_rate_bps=200_000)
+        # slow enough that the backlog (about 0.5 s of link time per scene) cannot drain while
+        # the alert is being compressed
+        app = satellite_app(tmp_path / "sat", ground.url, link_rate_bps=24_000)
         with TestClient(app) as sat:
             backlog = [post_fire(sat, seed, priority="low").json()["scene_id"] for seed in range(8)]
             alert = post_fire(sat, 100, priority="alert").json()["scene_id"]
@@ -74,4 +76,6 @@ def test_an_alert_overtakes_a_backlog(tmp_path: Path) -> None:
     order = sorted(views, key=lambda v: v["delivered_at"])
     position = [v["scene_id"] for v in order].index(alert)
     print(f"\npriority: alert delivered {position + 1} of {len(ids)} (uploaded last)")
-    assert position <= 2  # at most the scenes already on the wire went before it
+    # before it at most: the scene on the wire, the one the pipelined sender opened ahead, and
+    # one that went while the alert was compressed; 5 or more of the 8 were overtaken
+    assert position <= 3
