@@ -46,7 +46,7 @@ $(BROWSERSTAMP): scripts/system-deps.sh
 	@mkdir -p .make && touch $(BROWSERSTAMP)
 
 lint: install
-	$(VENV)/bin/ruff check shared satellite_node ground_station tests
+	$(VENV)/bin/ruff check shared satellite_node ground_station workbench tests
 
 clean:
 	rm -rf $(VENV) .make .pytest_cache

@@ -17,7 +17,7 @@ for dev in $(ls /sys/class/net); do
   echo "eodl-link: $dev shaped to $rate"
 done
 exec setpriv --reuid=eodl --regid=eodl --init-groups \
-  python -m shared.link.proxy --listen "0.0.0.0:${LINK_PORT:-8001}" --target "$LINK_TARGET" \
+  python -m workbench.link_proxy --listen "0.0.0.0:${LINK_PORT:-8001}" --target "$LINK_TARGET" \
   --latency-s "${LINK_LATENCY_S:-0}" --stall-rate "${LINK_STALL_RATE:-0}" \
   --stall-s "${LINK_STALL_S:-0}" --reset-rate "${LINK_RESET_RATE:-0}" \
   --corrupt-rate "${LINK_CORRUPT_RATE:-0}"

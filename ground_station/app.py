@@ -26,8 +26,8 @@ from ground_station.settings import GroundSettings, get_settings
 from ground_station.store import TransferStore
 from ground_station.telemetry import GroundMetrics
 from ground_station.transfers import TransferLimits, TransferService
-from shared.data.profiles import PROFILES
 from shared.protocol.signing import NonceCache
+from shared.sensors.profiles import PROFILES
 
 log = logging.getLogger(__name__)
 

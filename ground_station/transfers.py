@@ -18,7 +18,6 @@ from ground_station.db import TransferRecord, iso, utcnow
 from ground_station.store import TransferStore
 from ground_station.telemetry import GroundMetrics
 from shared.codecs.registry import codec_info
-from shared.data.profiles import get_profile
 from shared.errors import (
     ConfigurationError,
     ConflictError,
@@ -28,6 +27,7 @@ from shared.errors import (
 )
 from shared.protocol.chunks import chunk_bounds, chunk_count, crc32c_hex, missing_ranges
 from shared.protocol.messages import ChunkAck, CommitRequest, Receipt, TransferCreate
+from shared.sensors.profiles import get_profile
 
 MAX_CHUNKS = 65536
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from shared.link.emulator import LinkEmulator
-from shared.link.profile import LinkProfile
+from satellite_node.link.emulator import LinkEmulator
+from satellite_node.link.profile import LinkProfile
 
 MAX_PASSES_COUNTED = 1000  # bounds the walk over the schedule
 

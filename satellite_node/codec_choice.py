@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.codecs.base import RateTarget
 from shared.codecs.registry import CODECS
-from shared.data.profiles import get_profile
+from shared.sensors.profiles import get_profile
 
 LOG = logging.getLogger(__name__)
 FALLBACK_CODEC = "jpeg2000"

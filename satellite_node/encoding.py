@@ -20,8 +20,8 @@ from satellite_node.roi_choice import RoiMode, roi_for
 from satellite_node.store import ContainerInfo, SceneRecord, SceneStore
 from shared.codecs.base import RateTarget
 from shared.compression import CompressedScene, compress_raster
-from shared.data.profiles import get_profile, validate_raster
 from shared.errors import RateTargetError
+from shared.sensors.profiles import get_profile, validate_raster
 
 LOG = logging.getLogger(__name__)
 

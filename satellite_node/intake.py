@@ -18,9 +18,9 @@ import numpy as np
 from satellite_node.priority import parse_priority
 from shared.codecs.base import RateTarget
 from shared.codecs.registry import codec_info
-from shared.data.profiles import get_profile, validate_raster
-from shared.data.readers import NPY_SUFFIXES, TIFF_SUFFIXES, read_mask, read_raster
 from shared.errors import InvalidRasterError, PayloadTooLargeError
+from shared.sensors.profiles import get_profile, validate_raster
+from shared.sensors.readers import NPY_SUFFIXES, TIFF_SUFFIXES, read_mask, read_raster
 
 _BLOCK = 1 << 20
 

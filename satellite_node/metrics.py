@@ -11,9 +11,9 @@ from prometheus_client.registry import Collector
 
 from satellite_node.alarms import overdue_count
 from satellite_node.downlink.stats import SenderStats
+from satellite_node.link.emulator import LinkEmulator
 from satellite_node.priority import PRIORITY_NAMES, priority_name
 from satellite_node.store import SceneStore
-from shared.link.emulator import LinkEmulator
 
 
 class SatelliteCollector(Collector):

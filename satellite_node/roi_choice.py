@@ -12,12 +12,12 @@ from typing import Literal
 
 import numpy as np
 
+from satellite_node.detectors import detect_roi
 from shared.codecs.base import RateTarget
 from shared.codecs.registry import codec_info
-from shared.roi.detectors import detect_roi
 
 RoiMode = Literal["auto", "off"]
-#: Tasks whose onboard detector steers ROI coding (see shared.roi.detectors for the figures).
+#: Tasks whose onboard detector steers ROI coding (see satellite_node.detectors for the figures).
 ROI_TASKS: tuple[str, ...] = ("fire", "cloud")
 #: Codecs whose encoder takes an ``roi_mask`` in shared.compression.compress_raster:
 #: JPEG 2000 (background low-pass, see shared.codecs.j2k_roi) and, by kind, every learned

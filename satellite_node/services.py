@@ -11,15 +11,15 @@ from prometheus_client import CollectorRegistry
 
 from satellite_node.codec_choice import open_checkpoints
 from satellite_node.downlink import DownlinkSender, GroundClient, SenderStats
+from satellite_node.link.emulator import LinkEmulator
 from satellite_node.metrics import build_registry
 from satellite_node.planner.applier import PlanApplier
 from satellite_node.planner.candidates import CandidateLadder
+from satellite_node.planner.curves import CurveBook
 from satellite_node.planner.report import PlanReporter
 from satellite_node.settings import SatelliteSettings
 from satellite_node.store import SceneStore
 from satellite_node.worker import CompressionWorker, QueuePolicy
-from shared.link.emulator import LinkEmulator
-from shared.planning.curves import CurveBook
 
 LOG = logging.getLogger(__name__)
 

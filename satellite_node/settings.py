@@ -10,8 +10,8 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from satellite_node.link.profile import LinkProfile
 from shared.errors import ConfigurationError
-from shared.link.profile import LinkProfile
 from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
 
 

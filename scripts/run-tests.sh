@@ -4,6 +4,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-artifacts
+# The layering the package names promise (pyproject.toml [tool.importlinter]); a crossed layer
+# fails the run before any test starts.
+.venv/bin/lint-imports --no-cache || exit 1
 if [ "$#" -eq 0 ]; then
   set -- -m "not slow"
 fi

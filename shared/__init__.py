@@ -1,4 +1,6 @@
-"""Library shared by the satellite node and the ground station.
+"""What the satellite node and the ground station both import.
 
-Codecs, wire format, metrics, data, models and training. Importing it has no side effects.
+Codecs (with tiling), the wire format, the downlink protocol, sensor profiles and readers,
+metrics, segmentation models, the compression pipeline, errors and durable files. Importing it
+has no side effects.
 """

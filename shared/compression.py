@@ -26,6 +26,7 @@ from shared.codecs.base import (
 from shared.codecs.j2k_roi import DEFAULT_SIGMA_PX, ROI_METHOD
 from shared.codecs.jpeg2000 import Jpeg2000Codec
 from shared.codecs.registry import codec_info
+from shared.codecs.tiling import TilingPolicy, decode_tiled, encode_tiled, open_codec
 from shared.errors import (
     CodecError,
     ConfigurationError,
@@ -36,7 +37,6 @@ from shared.errors import (
 from shared.metrics.distortion import psnr_db
 from shared.metrics.rate import bits_per_sample, bpp
 from shared.roi.masks import ROI_METADATA_KEY, block_mask
-from shared.tiling import TilingPolicy, decode_tiled, encode_tiled, open_codec
 from shared.wire.container import (
     DIGEST_KEY,
     MAX_METADATA_BYTES,
@@ -190,11 +190,11 @@ def compress_raster(
         metadata: scene_id, task, sensor, created_at, ... (JSON values).
         truth_mask: optional binary mask (H, W) or (1, H, W) carried in the sidecar.
         checkpoints: the CheckpointStore learned codecs load weights from.
-        roi_mask: optional (H, W) region of interest (e.g. from shared.roi.detectors): coded at
+        roi_mask: optional (H, W) region of interest (e.g. from satellite_node.detectors): coded at
             higher fidelity (jpeg2000: background low-pass; learned codecs: a gain on the
             latents) and recorded in the metadata under ``roi``.
         tiling: when and how a large scene is cut into tiles coded in parallel (default
-            :class:`shared.tiling.TilingPolicy`: learned codecs, 512-pixel tiles, 2 workers).
+            :class:`shared.codecs.tiling.TilingPolicy`: learned codecs, 512-pixel tiles, 2 workers).
             The container is still one per scene; its header says ``tiled``.
 
     Raises:

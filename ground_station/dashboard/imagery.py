@@ -2,7 +2,7 @@
 
 Thermal scenes (fire, cloud) are shown as brightness temperature in a perceptual colormap with
 a kelvin scale; Sentinel-2 tiles as true colour (B4/B3/B2) and false colour (B8/B4/B3), band
-positions looked up in ``shared.data.profiles``. Masks and the TP/FP/FN error map carry hatches
+positions looked up in ``shared.sensors.profiles``. Masks and the TP/FP/FN error map carry hatches
 and a legend with pixel counts, so they read without colour.
 """
 
@@ -14,10 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ground_station.dashboard.render import figure, to_png
-from shared.data.physics import brightness_temperature, counts_to_radiance
-from shared.data.profiles import PROFILES
-from shared.data.synth_cloud import FULL_SCALE_RADIANCE as CLOUD_FULL_SCALE
-from shared.data.synth_fire import FULL_SCALE_RADIANCE as FIRE_FULL_SCALE
+from shared.sensors.physics import brightness_temperature, counts_to_radiance
+from shared.sensors.profiles import (
+    CLOUD_FULL_SCALE_RADIANCE as CLOUD_FULL_SCALE,
+)
+from shared.sensors.profiles import (
+    FIRE_FULL_SCALE_RADIANCE as FIRE_FULL_SCALE,
+)
+from shared.sensors.profiles import PROFILES
 
 THERMAL_COLORMAP = "inferno"
 TRUE_COLOUR = ("B04", "B03", "B02")

@@ -32,10 +32,10 @@ from ground_station.processing.decode import (
 from ground_station.processing.measure import roi_of
 from ground_station.store import MASK_NAME
 from ground_station.transfers import get_record
-from shared.data.profiles import PROFILES
 from shared.durable import atomic_write
 from shared.errors import ConflictError, NotFoundError
 from shared.roi.masks import BlockMask
+from shared.sensors.profiles import PROFILES
 
 INDEX_NAME = "panels.json"
 CACHE_DIR = "dashboard"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.data.profiles import PROFILES
+from shared.sensors.profiles import PROFILES
 
 THERMAL_COLORMAP = "inferno"
 TRUE_COLOUR_BANDS = ("B04", "B03", "B02")

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from satellite_node.api.deps import ServicesDep
 from satellite_node.api.views import LinkView
-from shared.link.emulator import LinkEmulator
-from shared.link.profile import LinkProfile
+from satellite_node.link.emulator import LinkEmulator
+from satellite_node.link.profile import LinkProfile
 
 router = APIRouter(prefix="/v1/link", tags=["link"])
 

@@ -3,7 +3,7 @@
 With ``SAT_PLAN=advise`` the plan is computed on request: each queued scene is one real
 container (its size is the bytes that will cross the link), and the plan chooses which fit
 the next pass, alerts first, and what waits; expected F1+ comes from the F1-vs-bpp curves
-(:mod:`shared.planning.curves`). With ``SAT_PLAN=apply`` it is the plan the node is acting on
+(:mod:`satellite_node.planner.curves`). With ``SAT_PLAN=apply`` it is the plan the node is acting on
 (:mod:`satellite_node.planner.applier`: rates chosen, re-encodes made, sizes in link bytes);
 ``GET /v1/plan/applied`` lists the recent passes' ledgers.
 """
@@ -16,12 +16,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from satellite_node.api.deps import ServicesDep
+from satellite_node.planner.allocator import Candidate, PassPlan, QueuedScene, plan_pass
+from satellite_node.planner.budget import DEFAULT_HORIZON_S, next_pass, pass_budget_bytes
+from satellite_node.planner.curves import CurveBook
 from satellite_node.priority import priority_name
 from satellite_node.store import SceneRecord
 from shared.errors import UnknownNameError
-from shared.planning.allocator import Candidate, PassPlan, QueuedScene, plan_pass
-from shared.planning.budget import DEFAULT_HORIZON_S, next_pass, pass_budget_bytes
-from shared.planning.curves import CurveBook
 
 router = APIRouter(prefix="/v1/plan", tags=["plan"])
 WAITING = ("held", "queued", "downlinking")

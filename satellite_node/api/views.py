@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from satellite_node.link.profile import LinkProfile
 from satellite_node.priority import priority_name
 from satellite_node.store import SceneRecord
-from shared.link.profile import LinkProfile
 
 
 class SceneAccepted(BaseModel):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from satellite_node.downlink.client import GroundClient
 from satellite_node.downlink.stats import SenderStats
-from shared.link.emulator import LinkInterruptedError
+from satellite_node.link.emulator import LinkInterruptedError
 
 UNREACHABLE_REASONS = frozenset({"transport", "timeout"})  # no answer at all: probe, don't back off
 _TICK_S = 0.05  # longest wait between two looks at the PUTs in flight

@@ -23,9 +23,9 @@ from satellite_node.downlink.client import GroundClient, GroundRefusedError, Gro
 from satellite_node.downlink.pipeline import UNREACHABLE_REASONS, ChunkPipeline
 from satellite_node.downlink.stats import SenderStats
 from satellite_node.downlink.transfer import Transfer, announcement, next_after
+from satellite_node.link.emulator import LinkEmulator, LinkInterruptedError
 from satellite_node.store import SceneRecord, SceneStore
 from shared.errors import NotFoundError
-from shared.link.emulator import LinkEmulator, LinkInterruptedError
 from shared.protocol.messages import Receipt
 
 LOG = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 Compressed scenes wait ``held``. Whenever the queue changes, and at least every ``tick_s``, the
 applier plans the open scenes (held, or released but not yet taken by the sender) of the pass
-under way or the next one (:func:`shared.planning.allocator.plan_pass`: alerts first, then the
-most expected F1+ per byte) within what the pass has left (:class:`PassLedger`). Lower rates
-than the stored ones (real re-encodes, :mod:`satellite_node.planner.candidates`) are offered
+under way or the next one (:func:`satellite_node.planner.allocator.plan_pass`: alerts first,
+then the most expected F1+ per byte) within what the pass has left (:class:`PassLedger`). Lower
+rates than the stored ones (real re-encodes, :mod:`satellite_node.planner.candidates`) are offered
 only when the pass cannot carry every open scene as stored: an uncontended pass sends what the
 uploads asked for. Deferred scenes
 are held; planned ones are re-encoded when the plan chose another rate (a held scene only, from
@@ -24,13 +24,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from satellite_node.link.emulator import LinkEmulator
+from satellite_node.planner.allocator import ALERT_RANK, PassPlan, PlanEntry, QueuedScene, plan_pass
+from satellite_node.planner.budget import DEFAULT_HORIZON_S, pass_budget_bytes
 from satellite_node.planner.candidates import CandidateLadder, Option
 from satellite_node.planner.passes import PassLedger, ReleasedScene, pass_key
 from satellite_node.store import SceneRecord, SceneStore
 from shared.errors import ConflictError, EODownlinkError
-from shared.link.emulator import LinkEmulator
-from shared.planning.allocator import ALERT_RANK, PassPlan, PlanEntry, QueuedScene, plan_pass
-from shared.planning.budget import DEFAULT_HORIZON_S, pass_budget_bytes
 
 LOG = logging.getLogger(__name__)
 HISTORY_PASSES = 50

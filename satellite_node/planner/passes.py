@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.link.profile import LinkProfile
-from shared.planning.budget import next_pass
+from satellite_node.link.profile import LinkProfile
+from satellite_node.planner.budget import next_pass
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from satellite_node.downlink.sender import REQUEST_OVERHEAD_BYTES
-from shared.link.emulator import LinkEmulator, LinkInterruptedError
+from satellite_node.link.emulator import LinkEmulator, LinkInterruptedError
 from shared.protocol.routes import PLANS
 from shared.protocol.signing import sign_request
 

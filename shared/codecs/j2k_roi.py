@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared.data.fields import gaussian_blur
 from shared.errors import ConfigurationError, InvalidRasterError
+from shared.sensors.fields import gaussian_blur
 
 ROI_METHOD = "lowpass"  # background low-pass (recorded in the container metadata)
 DEFAULT_SIGMA_PX = 4.0

@@ -21,7 +21,7 @@ LINK_KEY = "netns-test-link-key-0123456789"
 # `eodl satellite serve` and `eodl ground serve`, registered alone (fast start, and independent
 # of the other command modules)
 EODL_DRIVER = (
-    "import typer; from shared.cli import ground_cmds, satellite_cmds; "
+    "import typer; from workbench.cli import ground_cmds, satellite_cmds; "
     "app = typer.Typer(); satellite_cmds.register(app); ground_cmds.register(app); app()"
 )
 

@@ -24,7 +24,7 @@ import pytest
 import uvicorn
 
 from shared.errors import ConfigurationError
-from shared.link.proxy import FaultProfile, LinkProxy, ProxyThread
+from workbench.link_proxy import FaultProfile, LinkProxy, ProxyThread
 
 BODY = bytes(range(256)) * 1024  # 256 KiB
 
@@ -307,7 +307,7 @@ def test_command_line_serves_until_sigterm(digest_server: ThreadingHTTPServer) -
         [
             sys.executable,
             "-m",
-            "shared.link.proxy",
+            "workbench.link_proxy",
             "--listen",
             "127.0.0.1:0",
             "--target",

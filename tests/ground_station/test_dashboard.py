@@ -19,9 +19,9 @@ from ground_station.dashboard import imagery
 from ground_station.dashboard.panels import read_mask_png
 from shared.codecs.base import RateTarget
 from shared.compression import compress_raster, decompress_container
-from shared.data.generate import generate_scene
-from shared.data.profiles import PROFILES
 from shared.models.segmentation import UnetConfig, build_unet, save_segmenter
+from shared.sensors.profiles import PROFILES
+from workbench.datasets.generate import generate_scene
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,8 +12,8 @@ from gs_support import make_scene
 
 from ground_station.processing.decode import WorkerFailure, WorkerLimits, run_decode_worker
 from shared.codecs.base import RateTarget
+from shared.codecs.tiling import TilingPolicy
 from shared.compression import compress_raster, decompress_container
-from shared.tiling import TilingPolicy
 
 
 def _limits(**overrides: float) -> WorkerLimits:
@@ -65,7 +65,8 @@ def test_decode_past_the_time_limit_is_killed_and_named(tmp_path: Path) -> None:
 
 def test_worker_decodes_a_tiled_container_tile_by_tile(tmp_path: Path) -> None:
     # the worker is a daemonic process: it may not start tile workers, so it decodes the tiles
-    # itself (shared.tiling.pool); a 300 x 200 scene in 128-pixel tiles stands for a large one
+    # itself (shared.codecs.tiling.pool); a 300 x 200 scene in 128-pixel tiles stands for a
+    # large one
     rng = np.random.default_rng(5)
     yy, xx = np.mgrid[0:300, 0:200]
     field = 6000 + 3000 * np.sin(xx / 9.0) * np.cos(yy / 13.0) + rng.normal(0, 60, xx.shape)

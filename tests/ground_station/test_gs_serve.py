@@ -17,13 +17,13 @@ import typer
 from gs_support import CHUNK, LINK_KEY, Scene
 from typer.testing import CliRunner
 
-from shared.cli.ground_cmds import register
 from shared.errors import ConfigurationError
 from shared.protocol.chunks import HEADER_CHUNK_CRC32C, chunk_bounds, chunk_count, crc32c_hex
 from shared.protocol.signing import sign_request
+from workbench.cli.ground_cmds import register
 
 DRIVER = (
-    "import typer; from shared.cli.ground_cmds import register; "
+    "import typer; from workbench.cli.ground_cmds import register; "
     "app = typer.Typer(); register(app); app()"
 )
 

@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 from shared.codecs.base import RateTarget
 from shared.compression import compress_raster, decompress_container
-from shared.data.generate import generate_scene
-from shared.data.profiles import get_profile
+from workbench.datasets.generate import generate_scene
+from shared.sensors.profiles import get_profile
 from shared.metrics.segmentation import f1_positive
 from shared.models.segmentation import load_segmenter
 

@@ -86,7 +86,7 @@ class Service:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        base = [sys.executable, "-m", "shared.cli.main", *args]
+        base = [sys.executable, "-m", "workbench.cli.main", *args]
         self.command = base + ["--host", "127.0.0.1", "--port", str(self.port)]
         if prefix is not None:
             self.command = prefix(self.command)

@@ -22,8 +22,8 @@ from rel_support import (
     wait_for,
 )
 
-from shared.link.proxy import FaultProfile, LinkProxy, ProxyThread
 from shared.protocol.chunks import HEADER_CHUNK_CRC32C, chunk_bounds, chunk_count, crc32c_hex
+from workbench.link_proxy import FaultProfile, LinkProxy, ProxyThread
 
 pytestmark = pytest.mark.integration
 SCENES = 6

@@ -1,7 +1,8 @@
 """Fuzzing, bounded for CI (guarantees 3 and 6): the container parser (hypothesis in process,
 atheris in a subprocess) and each codec's decode path (atheris in a subprocess, so a segfault
 is caught and reported with its input); a decode that overruns the worker's limits fails one
-transfer, increments a counter and leaves the ground serving. Longer runs: ``fuzz/README.md``."""
+transfer, increments a counter and leaves the ground serving. Longer runs:
+``tests/fuzz/README.md``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from rel_support import REPO_ROOT, SignedClient, fire_container, ground_app, wai
 from shared.errors import EODownlinkError
 from shared.wire import read_header, unpack_container
 
-FUZZ_DIR = REPO_ROOT / "fuzz"
+FUZZ_DIR = REPO_ROOT / "tests/fuzz"
 SEED_CONTAINER = fire_container(0)
 
 

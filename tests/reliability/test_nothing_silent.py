@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from rel_support import ServerThread, ground_app, post_fire, satellite_app, wait_for
 
 from satellite_node.alarms import passes_between
-from shared.link.profile import LinkProfile
+from satellite_node.link.profile import LinkProfile
 
 pytestmark = pytest.mark.integration
 

@@ -101,7 +101,7 @@ def satellite_settings(data_dir: Path, ground_url: str, **overrides: Any) -> Any
 
 def raster_for(task: str, seed: int, side: int | None = None) -> np.ndarray:
     """A raster that fits the task's profile: smooth field plus noise (compresses like data)."""
-    from shared.data.profiles import get_profile
+    from shared.sensors.profiles import get_profile
 
     profile = get_profile(task)
     height, width = (side, side) if side else profile.tile

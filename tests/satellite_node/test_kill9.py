@@ -36,7 +36,7 @@ class Satellite:
         self.args = [
             sys.executable,
             "-m",
-            "shared.cli.main",
+            "workbench.cli.main",
             "satellite",
             "serve",
             "--host",

@@ -9,13 +9,13 @@ import pytest
 from sat_harness import npy, raster_for
 from test_plan_apply import fire_patch
 
+from satellite_node.link.emulator import LinkEmulator
+from satellite_node.link.profile import LinkProfile
 from satellite_node.planner.applier import PlanApplier
 from satellite_node.planner.candidates import CandidateLadder
+from satellite_node.planner.curves import CurveBook
 from satellite_node.store import SceneStore
 from satellite_node.worker import CompressionWorker, QueuePolicy
-from shared.link.emulator import LinkEmulator
-from shared.link.profile import LinkProfile
-from shared.planning.curves import CurveBook
 
 CHUNK = 4096
 

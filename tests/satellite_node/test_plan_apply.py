@@ -27,9 +27,9 @@ from sat_harness import (
 from test_delivery import assert_delivered_once, transfers_of
 
 from satellite_node.app import create_app
-from shared.data.synth_fire import generate_fire_patch
-from shared.roi.detectors import detect_fire
+from satellite_node.detectors import detect_fire
 from shared.roi.masks import block_mask
+from workbench.datasets.synth_fire import generate_fire_patch
 
 RATE_BPS = 72_000.0  # 18,000 B per pass: enough to spare 1/8 for the plan report
 PASS_PERIOD_S, PASS_DURATION_S = 4.0, 2.0

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from sat_harness import raster_for
 
+from satellite_node.detectors import detect_fire
 from satellite_node.roi_choice import codec_takes_roi, roi_for
 from shared.codecs.base import RateTarget
-from shared.data.synth_cloud import generate_cloud_scene
-from shared.data.synth_fire import generate_fire_patch
 from shared.errors import InvalidRasterError, UnknownNameError
-from shared.roi.detectors import detect_fire
+from workbench.datasets.synth_cloud import generate_cloud_scene
+from workbench.datasets.synth_fire import generate_fire_patch
 
 LOSSY = RateTarget(bpp=1.0)
 

@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from shared.codecs.base import RateTarget
+from shared.codecs.tiling import TilingPolicy
 from shared.compression import compress_raster, decompress_container
-from shared.tiling import TilingPolicy
 
 REPO = Path(__file__).resolve().parents[2]
 TILE_SIDE = 128
@@ -41,7 +41,7 @@ import numpy as np, torch
 torch.set_num_threads(int(sys.argv[2]))
 from shared.codecs.base import RateTarget, reconstruction_digest
 from shared.compression import compress_raster, decompress_container
-from shared.tiling import TilingPolicy
+from shared.codecs.tiling import TilingPolicy
 folder, report = Path(sys.argv[1]), {}
 for key, case in json.loads((folder / "cases.json").read_text()).items():
     decoded = decompress_container((folder / f"{key}.eodl").read_bytes())  # 2 forked workers

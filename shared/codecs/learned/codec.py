@@ -191,7 +191,7 @@ def _gain_map(
     if shape not in ((spec.height, spec.width), (1, spec.height, spec.width)):
         raise InvalidRasterError(
             f"ROI mask shape {shape} does not match the raster's {spec.height}x{spec.width}; "
-            "pass an (H, W) mask (e.g. from shared.roi.detectors.detect_roi)"
+            "pass an (H, W) mask (e.g. from satellite_node.detectors.detect_roi)"
         )
     return latent_gain_map(roi_mask, layout.y_shape, levels)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared.models.segmentation import find_segmenter_checkpoint, load_segmenter
-from shared.training.evaluate import segment_scenes
+from workbench.training.evaluate import segment_scenes
 
 # (task, encoder, scenes, lowest acceptable F1 of the positive class); the paper's Table 1 has
 # fire 0.665, cloud 0.792, building 0.448. Training used seeds 11, 12 and 13.
@@ -22,7 +22,7 @@ CASES = [
 def test_shipped_segmenter_learned_its_task(
     task: str, encoder: str, count: int, floor: float, tmp_path: Path
 ) -> None:
-    from shared.data.generate import write_dataset
+    from workbench.datasets.generate import write_dataset
 
     assert find_segmenter_checkpoint(task) is not None, (
         f"no shipped {task} segmenter under shared/assets/checkpoints: the checkout is incomplete"

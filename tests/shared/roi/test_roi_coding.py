@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from satellite_node.detectors import detect_roi
 from shared.codecs.base import RateTarget
 from shared.compression import compress_raster, decompress_container
-from shared.data.generate import generate_scene
-from shared.data.profiles import CLOUD
 from shared.errors import ConfigurationError, RateTargetError
 from shared.metrics.distortion import psnr_db
-from shared.roi.detectors import detect_roi
 from shared.roi.masks import block_mask_from_metadata
+from shared.sensors.profiles import CLOUD
+from workbench.datasets.generate import generate_scene
 
 BPP = 1.0
 SEEDS = range(100, 104)

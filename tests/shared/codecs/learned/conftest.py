@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from satellite_node.detectors import detect_roi
 from shared.codecs.base import RasterSpec
 from shared.codecs.learned.checkpoint import CheckpointStore, packaged_checkpoints_dir
 from shared.compression import build_spec
-from shared.data.generate import generate_scene
-from shared.data.profiles import get_profile
-from shared.roi.detectors import detect_roi
 from shared.roi.masks import block_mask
+from shared.sensors.profiles import get_profile
+from workbench.datasets.generate import generate_scene
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,300 @@
+"""`eodl codecs|encode|decode|inspect` on real files, through Typer's runner and the real script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import glymur
+import numpy as np
+import pytest
+import tifffile
+import typer
+from typer.testing import CliRunner
+
+from shared.codecs.base import ModelRef, RasterSpec, RateTarget
+from shared.codecs.jpeg2000 import Jpeg2000Codec
+from shared.codecs.registry import CODECS
+from shared.errors import ConfigurationError, RateTargetError, UnknownNameError
+from shared.wire import HEADER_SIZE, pack_container
+from workbench.cli import codec_cmds
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    codec_cmds.register(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    return CliRunner(env={"COLUMNS": "200"})  # keep typer's boxed usage errors on one line
+
+
+@pytest.fixture()
+def thermal(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    raster = np.random.default_rng(7).integers(0, 2**14, (1, 24, 40), dtype=np.uint16)
+    path = tmp_path / "scene.npy"
+    np.save(path, raster)
+    return path, raster
+
+
+def _json(output: str) -> dict:
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_codecs_lists_every_registered_codec(app: typer.Typer, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["codecs", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["name"], r["wire_id"], r["kind"]) for r in rows] == [
+        (i.name, i.wire_id, i.kind) for i in CODECS
+    ]
+    assert all(r["min_bands"] == 1 and r["max_bands"] >= 10 for r in rows)
+    text = runner.invoke(app, ["codecs"]).output
+    assert "jpeg2000" in text and "cheng2020-gmm" in text
+
+
+def test_encode_decode_lossless_round_trip(
+    app: typer.Typer, runner: CliRunner, thermal: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    src, raster = thermal
+    out = tmp_path / "scene.eodl"
+    result = runner.invoke(
+        app,
+        [
+            "encode",
+            str(src),
+            str(out),
+            "--codec",
+            "jpeg2000",
+            "--lossless",
+            "--bit-depth",
+            "14",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = _json(result.output)
+    assert report["size_bytes"] == out.stat().st_size and report["psnr_db"] == "inf"
+    assert report["bpp"] == pytest.approx(out.stat().st_size * 8 / (24 * 40), abs=1e-5)
+    decoded = tmp_path / "decoded.npy"
+    result = runner.invoke(app, ["decode", str(out), str(decoded)])
+    assert result.exit_code == 0, result.output
+    assert "digest matched: yes" in result.output
+    back = np.load(decoded)
+    assert back.dtype == np.uint16 and back.shape == (1, 24, 40)
+    np.testing.assert_array_equal(back, raster)
+
+
+def test_geotiff_input_and_mask_sidecar(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    image = np.random.default_rng(8).integers(0, 256, (16, 16), dtype=np.uint8)
+    mask = (image > 128).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "tile.tif", image)
+    np.save(tmp_path / "mask.npy", mask)
+    out = tmp_path / "tile.eodl"
+    result = runner.invoke(
+        app,
+        [
+            "encode",
+            str(tmp_path / "tile.tif"),
+            str(out),
+            "--codec",
+            "jpeg2000",
+            "--bpp",
+            "4",
+            "--mask",
+            str(tmp_path / "mask.npy"),
+            "--scene-id",
+            "tile-1",
+            "--task",
+            "building",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "bpp:" in result.output and "psnr_db:" in result.output
+    result = runner.invoke(
+        app, ["decode", str(out), str(tmp_path / "r.npy"), "--mask", str(tmp_path / "m.npy")]
+    )
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "r.npy").shape == (1, 16, 16)
+    np.testing.assert_array_equal(np.load(tmp_path / "m.npy"), mask)
+
+
+def test_inspect_reports_header_and_extracts_a_standard_codestream(
+    app: typer.Typer, runner: CliRunner, thermal: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    src, raster = thermal
+    out = tmp_path / "scene.eodl"
+    runner.invoke(
+        app,
+        [
+            "encode",
+            str(src),
+            str(out),
+            "--codec",
+            "jpeg2000",
+            "--lossless",
+            "--bit-depth",
+            "14",
+            "--scene-id",
+            "fire-7",
+        ],
+    )
+    j2k = tmp_path / "payload.j2k"
+    result = runner.invoke(app, ["inspect", str(out), "--json", "--payload", str(j2k)])
+    assert result.exit_code == 0, result.output
+    report = _json(result.output)
+    assert report["checksum_ok"] and report["intact"]
+    assert report["header"]["codec"] == "jpeg2000" and report["header"]["bit_depth"] == 14
+    assert report["metadata"]["scene_id"] == "fire-7"
+    assert j2k.stat().st_size == report["header"]["payload_bytes"]
+    np.testing.assert_array_equal(glymur.Jp2k(str(j2k))[:], raster[0])  # OpenJPEG reads it
+
+
+def test_inspect_flags_a_corrupted_container(
+    app: typer.Typer, runner: CliRunner, thermal: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    src, _ = thermal
+    out = tmp_path / "scene.eodl"
+    runner.invoke(app, ["encode", str(src), str(out), "--codec", "jpeg2000", "--bpp", "2"])
+    raw = bytearray(out.read_bytes())
+    raw[HEADER_SIZE + 5] ^= 0xFF
+    out.write_bytes(bytes(raw))
+    result = runner.invoke(app, ["inspect", str(out), "--json"])
+    assert result.exit_code == 1
+    assert _json(result.output)["checksum_ok"] is False
+
+
+def test_decode_exits_3_when_the_digest_differs(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    raster = np.arange(64, dtype=np.uint8).reshape(1, 8, 8)
+    spec = RasterSpec(1, 8, 8, "uint8", 8, 255.0)
+    payload = Jpeg2000Codec().encode(raster, spec, RateTarget(lossless=True)).payload
+    container = tmp_path / "wrong.eodl"
+    container.write_bytes(
+        pack_container(
+            codec="jpeg2000",
+            spec=spec,
+            model=ModelRef(),
+            payload=payload,
+            metadata={"reconstruction_sha256": "a" * 64},
+        )
+    )
+    result = runner.invoke(app, ["decode", str(container), str(tmp_path / "o.npy")])
+    assert result.exit_code == 3
+    assert "digest matched: no" in result.output
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), raster)
+
+
+def test_usage_and_domain_errors(
+    app: typer.Typer, runner: CliRunner, thermal: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    src, _ = thermal
+    out = str(tmp_path / "x.eodl")
+    result = runner.invoke(
+        app, ["encode", str(src), out, "--codec", "jpeg2000", "--bpp", "1", "--lossless"]
+    )
+    assert isinstance(result.exception, RateTargetError)
+    result = runner.invoke(app, ["encode", str(src), out, "--codec", "jpg", "--lossless"])
+    assert isinstance(result.exception, UnknownNameError)
+    assert "valid codecs: jpeg2000" in str(result.exception)
+    result = runner.invoke(app, ["decode", str(src), str(tmp_path / "o.tif")])
+    assert isinstance(result.exception, ConfigurationError)
+    assert "must end in .npy" in str(result.exception)
+    result = runner.invoke(
+        app,
+        ["encode", str(src), str(tmp_path / "no" / "x.eodl"), "--codec", "jpeg2000", "--lossless"],
+    )
+    assert isinstance(result.exception, ConfigurationError)
+    assert "does not exist" in str(result.exception)
+    result = runner.invoke(app, ["encode", str(src), out, "--lossless"])
+    assert result.exit_code == 2 and "--codec" in result.output  # typer's own usage error
+    assert not (tmp_path / "x.eodl").exists()
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding one real (untrained) 1-band factorized-prior checkpoint."""
+    checkpoint = pytest.importorskip("shared.codecs.learned.checkpoint")
+    architectures = pytest.importorskip("shared.codecs.learned.architectures")
+    import torch
+
+    torch.manual_seed(1)
+    root = tmp_path_factory.mktemp("cli-checkpoints")
+    model = architectures.build_model("factorized-prior", 1, 1)
+    fields = {"architecture": "factorized-prior", "quality": 1}
+    checkpoint.save_checkpoint(model, root / "fp-q1", fields)
+    return root
+
+
+def test_learned_codec_with_checkpoints_folder(
+    app: typer.Typer,
+    runner: CliRunner,
+    thermal: tuple[Path, np.ndarray],
+    tmp_path: Path,
+    checkpoint_dir: Path,
+) -> None:
+    src, _ = thermal
+    out = tmp_path / "learned.eodl"
+    ckpt = ["--checkpoints", str(checkpoint_dir)]
+    result = runner.invoke(
+        app, ["encode", str(src), str(out), "--codec", "factorized-prior", "--quality", "1", *ckpt]
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["decode", str(out), str(tmp_path / "d.npy"), *ckpt])
+    assert result.exit_code == 0, result.output
+    assert "digest matched: yes" in result.output
+    assert np.load(tmp_path / "d.npy").shape == (1, 24, 40)
+    result = runner.invoke(
+        app,
+        ["decode", str(out), str(tmp_path / "e.npy"), "--checkpoints", str(tmp_path / "missing")],
+    )
+    assert isinstance(result.exception, ConfigurationError)
+
+
+def test_console_script_end_to_end(thermal: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    src, raster = thermal
+    eodl = [sys.executable, "-m", "workbench.cli.main"]
+    out = tmp_path / "s.eodl"
+    ok = subprocess.run(
+        [
+            *eodl,
+            "encode",
+            str(src),
+            str(out),
+            "--codec",
+            "jpeg2000",
+            "--lossless",
+            "--bit-depth",
+            "14",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    ok = subprocess.run(
+        [*eodl, "decode", str(out), str(tmp_path / "d.npy")],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "d.npy"), raster)
+    bad = subprocess.run(
+        [*eodl, "inspect", str(src)], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
+    )
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: bad magic")

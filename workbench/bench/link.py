@@ -1,0 +1,321 @@
+"""``eodl bench link``: downlink goodput against the configured link rate, per chunk size.
+
+The real stack on loopback: a ground station served by uvicorn in its own process (``eodl
+ground serve``, started as the demo starts it) and the satellite's services (onboard store,
+in-process link emulation, signed ground client, downlink sender) built from their settings as
+the satellite app builds them. For each chunk size, a fresh onboard store is filled with copies
+of one real container (a lossless JPEG 2000 mosaic of generated Sentinel-2 building tiles, about
+3 MB, so every chunk size splits it into several chunks), the sender runs for about
+``seconds`` of link time on an always-up link, and the bench reports the chunk bytes the ground
+acknowledged over the time to the last acknowledgement (an interval that ends on an
+acknowledgement, so no chunk is half counted) and the HTTP requests made until then.
+
+The ground runs without segmenters (an empty segmenter folder) so that its processing of
+committed transfers does not take the CPU the sender and the ground's receiver need; decode
+and segmentation throughput is ``eodl bench ground``. It measures and prints; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from shared.errors import ConfigurationError, LinkError
+from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
+
+MOSAIC_TILES = 4  # 4 x 4 building tiles of 128 px: a 10 x 512 x 512 scene
+BENCH_TASK = "building"
+POLL_S = 0.005
+GROUND_READY_S = 120.0
+MIN_CHUNK_KIB, MAX_CHUNK_KIB = 1, 64 * 1024
+DEFAULT_CHUNK_KIB = (16, 64, 256, 1024)
+MAX_QUEUED_BYTES = 1 << 30  # disk the onboard store of one row may fill
+DEFAULT_MAX_CHUNK_BYTES = 4 * DEFAULT_CHUNK_BYTES  # both services' default chunk cap
+
+
+@dataclass(frozen=True)
+class LinkBenchRow:
+    """Goodput of one chunk size (one row of ``eodl bench link --json``)."""
+
+    chunk_kib: int
+    rate_bps: float
+    payload_bytes: int
+    seconds: float
+    goodput_bps: float
+    efficiency: float
+    requests: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BenchContainer:
+    """The container every transfer carries, with what the onboard store records about it."""
+
+    data: bytes
+    sha256: str
+    header: dict[str, Any]
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """An httpx transport that counts the requests it sends (the sender's requests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.requests += 1
+        return super().handle_request(request)
+
+
+def check_options(rate_bps: float, chunk_kibs: list[int], seconds: float) -> None:
+    """Refuse options the bench cannot run with.
+
+    Raises:
+        ConfigurationError: a rate, chunk size or duration is out of range.
+    """
+    if not (0 < rate_bps <= 10e9) or not math.isfinite(rate_bps):
+        raise ConfigurationError(f"--rate-bps must be in (0, 1e10] bit/s, got {rate_bps}")
+    if not chunk_kibs:
+        raise ConfigurationError("--chunk-kib needs at least one size, e.g. --chunk-kib 64,256")
+    for kib in chunk_kibs:
+        if not (MIN_CHUNK_KIB <= kib <= MAX_CHUNK_KIB):
+            raise ConfigurationError(
+                f"chunk size {kib} KiB is out of range; use {MIN_CHUNK_KIB}..{MAX_CHUNK_KIB} KiB"
+            )
+    if not (0.2 <= seconds <= 3600):
+        raise ConfigurationError(f"--seconds must be in [0.2, 3600], got {seconds}")
+    if queued_bytes(rate_bps, seconds, max(chunk_kibs) * 1024) > MAX_QUEUED_BYTES:
+        raise ConfigurationError(
+            f"{rate_bps:g} bit/s for {seconds:g} s needs more than {MAX_QUEUED_BYTES >> 20} MiB "
+            "of queued containers on disk; lower --seconds or --rate-bps"
+        )
+
+
+def queued_bytes(rate_bps: float, seconds: float, chunk_bytes: int) -> float:
+    """Container bytes to queue so that the sender never runs dry within ``seconds``."""
+    return 1.5 * rate_bps * seconds / 8 + 2 * chunk_bytes
+
+
+def bench_container(seed: int = 0) -> BenchContainer:
+    """A lossless JPEG 2000 container of a mosaic of generated building tiles (about 3 MB)."""
+    from shared.codecs.base import RateTarget
+    from shared.compression import compress_raster
+    from shared.sensors.profiles import get_profile
+    from workbench.datasets.generate import generate_scenes
+
+    profile = get_profile(BENCH_TASK)
+    tiles = [s.image for s in generate_scenes(BENCH_TASK, MOSAIC_TILES**2, seed)]
+    rows = [np.concatenate(tiles[r::MOSAIC_TILES], axis=2) for r in range(MOSAIC_TILES)]
+    scene = compress_raster(
+        np.concatenate(rows, axis=1),
+        codec="jpeg2000",
+        target=RateTarget(lossless=True),
+        scale=profile.global_max,
+        bit_depth=profile.bit_depth,
+        metadata={"scene_id": "bench-link", "task": BENCH_TASK, "sensor": profile.sensor},
+    )
+    data = scene.container
+    return BenchContainer(data, hashlib.sha256(data).hexdigest(), scene.header.to_dict())
+
+
+@contextmanager
+def running_ground(work: Path, key: str, max_chunk_bytes: int) -> Iterator[str]:
+    """A ground station process on loopback (``eodl ground serve``); yields its URL.
+
+    Raises:
+        ServiceStartError: the ground did not become ready; the message has its log's tail.
+    """
+    from workbench.demo.processes import free_port, start_service, wait_ready
+
+    port = free_port()
+    no_segmenters = work / "no-segmenters"
+    no_segmenters.mkdir(parents=True, exist_ok=True)
+    env = {  # explicit values: the caller's GS_* variables must not change the bench
+        "GS_DATABASE_URL": f"sqlite:///{(work / 'ground' / 'ground.db').resolve()}",
+        "GS_LINK_KEY": key,
+        "GS_MIN_FREE_BYTES": "0",
+        "GS_MAX_CHUNK_BYTES": str(max_chunk_bytes),
+        "GS_SEGMENTER_DIR": str(no_segmenters),
+        "GS_DEVICE": "cpu",
+    }
+    args = ["ground", "serve", "--port", str(port), "--data-dir", str(work / "ground")]
+    ground = start_service("ground", [*args, "--log-level", "warning"], port, env, work / "logs")
+    try:
+        wait_ready(ground, GROUND_READY_S)
+        yield ground.url
+    finally:
+        ground.stop()
+
+
+def queue_copies(store: Any, container: BenchContainer, count: int) -> None:
+    """Put ``count`` scenes carrying ``container`` in the onboard store's downlink queue."""
+    from satellite_node.priority import PRIORITY_NAMES
+    from satellite_node.store import ContainerInfo
+
+    info = ContainerInfo(
+        container=container.data,
+        sha256=container.sha256,
+        codec_used="jpeg2000",
+        bpp=len(container.data) * 8 / (container.header["height"] * container.header["width"]),
+        payload_bpp=0.0,
+        bits_per_sample=0.0,
+        psnr_db=None,
+        header=container.header,
+    )
+    for _ in range(count):
+        record = store.admit(
+            task=BENCH_TASK,
+            codec="jpeg2000",
+            rate={"lossless": True},
+            priority=PRIORITY_NAMES["normal"],
+            raster_name="bench-link.npy",
+            raster=b"\0",
+            mask=None,
+        )
+        store.mark_compressed(record.scene_id, info)
+        store.mark_queued(record.scene_id)
+
+
+def measure_chunk_size(
+    ground_url: str,
+    key: str,
+    container: BenchContainer,
+    rate_bps: float,
+    chunk_kib: int,
+    seconds: float,
+    work: Path,
+) -> LinkBenchRow:
+    """Run the satellite's sender at one chunk size for about ``seconds`` of link time.
+
+    Raises:
+        LinkError: no chunk was acknowledged in time, or the sender thread died.
+    """
+    from satellite_node.services import Services
+    from satellite_node.settings import SatelliteSettings
+
+    chunk_bytes = chunk_kib * 1024
+    settings = SatelliteSettings(
+        data_dir=work,
+        ground_url=ground_url,
+        link_key=key,
+        link_rate_bps=rate_bps,
+        link_latency_s=0.0,  # explicit values: SAT_* variables must not change the bench
+        pass_period_s=None,
+        pass_duration_s=None,
+        capacity_bytes=2 * MAX_QUEUED_BYTES,
+        checkpoints_dir=None,
+        run_sender=True,
+        chunk_bytes=chunk_bytes,
+        max_chunk_bytes=max(chunk_bytes, DEFAULT_MAX_CHUNK_BYTES),
+        backoff_cap_s=0.5,
+        run_worker=False,
+    )
+    transport = CountingTransport()
+    services = Services.build(settings, key=key.encode(), ground_transport=transport)
+    wanted = queued_bytes(rate_bps, seconds, chunk_bytes)
+    queue_copies(services.store, container, math.ceil(wanted / len(container.data)) + 1)
+    services.link.set_profile(services.link.profile)  # no credit from the set-up time
+    try:
+        start = time.monotonic()
+        services.start()
+        at, acked, requests = _until_ack_after(services, transport, start, seconds, chunk_bytes)
+    finally:
+        services.stop()
+    elapsed = at - start
+    goodput = acked * 8 / elapsed
+    return LinkBenchRow(chunk_kib, rate_bps, acked, elapsed, goodput, goodput / rate_bps, requests)
+
+
+def _until_ack_after(
+    services: Any, transport: CountingTransport, start: float, seconds: float, chunk_bytes: int
+) -> tuple[float, int, int]:
+    """Poll the sender's counters until the first acknowledgement after ``seconds``.
+
+    Returns:
+        (monotonic time of that acknowledgement, chunk bytes acknowledged, requests sent).
+    """
+    chunk_s = chunk_bytes * 8 / services.settings.link_rate_bps
+    deadline = start + seconds + 4 * chunk_s + 30.0
+    last = (start, 0, 0)
+    while True:
+        now = time.monotonic()
+        acked = int(services.stats.snapshot()["bytes_sent"])
+        if acked != last[1]:
+            last = (now, acked, transport.requests)
+            if now - start >= seconds:
+                return last
+        if now > deadline or not services.alive():
+            raise LinkError(
+                f"the sender had {last[1]} bytes acknowledged after {now - start:.1f} s "
+                f"(thread alive: {services.alive()}, retries: "
+                f"{services.stats.snapshot()['retries']})"
+            )
+        time.sleep(POLL_S)
+
+
+def run_link_bench(
+    rate_bps: float, chunk_kibs: list[int], seconds: float, work_dir: Path | None = None
+) -> list[LinkBenchRow]:
+    """One ground process, then one fresh satellite store and sender per chunk size.
+
+    Raises:
+        ConfigurationError: invalid options (see :func:`check_options`).
+        ServiceStartError, LinkError: the ground did not start, or the downlink stalled.
+    """
+    import secrets
+
+    check_options(rate_bps, chunk_kibs, seconds)
+    container = bench_container()
+    key = secrets.token_hex(32)
+    with tempfile.TemporaryDirectory(prefix="eodl-bench-link-", dir=work_dir) as folder:
+        work = Path(folder)
+        max_chunk = max(chunk_kibs) * 1024
+        with running_ground(work, key, max(max_chunk, DEFAULT_MAX_CHUNK_BYTES)) as ground_url:
+            try:
+                return [  # a fresh onboard store per row, even for a repeated size
+                    measure_chunk_size(
+                        ground_url, key, container, rate_bps, kib, seconds, work / f"sat-{i}"
+                    )
+                    for i, kib in enumerate(chunk_kibs)
+                ]
+            except LinkError as exc:
+                raise LinkError(f"{exc}\n{_log_tail(work / 'logs' / 'ground.log')}") from exc
+
+
+def _log_tail(path: Path, lines: int = 10) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return "(the ground wrote no log)"
+    return "last lines of the ground's log:\n" + "\n".join(text)
+
+
+def link_table(rows: list[LinkBenchRow]) -> str:
+    """One line per chunk size: goodput against the rate, and the requests it took."""
+    lines = [
+        f"{'chunk KiB':>9s} {'rate Mbit/s':>11s} {'payload MB':>10s} {'seconds':>8s} "
+        f"{'goodput Mbit/s':>14s} {'efficiency':>10s} {'requests':>8s}"
+    ]
+    for row in rows:
+        lines.append(
+            f"{row.chunk_kib:9d} {row.rate_bps / 1e6:11.3f} {row.payload_bytes / 1e6:10.3f} "
+            f"{row.seconds:8.2f} {row.goodput_bps / 1e6:14.3f} {row.efficiency:10.3f} "
+            f"{row.requests:8d}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,149 @@
+"""Benchmark commands of ``eodl``: ``bench codecs`` (throughput beside the references),
+``bench wavefront`` (cheng2020-gmm decoders), ``bench link`` (downlink goodput per chunk size)
+and ``bench ground`` (decode plus segmentation scenes per second).
+
+Benchmarks print figures; nothing here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from shared.errors import ConfigurationError
+
+bench_app = typer.Typer(
+    help="Benchmarks: codecs beside the references, the downlink, the ground's processing.",
+    no_args_is_help=True,
+)
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    """``"16,64,256"`` -> ``[16, 64, 256]``.
+
+    Raises:
+        ConfigurationError: an item is not an integer.
+    """
+    try:
+        return [int(item) for item in text.replace(" ", "").split(",") if item]
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{option} takes integers separated by commas, e.g. {option} 1,4,16; got {text!r}"
+        ) from exc
+
+
+@bench_app.command("codecs")
+def codecs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads (references, J2K).")] = 1,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="jpeg2000 and cheng2020-gmm on the fire profile.")
+    ] = False,
+    codec: Annotated[
+        list[str] | None, typer.Option("--codec", help="Only this codec (repeatable).")
+    ] = None,
+    profile: Annotated[
+        list[str] | None, typer.Option("--profile", help="Only this sensor profile (repeatable).")
+    ] = None,
+    width: Annotated[int, typer.Option("--width", help="Learned models' width N.")] = 16,
+) -> None:
+    """Encode/decode megapixels and megasamples per second, peak RSS, and the references."""
+    from workbench.bench.codecs import UNTRAINED_NOTE, default_cases, run_cases
+    from workbench.bench.report import codec_table
+
+    if threads < 1:
+        raise ConfigurationError(f"--threads must be >= 1, got {threads}")
+    cases = default_cases(quick, threads, width, codec, profile)
+    rows = run_cases(cases)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(codec_table(rows))
+    if any(row["untrained"] for row in rows):
+        typer.echo("note: " + UNTRAINED_NOTE.format(n=width))
+    typer.echo(
+        "note: device cpu only; the learned codecs refuse cuda (their coding must reproduce "
+        "the CPU's bits). Learned encode includes decoding its own payload."
+    )
+
+
+@bench_app.command("wavefront")
+def wavefront(
+    width: Annotated[int, typer.Option("--width", help="cheng2020-gmm width N.")] = 128,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed decodes per decoder.")] = 3,
+) -> None:
+    """cheng2020-gmm decode: raster loop vs wavefront (1x256x256 and 10x128x128)."""
+    from workbench.bench.wavefront import SHAPES, format_timing, time_decoders
+
+    if repeats < 1 or width < 4:
+        raise ConfigurationError(f"need --repeats >= 1 and --width >= 4, got {repeats}, {width}")
+    for shape in SHAPES:
+        typer.echo(format_timing(time_decoders(shape, width, repeats)))
+
+
+@bench_app.command("link")
+def link(
+    rate_bps: Annotated[float, typer.Option("--rate-bps", help="Link rate, bit/s.")] = 2e6,
+    chunk_kib: Annotated[
+        str, typer.Option("--chunk-kib", help="Chunk sizes in KiB, comma-separated.")
+    ] = "16,64,256,1024",
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="Link time per chunk size, seconds.")
+    ] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
+) -> None:
+    """Downlink goodput against the link rate per chunk size (ground on loopback, real sender)."""
+    from workbench.bench.link import link_table, run_link_bench
+
+    rows = run_link_bench(rate_bps, parse_int_list(chunk_kib, "--chunk-kib"), seconds)
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    typer.echo(link_table(rows))
+    typer.echo(
+        "note: always-up link; goodput counts the chunk bytes the ground acknowledged, over "
+        "the time to the last acknowledgement; each request also carries ~512 bytes of headers"
+    )
+
+
+@bench_app.command("ground")
+def ground(
+    task: Annotated[
+        list[str] | None, typer.Option("--task", help="Only this task (repeatable).")
+    ] = None,
+    batch: Annotated[
+        str, typer.Option("--batch", help="Segmentation batch sizes, comma-separated.")
+    ] = "1,4,16",
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu or cuda (default: cpu, and cuda if any).")
+    ] = None,
+    scenes: Annotated[
+        int | None,
+        typer.Option("--scenes", help="Scenes per task (default: largest batch, at least 4)."),
+    ] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker", help="Decode in the ground's per-transfer worker process.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
+) -> None:
+    """Ground decode plus segmentation throughput, scenes per second, batched."""
+    from shared.sensors.profiles import TASKS
+    from workbench.bench.ground import ground_table, run_ground_bench
+
+    tasks = list(task or TASKS)
+    rows = run_ground_bench(tasks, parse_int_list(batch, "--batch"), device, worker, scenes)
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    typer.echo(ground_table(rows))
+    typer.echo(
+        "note: decoding runs on the CPU (bit-exact with the satellite) and per container, so a "
+        "task's decode figure is the same in each row; --device and --batch apply to the U-Net"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` command group to the ``eodl`` app."""
+    app.add_typer(bench_app, name="bench")

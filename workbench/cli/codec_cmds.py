@@ -1,0 +1,273 @@
+"""Codec commands of ``eodl``: ``codecs``, ``encode``, ``decode`` and ``inspect``.
+
+Scripts rely on these names and options. Exit codes: 0 success, 2 a domain error (one line on
+stderr, from ``workbench.cli.main``), 3 ``decode`` wrote a raster whose digest does not match the
+encoder's, 1 ``inspect`` found a container that is not intact.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from shared.codecs.base import RateTarget
+from shared.codecs.registry import CODECS, codec_info
+from shared.durable import atomic_write
+from shared.errors import ConfigurationError, ContainerError
+from shared.wire.container import (
+    DEFAULT_MAX_CONTAINER_BYTES,
+    check_lengths,
+    compute_checksum,
+    read_header,
+)
+from shared.wire.header import HEADER_SIZE, ContainerHeader
+
+# SystemExit, not typer.Exit: under ``standalone_mode=False`` click returns typer.Exit's code
+# instead of raising it, and ``workbench.cli.main`` does not pass that return value on. Bad
+# arguments raise ConfigurationError (printed as one ``error:`` line by ``workbench.cli.main``).
+EXIT_DIGEST_MISMATCH = 3
+EXIT_NOT_INTACT = 1
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+CheckpointsOption = Annotated[
+    Path | None,
+    typer.Option("--checkpoints", help="Folder of learned-codec checkpoints (safetensors)."),
+]
+
+
+def _check_output(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise ConfigurationError(f"output folder {path.parent} does not exist; create it first")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    _check_output(path)
+    atomic_write(path, data)
+
+
+def _read_container_file(path: Path) -> bytes:
+    if not path.is_file():
+        raise ConfigurationError(f"container file {path} does not exist; check the path")
+    size = path.stat().st_size
+    if size > DEFAULT_MAX_CONTAINER_BYTES:
+        raise ContainerError(
+            f"{path.name} is {size} bytes, over the {DEFAULT_MAX_CONTAINER_BYTES}-byte cap; "
+            "this is not a single-scene container"
+        )
+    return path.read_bytes()
+
+
+def _checkpoint_store(folder: Path | None) -> Any:
+    """A CheckpointStore searching ``folder`` first, or ``None`` for the codec's default."""
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        raise ConfigurationError(f"checkpoint folder {folder} does not exist; check --checkpoints")
+    from shared.codecs.learned.checkpoint import CheckpointStore
+
+    return CheckpointStore([folder])
+
+
+def _emit(values: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(values, sort_keys=True))
+        return
+    for key, value in values.items():
+        if isinstance(value, dict):
+            typer.echo(f"{key}:")
+            for sub_key, sub_value in value.items():
+                typer.echo(f"  {sub_key}: {sub_value}")
+        else:
+            typer.echo(f"{key}: {value}")
+
+
+def list_codecs(as_json: JsonFlag = False) -> None:
+    """List the registered codecs: name, wire id, kind and supported band counts."""
+    rows = [
+        {
+            "name": i.name,
+            "wire_id": i.wire_id,
+            "kind": i.kind,
+            "min_bands": 1,
+            "max_bands": i.max_bands,
+            "summary": i.summary,
+        }
+        for i in CODECS
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    typer.echo(f"{'name':<24}{'id':>4}  {'kind':<10}{'bands':<7}summary")
+    for r in rows:
+        bands = f"1-{r['max_bands']}"
+        typer.echo(f"{r['name']:<24}{r['wire_id']:>4}  {r['kind']:<10}{bands:<7}{r['summary']}")
+
+
+def _psnr_text(psnr_db: float | None) -> str | float | None:
+    if psnr_db is None:
+        return None
+    return "inf" if math.isinf(psnr_db) else round(psnr_db, 4)
+
+
+def encode(
+    in_path: Annotated[Path, typer.Argument(metavar="IN", help=".npy (C,H,W)/(H,W) or GeoTIFF.")],
+    out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Container file to write.")],
+    codec: Annotated[str, typer.Option("--codec", help="Codec name (see `eodl codecs`).")],
+    bpp: Annotated[float | None, typer.Option("--bpp", help="Target bits per pixel.")] = None,
+    quality: Annotated[int | None, typer.Option("--quality", help="Quality 1..6.")] = None,
+    lossless: Annotated[bool, typer.Option("--lossless", help="Exact reconstruction.")] = False,
+    bit_depth: Annotated[int | None, typer.Option("--bit-depth", help="Significant bits.")] = None,
+    scale: Annotated[float | None, typer.Option("--scale", help="Normalisation max.")] = None,
+    checkpoints: CheckpointsOption = None,
+    mask: Annotated[
+        Path | None, typer.Option("--mask", help="Truth mask to carry in the sidecar.")
+    ] = None,
+    scene_id: Annotated[str | None, typer.Option("--scene-id", help="Scene id.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="fire, cloud, building.")] = None,
+    sensor: Annotated[str | None, typer.Option("--sensor", help="Sensor name.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Compress a raster into a container; prints bpp, size and PSNR."""
+    from shared.compression import compress_raster
+    from shared.sensors.readers import read_mask, read_raster
+
+    codec_info(codec)  # an unknown name fails before the raster is read
+    _check_output(out_path)
+    target = RateTarget(bpp=bpp, quality=quality, lossless=lossless)
+    raster = read_raster(in_path)
+    truth = read_mask(mask) if mask is not None else None
+    extra = {"scene_id": scene_id, "task": task, "sensor": sensor}
+    scene = compress_raster(
+        raster,
+        codec=codec,
+        target=target,
+        scale=scale,
+        bit_depth=bit_depth,
+        metadata={k: v for k, v in extra.items() if v is not None},
+        truth_mask=truth,
+        checkpoints=_checkpoint_store(checkpoints),
+    )
+    _write_atomically(out_path, scene.container)
+    _emit(
+        {
+            "wrote": str(out_path),
+            "codec": codec,
+            "shape": list(scene.reconstruction.shape),
+            "size_bytes": len(scene.container),
+            "payload_bytes": scene.header.payload_bytes,
+            "bpp": round(scene.bpp, 6),
+            "payload_bpp": round(scene.payload_bpp, 6),
+            "bits_per_sample": round(scene.bits_per_sample, 6),
+            "psnr_db": _psnr_text(scene.psnr_db),
+        },
+        as_json,
+    )
+
+
+def decode(
+    in_path: Annotated[Path, typer.Argument(metavar="IN", help="Container file.")],
+    out_path: Annotated[Path, typer.Argument(metavar="OUT", help=".npy file to write.")],
+    checkpoints: CheckpointsOption = None,
+    mask: Annotated[
+        Path | None, typer.Option("--mask", help="Also write the sidecar's truth mask (.npy).")
+    ] = None,
+) -> None:
+    """Decode a container to .npy (C,H,W) in the original dtype; exit 3 if the digest differs."""
+    from shared.compression import decompress_container
+
+    for path in (out_path, mask):
+        if path is not None and path.suffix != ".npy":
+            raise ConfigurationError(f"{path} must end in .npy; the decoder writes NumPy files")
+        if path is not None:
+            _check_output(path)
+    scene = decompress_container(
+        _read_container_file(in_path), checkpoints=_checkpoint_store(checkpoints)
+    )
+    _save_npy(out_path, scene.raster)
+    if mask is not None:
+        if scene.truth_mask is None:
+            raise ContainerError(f"{in_path.name} carries no truth-mask sidecar; drop --mask")
+        _save_npy(mask, scene.truth_mask)
+    shape = "x".join(str(n) for n in scene.raster.shape)
+    typer.echo(f"wrote {out_path}: {shape} {scene.raster.dtype}")
+    if not scene.digest_matches:
+        typer.echo(
+            "digest matched: no - the decoded raster differs from the onboard reconstruction "
+            "(decoder desynchronised or wrong weights)",
+            err=True,
+        )
+        raise SystemExit(EXIT_DIGEST_MISMATCH)
+    typer.echo("digest matched: yes")
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    _write_atomically(path, buffer.getvalue())
+
+
+def _metadata_view(data: bytes, header: ContainerHeader) -> Any:
+    start = HEADER_SIZE + header.payload_bytes
+    blob = data[start : start + header.metadata_bytes]
+    try:
+        return json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return f"unreadable ({exc})"
+
+
+def _inspection(data: bytes, header: ContainerHeader) -> dict[str, Any]:
+    from shared.metrics.rate import bits_per_sample, bpp
+
+    try:
+        check_lengths(header, len(data))
+        lengths = "ok"
+    except ContainerError as exc:
+        lengths = str(exc)
+    checksum_ok = compute_checksum(data) == header.crc32c
+    return {
+        "header": header.to_dict(),
+        "size_bytes": len(data),
+        "declared_bytes": header.total_bytes,
+        "lengths": lengths,
+        "checksum_ok": checksum_ok,
+        "intact": checksum_ok and lengths == "ok",
+        "bpp": round(bpp(header.rate_bytes, header.height, header.width), 6),
+        "payload_bpp": round(bpp(header.payload_bytes, header.height, header.width), 6),
+        "bits_per_sample": round(bits_per_sample(header.rate_bytes, *header.spec.shape), 6),
+        "metadata": _metadata_view(data, header) if lengths == "ok" else None,
+    }
+
+
+def inspect(
+    in_path: Annotated[Path, typer.Argument(metavar="IN", help="Container file.")],
+    as_json: JsonFlag = False,
+    payload: Annotated[
+        Path | None, typer.Option("--payload", help="Write the raw codec payload here.")
+    ] = None,
+) -> None:
+    """Print a container's header, sizes, bpp and whether its checksum holds; exit 1 if not."""
+    data = _read_container_file(in_path)
+    header = read_header(data)
+    report = _inspection(data, header)
+    if payload is not None:
+        if len(data) < HEADER_SIZE + header.payload_bytes:
+            raise ContainerError(f"{in_path.name} is truncated inside the payload; cannot extract")
+        _write_atomically(payload, data[HEADER_SIZE : HEADER_SIZE + header.payload_bytes])
+        report["payload_written"] = str(payload)
+    _emit(report, as_json)
+    if not report["intact"]:
+        raise SystemExit(EXIT_NOT_INTACT)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``codecs``, ``encode``, ``decode`` and ``inspect`` to the ``eodl`` app."""
+    app.command("codecs")(list_codecs)
+    app.command("encode")(encode)
+    app.command("decode")(decode)
+    app.command("inspect")(inspect)

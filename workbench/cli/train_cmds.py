@@ -1,0 +1,369 @@
+"""`eodl train segmenter|codec|joint` and `eodl evaluate segmenter|codec`.
+
+Training commands record themselves, with every option spelled out, in the checkpoint's
+manifest (``command``), so any shipped checkpoint can be retrained exactly. Under
+``torchrun --nproc-per-node K -m workbench.cli.main train ...`` they run as K DDP processes.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.errors import ConfigurationError
+
+train_app = typer.Typer(
+    help="Train segmenters, learned codecs, or both jointly.", no_args_is_help=True
+)
+evaluate_app = typer.Typer(
+    help="Measure F1 of segmenters and rate-distortion of codecs.", no_args_is_help=True
+)
+
+Task = Annotated[str, typer.Option("--task", help="fire, cloud or building")]
+Data = Annotated[Path, typer.Option("--data", help="folder written by `eodl data generate`")]
+MaxMinutes = Annotated[float | None, typer.Option("--max-minutes", help="wall-clock budget")]
+MaxSteps = Annotated[int | None, typer.Option("--max-steps", help="cap on steps per epoch")]
+Crop = Annotated[int | None, typer.Option("--crop", help="train on random N x N windows")]
+Seed = Annotated[int, typer.Option("--seed", help="seed of weights, data order, augmentation")]
+Device = Annotated[
+    str | None, typer.Option("--device", help="cuda or cpu (default: cuda if present)")
+]
+Threads = Annotated[
+    int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")
+]
+Resume = Annotated[bool, typer.Option("--resume", help="continue from <out>.state.pt if present")]
+Json = Annotated[bool, typer.Option("--json", help="print one JSON value on stdout")]
+
+
+def recorded_command(ctx: typer.Context) -> str:
+    """The running command with every option (defaults included), as the manifest records it."""
+    parts = ctx.command_path.split()
+    parts[0] = "eodl"
+    for param in ctx.command.params:
+        if param.name == "as_json":
+            continue
+        value = ctx.params.get(param.name or "")
+        flag = param.opts[0] if param.opts else f"--{param.name}"
+        if value is None or value is False:
+            continue
+        parts += [flag] if value is True else [flag, str(value)]
+    return shlex.join(parts)
+
+
+def _threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        if threads < 1:
+            raise ConfigurationError(f"--threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"--decoder-channels takes integers like 64,32,16, got {text!r}"
+        ) from exc
+
+
+def _echo(value: Any, as_json: bool, text: str) -> None:
+    typer.echo(json.dumps(value) if as_json else text)
+
+
+@train_app.command("segmenter")
+def train_segmenter_cmd(
+    ctx: typer.Context,
+    task: Task,
+    data: Data,
+    out: Annotated[Path, typer.Option("--out", help="checkpoint path (NAME or NAME.safetensors)")],
+    encoder: Annotated[
+        str, typer.Option("--encoder", help="mobilenet_v2 or resnet34")
+    ] = "resnet34",
+    encoder_depth: Annotated[int, typer.Option("--encoder-depth", help="U-Net stages 1..5")] = 5,
+    decoder_channels: Annotated[str, typer.Option("--decoder-channels")] = "256,128,64,32,16",
+    epochs: Annotated[int, typer.Option("--epochs")] = 50,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    patience: Annotated[int, typer.Option("--patience", help="epochs without better val F1")] = 8,
+    pos_weight: Annotated[
+        float, typer.Option("--pos-weight", help="BCE weight of positives")
+    ] = 1.0,
+    half: Annotated[bool, typer.Option("--half", help="store weights as float16")] = False,
+    max_minutes: MaxMinutes = None,
+    max_steps: MaxSteps = None,
+    crop: Crop = None,
+    seed: Seed = 0,
+    device: Device = None,
+    threads: Threads = None,
+    resume: Resume = False,
+    as_json: Json = False,
+) -> None:
+    """Train a U-Net (BCE, Adam, flips/rot90, early stopping on validation F1)."""
+    from workbench.training.segmenter import SegmenterTrainConfig, train_segmenter
+
+    _threads(threads)
+    config = SegmenterTrainConfig(
+        task=task,
+        data=data,
+        out=out,
+        encoder=encoder,
+        encoder_depth=encoder_depth,
+        decoder_channels=_widths(decoder_channels),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        pos_weight=pos_weight,
+        max_minutes=max_minutes,
+        max_steps=max_steps,
+        crop=crop,
+        seed=seed,
+        device=device,
+        resume=resume,
+        half=half,
+        command=recorded_command(ctx),
+    )
+    manifest = train_segmenter(config)
+    if manifest:
+        m = manifest["metrics"]
+        _echo(
+            manifest,
+            as_json,
+            f"{out}: val f1_positive {m['f1_positive']:.4f} "
+            f"f1_macro {m['f1_macro']:.4f} threshold {manifest['threshold']}",
+        )
+
+
+@train_app.command("codec")
+def train_codec_cmd(
+    ctx: typer.Context,
+    task: Task,
+    data: Data,
+    model: Annotated[str, typer.Option("--model", help="learned codec, e.g. cheng2020-gmm")],
+    quality: Annotated[int, typer.Option("--quality", help="1..6; also the container's model id")],
+    lmbda: Annotated[float, typer.Option("--lmbda", help="weight of MSE (on [0,1]) against bpp")],
+    out: Annotated[Path, typer.Option("--out", help="checkpoint path (NAME or NAME.safetensors)")],
+    n: Annotated[
+        int | None, typer.Option("--N", help="transform width (default per quality)")
+    ] = None,
+    m: Annotated[int | None, typer.Option("--M", help="latent width (hyperprior models)")] = None,
+    epochs: Annotated[int, typer.Option("--epochs")] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    aux_lr: Annotated[float, typer.Option("--aux-lr", help="entropy bottleneck (lower)")] = 1e-4,
+    patience: Annotated[int, typer.Option("--patience")] = 10,
+    eval_limit: Annotated[
+        int | None, typer.Option("--eval-limit", help="validation scenes coded for real bpp")
+    ] = None,
+    init: Annotated[
+        Path | None, typer.Option("--init", help="start from this codec checkpoint's weights")
+    ] = None,
+    max_minutes: MaxMinutes = None,
+    max_steps: MaxSteps = None,
+    crop: Crop = None,
+    seed: Seed = 0,
+    device: Device = None,
+    threads: Threads = None,
+    resume: Resume = False,
+    as_json: Json = False,
+) -> None:
+    """Train one rate point: L = lmbda * MSE + bpp; report real bpp from the bitstreams."""
+    from workbench.training.codec import CodecTrainConfig, train_codec
+
+    _threads(threads)
+    config = CodecTrainConfig(
+        task=task,
+        data=data,
+        out=out,
+        model=model,
+        quality=quality,
+        lmbda=lmbda,
+        N=n,
+        M=m,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        aux_lr=aux_lr,
+        patience=patience,
+        max_minutes=max_minutes,
+        max_steps=max_steps,
+        crop=crop,
+        eval_limit=eval_limit,
+        init=init,
+        seed=seed,
+        device=device,
+        resume=resume,
+        command=recorded_command(ctx),
+    )
+    manifest = train_codec(config)
+    if manifest:
+        mt = manifest["metrics"]
+        _echo(
+            manifest,
+            as_json,
+            f"{out}: bpp {mt['bpp']:.4f} (payload {mt['payload_bpp']:.4f}, "
+            f"estimate {mt['bpp_estimate']:.4f}) psnr_db {mt['psnr_db']:.2f}",
+        )
+
+
+@train_app.command("joint")
+def train_joint_cmd(
+    ctx: typer.Context,
+    task: Task,
+    data: Data,
+    codec: Annotated[Path, typer.Option("--codec", help="pretrained codec checkpoint")],
+    segmenter: Annotated[Path, typer.Option("--segmenter", help="pretrained segmenter checkpoint")],
+    out: Annotated[Path, typer.Option("--out", help="folder for codec, segmenter, report.json")],
+    lmbda: Annotated[float | None, typer.Option("--lmbda")] = None,
+    gamma: Annotated[
+        float | None, typer.Option("--gamma", help="weight of BCE; 0: standalone")
+    ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            "--scenario", help="high-quality (lmbda 10, gamma 1e-3) or low-quality (10, 1e-2)"
+        ),
+    ] = None,
+    epochs: Annotated[int, typer.Option("--epochs")] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-4,
+    aux_lr: Annotated[float, typer.Option("--aux-lr")] = 1e-5,
+    seg_lr: Annotated[float, typer.Option("--seg-lr")] = 1e-4,
+    eval_limit: Annotated[int | None, typer.Option("--eval-limit", help="scenes measured")] = None,
+    max_minutes: MaxMinutes = None,
+    max_steps: MaxSteps = None,
+    seed: Seed = 0,
+    device: Device = None,
+    threads: Threads = None,
+    as_json: Json = False,
+) -> None:
+    """Fine-tune codec and segmenter with L = lmbda * MSE + bpp + gamma * BCE."""
+    from workbench.training.joint import JointTrainConfig, scenario_weights, train_joint
+
+    _threads(threads)
+    preset = scenario_weights(scenario) if scenario else (None, None)
+    lmbda = lmbda if lmbda is not None else preset[0]
+    gamma = gamma if gamma is not None else preset[1]
+    if lmbda is None or gamma is None:
+        raise ConfigurationError("give --lmbda and --gamma, or --scenario high-quality|low-quality")
+    config = JointTrainConfig(
+        task=task,
+        data=data,
+        codec=codec,
+        segmenter=segmenter,
+        out=out,
+        lmbda=lmbda,
+        gamma=gamma,
+        scenario=scenario or "custom",
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        aux_lr=aux_lr,
+        seg_lr=seg_lr,
+        eval_limit=eval_limit,
+        max_minutes=max_minutes,
+        max_steps=max_steps,
+        seed=seed,
+        device=device,
+        command=recorded_command(ctx),
+    )
+    report = train_joint(config)
+    if report:
+        b, a = report["before"], report["after"]
+        _echo(
+            report,
+            as_json,
+            f"before: bpp {b['bpp']:.4f} psnr_db {b['psnr_db']:.2f} "
+            f"f1_positive {b['f1_positive']:.4f}\nafter:  bpp {a['bpp']:.4f} "
+            f"psnr_db {a['psnr_db']:.2f} f1_positive {a['f1_positive']:.4f}",
+        )
+
+
+@evaluate_app.command("segmenter")
+def evaluate_segmenter_cmd(
+    data: Data,
+    task: Annotated[str | None, typer.Option("--task", help="use the shipped segmenter")] = None,
+    ckpt: Annotated[Path | None, typer.Option("--ckpt", help="segmenter checkpoint")] = None,
+    codec: Annotated[str | None, typer.Option("--codec", help="pass scenes through it")] = None,
+    bpp: Annotated[float | None, typer.Option("--bpp", help="target rate for --codec")] = None,
+    checkpoints: Annotated[Path | None, typer.Option("--checkpoints", help="codec weights")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="evaluate the first N scenes")
+    ] = None,
+    threads: Threads = None,
+    as_json: Json = False,
+) -> None:
+    """F1 of the positive class and macro F1, optionally on decoded data."""
+    from shared.codecs.base import RateTarget
+    from shared.models.segmentation import load_segmenter, load_segmenter_checkpoint
+    from workbench.training.evaluate import segment_scenes
+
+    _threads(threads)
+    if (task is None) == (ckpt is None):
+        raise ConfigurationError("give exactly one of --task T (shipped segmenter) or --ckpt CKPT")
+    if (codec is None) != (bpp is None):
+        raise ConfigurationError("--codec and --bpp go together, e.g. --codec jpeg2000 --bpp 0.5")
+    segmenter = load_segmenter_checkpoint(ckpt) if ckpt is not None else load_segmenter(str(task))
+    if segmenter is None:
+        raise ConfigurationError(f"no shipped segmenter for task {task!r}; pass --ckpt")
+    store = _codec_store(codec, segmenter.task, checkpoints)
+    target = RateTarget(bpp=bpp) if bpp is not None else None
+    result = segment_scenes(
+        segmenter, data, codec=codec, target=target, checkpoints=store, limit=limit
+    )
+    _echo(
+        result,
+        as_json,
+        f"{segmenter.task}: f1_positive {result['f1_positive']:.4f} "
+        f"f1_macro {result['f1_macro']:.4f} over {result['scenes']} scenes",
+    )
+
+
+def _codec_store(codec: str | None, task: str, root: Path | None) -> Any:
+    from shared.codecs.registry import codec_info
+
+    if codec is None or codec_info(codec).kind != "learned":
+        return None
+    from shared.codecs.learned.checkpoint import CheckpointStore
+    from workbench.training.evaluate import shipped_codec_root
+
+    return CheckpointStore(roots=[root or shipped_codec_root(task)])
+
+
+@evaluate_app.command("codec")
+def evaluate_codec_cmd(
+    codec: Annotated[str, typer.Option("--codec", help="registry name, e.g. cheng2020-gmm")],
+    data: Data,
+    checkpoints: Annotated[Path | None, typer.Option("--checkpoints", help="codec weights")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="evaluate the first N scenes")
+    ] = None,
+    threads: Threads = None,
+    as_json: Json = False,
+) -> None:
+    """bpp (real), bits per sample and PSNR per rate point of a codec on a folder."""
+    from workbench.training.evaluate import evaluate_codec
+
+    _threads(threads)
+    points = evaluate_codec(codec, data, root=checkpoints, limit=limit)
+    public = [
+        {k: p[k] for k in ("codec", "quality", "bpp", "bits_per_sample", "psnr_db")} for p in points
+    ]
+    lines = [
+        f"{p['codec']} q={p['quality']}: bpp {p['bpp']:.4f} (payload {p['payload_bpp']:.4f}) "
+        f"bits/sample {p['bits_per_sample']:.4f} psnr_db {p['psnr_db']:.2f}"
+        for p in points
+    ]
+    _echo(public, as_json, "\n".join(lines))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `train` and `evaluate` command groups to the `eodl` app."""
+    app.add_typer(train_app, name="train")
+    app.add_typer(evaluate_app, name="evaluate")

@@ -1,0 +1,115 @@
+"""The demo's scenario: scenes of every task, several codecs and rates, through the link."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import numpy as np
+
+from shared.errors import EODownlinkError
+from shared.sensors.profiles import TASKS, get_profile
+from workbench.datasets.generate import generate_scenes
+
+#: JPEG 2000 target rates per task, in bpp (container bits over H x W). Fire patches are 32x32,
+#: so a J2K main header alone costs about 0.6 bpp there: their ladder starts higher.
+JPEG2000_BPP: dict[str, tuple[float, ...]] = {
+    "fire": (2.0, 4.0),
+    "cloud": (0.5, 1.5),
+    "building": (1.0, 4.0),
+}
+LEARNED_CODEC = "cheng2020-gmm"
+TERMINAL_STATES = ("processed", "failed")
+
+
+class DemoTimeoutError(EODownlinkError, TimeoutError):
+    """Transfers did not all finish within the demo's time limit."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One scene sent through the satellite with one codec setting."""
+
+    task: str
+    codec: str
+    rate_field: str
+    rate_value: str
+    scene_name: str
+
+
+def rate_plan(task: str, learned_qualities: list[int]) -> list[tuple[str, str, str]]:
+    """(codec, rate field, rate value) for each upload of a scene of ``task``."""
+    plan = [("jpeg2000", "bpp", f"{bpp:g}") for bpp in JPEG2000_BPP[task]]
+    plan += [(LEARNED_CODEC, "quality", str(q)) for q in learned_qualities]
+    return plan
+
+
+def learned_qualities(task: str, limit: int = 2) -> list[int]:
+    """Quality levels of the shipped learned checkpoints for the task's band count."""
+    from shared.codecs.learned.checkpoint import CheckpointStore
+
+    bands = len(get_profile(task).band_names)
+    entries = CheckpointStore().candidates(LEARNED_CODEC, bands)
+    qualities = sorted({e.manifest.quality for e in entries if e.manifest.trained})
+    if len(qualities) <= limit:
+        return qualities
+    return [qualities[0], qualities[-1]]
+
+
+def upload_scenes(satellite_url: str, scenes_per_task: int, seed: int) -> list[Upload]:
+    """Generate scenes and upload each one per codec setting through the REST API."""
+    uploads: list[Upload] = []
+    with httpx.Client(base_url=satellite_url, timeout=60.0) as client:
+        for task in TASKS:
+            qualities = learned_qualities(task)
+            for scene in generate_scenes(task, scenes_per_task, seed):
+                for codec, field, value in rate_plan(task, qualities):
+                    _post_scene(client, scene.image, scene.mask, task, codec, field, value)
+                    uploads.append(Upload(task, codec, field, value, scene.scene_id))
+    return uploads
+
+
+def _post_scene(
+    client: httpx.Client,
+    image: np.ndarray,
+    mask: np.ndarray,
+    task: str,
+    codec: str,
+    field: str,
+    value: str,
+) -> None:
+    files = {"raster": ("scene.npy", _npy_bytes(image)), "mask": ("mask.npy", _npy_bytes(mask))}
+    data = {"task": task, "codec": codec, field: value}
+    response = client.post("/v1/scenes", files=files, data=data)
+    if response.status_code != 202:
+        raise EODownlinkError(
+            f"the satellite refused a {task} scene ({codec} {field}={value}): "
+            f"{response.status_code} {response.text}"
+        )
+
+
+def wait_for_transfers(ground_url: str, expected: int, timeout_s: float) -> list[dict[str, Any]]:
+    """Poll the ground until ``expected`` transfers have ended, processed or failed."""
+    deadline = time.monotonic() + timeout_s
+    items: list[dict[str, Any]] = []
+    with httpx.Client(base_url=ground_url, timeout=30.0) as client:
+        while time.monotonic() < deadline:
+            body = client.get("/v1/transfers", params={"limit": 1000}).json()
+            items = body["items"]
+            done = [t for t in items if t["state"] in TERMINAL_STATES]
+            if len(done) >= expected:
+                return done
+            time.sleep(1.0)
+    raise DemoTimeoutError(
+        f"only {len([t for t in items if t['state'] in TERMINAL_STATES])} of {expected} "
+        f"transfers ended within {timeout_s:.0f} s; see the service logs"
+    )
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()

@@ -1,0 +1,127 @@
+"""Segmentation under bit-rate reduction (paper, Fig. 2): at each rate point the U-Net is
+retrained on decompressed training scenes and scored on decompressed held-out scenes.
+
+Rates are those of the real containers of the held-out scenes. One ``uncompressed`` row per
+task (the clean baseline U-Net on clean scenes, at the raw bit depth) marks the plateau.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from shared.codecs.base import RateTarget
+from shared.errors import RateTargetError
+from workbench.experiments.baseline import PAPER_BACKBONE, clean_segmenter
+from workbench.experiments.data import decoded_copy, ensure_task_data
+from workbench.experiments.rd import codec_checkpoint
+from workbench.experiments.runner import ResultsTable, Workspace
+from workbench.experiments.settings import PAPER_CODEC, RunSettings
+from workbench.experiments.training import device, ensure_codec, ensure_segmenter
+
+COLUMNS = ("task", "codec", "bpp", "f1_positive", "f1_macro")
+KEY = ("task", "codec", "bpp")
+UNCOMPRESSED = "uncompressed"
+
+
+def table(out: Path) -> ResultsTable:
+    """``seg-vs-rate.csv`` of an output folder."""
+    return ResultsTable(out / "seg-vs-rate.csv", COLUMNS, KEY)
+
+
+def _rate_points(ws: Workspace, task: str, settings: RunSettings) -> list[tuple[str, str, Any]]:
+    """(codec, label, (target, store-or-None)) per rate point: JPEG 2000 targets, then the
+    paper's codec at each trained rate point (the same checkpoints as ``rd``)."""
+    from workbench.training.evaluate import isolated_store
+
+    points: list[tuple[str, str, Any]] = [
+        ("jpeg2000", f"{b:g}bpp", (RateTarget(bpp=b), None))
+        for b in settings.seg_subset(settings.jpeg2000_bpps[task])
+    ]
+    train, _ = ensure_task_data(ws, task, settings)
+    for quality, lmbda in settings.seg_subset(settings.rate_points):
+        ckpt = ensure_codec(
+            task,
+            train,
+            codec_checkpoint(ws, task, PAPER_CODEC, quality),
+            PAPER_CODEC,
+            quality,
+            lmbda,
+            settings,
+        )
+        points.append(
+            (PAPER_CODEC, f"q{quality}", (RateTarget(quality=quality), isolated_store(ckpt)))
+        )
+    return points
+
+
+def _score(
+    ws: Workspace,
+    results: ResultsTable,
+    task: str,
+    codec: str,
+    label: str,
+    target: RateTarget,
+    store: Any,
+    settings: RunSettings,
+) -> dict[str, float] | None:
+    """Decode both folders through the codec, retrain the U-Net, score it.
+
+    Returns None when the target is unreachable or the row is already in the CSV (the decoded
+    folders keep their measured bpp, so a rerun finds the row without recomputing it).
+    """
+    from shared.models.segmentation import load_segmenter_checkpoint
+    from workbench.training.evaluate import segment_scenes
+
+    train, test = ensure_task_data(ws, task, settings)
+    base = ws.work / "decoded" / task / f"{codec}-{label}"
+    try:
+        decoded_copy(train, base / "train", task, codec, target, store)
+        figures = decoded_copy(test, base / "test", task, codec, target, store)
+    except RateTargetError:
+        return None
+    if results.has(task=task, codec=codec, bpp=figures["bpp"]):
+        return None
+    backbone = PAPER_BACKBONE[task]
+    ckpt = ensure_segmenter(
+        task,
+        base / "train",
+        ws.checkpoint("segmenter-decoded", task, f"{codec}-{label}"),
+        backbone,
+        settings,
+    )
+    scores = segment_scenes(load_segmenter_checkpoint(ckpt, device=device()), base / "test")
+    return {"bpp": figures["bpp"], **scores}
+
+
+def _uncompressed(ws: Workspace, results: ResultsTable, task: str, settings: RunSettings) -> None:
+    from shared.models.segmentation import load_segmenter_checkpoint
+    from shared.sensors.profiles import get_profile
+    from workbench.training.evaluate import segment_scenes
+
+    profile = get_profile(task)
+    raw_bpp = float(profile.bands * profile.bit_depth)
+    if results.has(task=task, codec=UNCOMPRESSED, bpp=raw_bpp):
+        return
+    _, test = ensure_task_data(ws, task, settings)
+    segmenter = load_segmenter_checkpoint(clean_segmenter(ws, task, settings), device=device())
+    scores = segment_scenes(segmenter, test)
+    results.append({"task": task, "codec": UNCOMPRESSED, "bpp": raw_bpp, **scores})
+
+
+def run_seg_vs_rate(out: Path, tasks: tuple[str, ...], settings: RunSettings) -> ResultsTable:
+    """F1 against bpp for JPEG 2000 and the paper's codec per task; resumes from the CSV."""
+    ws, results = Workspace(out), table(out)
+    for task in tqdm(tasks, desc="seg-vs-rate", unit="task"):
+        _uncompressed(ws, results, task, settings)
+        for codec, label, (target, store) in _rate_points(ws, task, settings):
+            if store is None:
+                scores = _score(ws, results, task, codec, label, target, None, settings)
+            else:
+                with store as opened:
+                    scores = _score(ws, results, task, codec, label, target, opened, settings)
+            if scores is not None:
+                results.append({"task": task, "codec": codec, **scores})
+    return results
