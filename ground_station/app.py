@@ -19,12 +19,12 @@ from ground_station.api import health, plans, query, transfers
 from ground_station.api.errors import install_error_handlers
 from ground_station.context import GroundContext
 from ground_station.db import make_engine, make_session_factory
+from ground_station.metrics import GroundMetrics
 from ground_station.processing.decode import WorkerLimits
 from ground_station.processing.pipeline import Processor
 from ground_station.processing.segmenters import load_segmenters
 from ground_station.settings import GroundSettings, get_settings
 from ground_station.store import TransferStore
-from ground_station.telemetry import GroundMetrics
 from ground_station.transfers import TransferLimits, TransferService
 from shared.protocol.signing import NonceCache
 from shared.sensors.profiles import PROFILES
@@ -89,7 +89,7 @@ def create_app(settings: GroundSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ground = await to_thread.run_sync(build_context, settings)
-        app.state.ground = ground
+        app.state.context = ground
         ground.processor.start()
         log.info("ground station ready, data in %s", settings.data_dir)
         try:

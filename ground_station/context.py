@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ground_station.metrics import GroundMetrics
 from ground_station.processing.pipeline import Processor
 from ground_station.settings import GroundSettings
 from ground_station.store import TransferStore
-from ground_station.telemetry import GroundMetrics
 from ground_station.transfers import TransferService
 from shared.protocol.signing import NonceCache
 
 
 @dataclass
 class GroundContext:
-    """The app's live parts (on ``app.state.ground``)."""
+    """The app's live parts (on ``app.state.context``)."""
 
     settings: GroundSettings
     keys: dict[str, bytes]

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from ground_station.db import TransferRecord, iso, utcnow
+from ground_station.metrics import GroundMetrics
 from ground_station.store import TransferStore
-from ground_station.telemetry import GroundMetrics
 from shared.codecs.registry import codec_info
 from shared.errors import (
     ConfigurationError,

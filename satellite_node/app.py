@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from satellite_node.api import health, link, plan, scenes
+from satellite_node.context import SatelliteContext
 from satellite_node.errors import install_error_handler
-from satellite_node.services import Services
 from satellite_node.settings import SatelliteSettings, get_settings
 
 
@@ -40,16 +40,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await run_in_threadpool(
-            Services.build, settings, key=key, ground_transport=ground_transport
+        context = await run_in_threadpool(
+            SatelliteContext.build, settings, key=key, ground_transport=ground_transport
         )
-        services.start()
-        app.state.services = services
+        context.start()
+        app.state.context = context
         try:
             yield
         finally:
-            app.state.services = None
-            await run_in_threadpool(services.stop)
+            app.state.context = None
+            await run_in_threadpool(context.stop)
 
     app = FastAPI(
         title="EO Downlink satellite node",
@@ -57,7 +57,7 @@ def create_app(
         summary="Scene intake, onboard store, compression and a downlink that never loses a scene",
         lifespan=lifespan,
     )
-    app.state.services = None
+    app.state.context = None
     install_error_handler(app)
     for router in (scenes.router, link.router, plan.router, health.router):
         app.include_router(router)

@@ -4,9 +4,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-artifacts
-# The layering the package names promise (pyproject.toml [tool.importlinter]); a crossed layer
-# fails the run before any test starts.
+# Static checks first, each failing the run before any test starts: lint (with the annotation
+# and docstring rules), the layering the package names promise (pyproject.toml
+# [tool.importlinter]) and the types of `shared/` (mypy, strict; pyproject.toml [tool.mypy]).
+.venv/bin/ruff check shared satellite_node ground_station workbench tests || exit 1
 .venv/bin/lint-imports --no-cache || exit 1
+.venv/bin/mypy || exit 1
 if [ "$#" -eq 0 ]; then
   set -- -m "not slow"
 fi

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.codecs.base import (
     SUPPORTED_DTYPES,
@@ -69,7 +70,7 @@ class CompressedScene:
 
     container: bytes = field(repr=False)
     header: ContainerHeader
-    reconstruction: np.ndarray = field(repr=False)
+    reconstruction: NDArray[Any] = field(repr=False)
     bpp: float
     bits_per_sample: float
     payload_bpp: float
@@ -87,13 +88,13 @@ class DecodedScene:
         truth_mask: the sidecar's truth mask, or ``None``.
     """
 
-    raster: np.ndarray = field(repr=False)
+    raster: NDArray[Any] = field(repr=False)
     container: Container
     digest_matches: bool
-    truth_mask: np.ndarray | None = field(default=None, repr=False)
+    truth_mask: NDArray[Any] | None = field(default=None, repr=False)
 
 
-def _as_chw(raster: np.ndarray) -> np.ndarray:
+def _as_chw(raster: NDArray[Any]) -> NDArray[Any]:
     if raster.ndim == 2:
         return raster[np.newaxis]
     if raster.ndim != 3:
@@ -103,7 +104,7 @@ def _as_chw(raster: np.ndarray) -> np.ndarray:
     return raster
 
 
-def build_spec(raster: np.ndarray, *, scale: float | None, bit_depth: int | None) -> RasterSpec:
+def build_spec(raster: NDArray[Any], *, scale: float | None, bit_depth: int | None) -> RasterSpec:
     """The spec of a (C, H, W) raster with the pipeline's defaults.
 
     ``bit_depth`` defaults to the dtype's bits for integers and 16 for float32; ``scale`` to
@@ -129,10 +130,11 @@ def build_spec(raster: np.ndarray, *, scale: float | None, bit_depth: int | None
             )
     if scale is None:
         scale = float(2**depth - 1) if not is_float else _float_peak(raster)
-    return RasterSpec(*raster.shape, dtype, depth, float(scale))
+    bands, height, width = raster.shape
+    return RasterSpec(bands, height, width, dtype, depth, float(scale))
 
 
-def _float_peak(raster: np.ndarray) -> float:
+def _float_peak(raster: NDArray[Any]) -> float:
     if not np.isfinite(raster).all():
         raise InvalidRasterError("raster holds NaN or Inf samples; fill or mask them first")
     peak = float(raster.max())
@@ -155,7 +157,7 @@ def _scene_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     return meta
 
 
-def _sidecar(truth_mask: np.ndarray | None, spec: RasterSpec) -> bytes | None:
+def _sidecar(truth_mask: NDArray[Any] | None, spec: RasterSpec) -> bytes | None:
     if truth_mask is None:
         return None
     if truth_mask.shape not in ((spec.height, spec.width), (1, spec.height, spec.width)):
@@ -167,16 +169,16 @@ def _sidecar(truth_mask: np.ndarray | None, spec: RasterSpec) -> bytes | None:
 
 
 def compress_raster(
-    raster: np.ndarray,
+    raster: NDArray[Any],
     *,
     codec: str,
     target: RateTarget,
     scale: float | None = None,
     bit_depth: int | None = None,
     metadata: dict[str, Any] | None = None,
-    truth_mask: np.ndarray | None = None,
+    truth_mask: NDArray[Any] | None = None,
     checkpoints: Any = None,
-    roi_mask: np.ndarray | None = None,
+    roi_mask: NDArray[Any] | None = None,
     tiling: TilingPolicy | None = None,
 ) -> CompressedScene:
     """Encode a raster into a container and measure it.
@@ -255,10 +257,10 @@ def compress_raster(
 
 def _encode_roi(
     engine: Codec,
-    chw: np.ndarray,
+    chw: NDArray[Any],
     spec: RasterSpec,
     target: RateTarget,
-    roi_mask: np.ndarray,
+    roi_mask: NDArray[Any],
     meta: dict[str, Any],
 ) -> EncodedPayload:
     """Encode with ROI coding and record the coded ROI (its block grid) in ``meta``."""
@@ -293,10 +295,10 @@ def _encode_roi(
 
 def _encode_roi_learned(
     engine: Codec,
-    chw: np.ndarray,
+    chw: NDArray[Any],
     spec: RasterSpec,
     target: RateTarget,
-    roi: np.ndarray,
+    roi: NDArray[Any],
     meta: dict[str, Any],
 ) -> EncodedPayload:
     """Latent-gain ROI coding; a bpp target picks the (quality, gains) whose container fits.
@@ -368,7 +370,7 @@ def decompress_container(
 
 def _decode_payload(
     container: Container, limits: DecodeLimits, checkpoints: Any, tiling: TilingPolicy | None
-) -> np.ndarray:
+) -> NDArray[Any]:
     header = container.header
     if header.tiled:
         return decode_tiled(

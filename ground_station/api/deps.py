@@ -17,13 +17,13 @@ from shared.protocol.signing import HEADER_SIGNATURE, verify_request
 MAX_JSON_BYTES = 1024 * 1024
 
 
-def get_ground(request: Request) -> GroundContext:
+def get_context(request: Request) -> GroundContext:
     """The running app's context."""
-    ground: GroundContext = request.app.state.ground
-    return ground
+    context: GroundContext = request.app.state.context
+    return context
 
 
-Ground = Annotated[GroundContext, Depends(get_ground)]
+ContextDep = Annotated[GroundContext, Depends(get_context)]
 
 
 def signed_path(request: Request) -> str:
@@ -52,51 +52,51 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def verify(ground: GroundContext, request: Request, body: bytes) -> str:
+def verify(context: GroundContext, request: Request, body: bytes) -> str:
     """Verify the request's signature; count and re-raise a refusal."""
     try:
         return verify_request(
-            ground.keys,
+            context.keys,
             request.method,
             signed_path(request),
             request.headers,
             body,
-            ground.nonces,
-            max_skew_s=ground.settings.max_skew_s,
+            context.nonces,
+            max_skew_s=context.settings.max_skew_s,
         )
     except AuthenticationError:
-        ground.metrics.auth_failures.inc()
+        context.metrics.auth_failures.inc()
         raise
 
 
-async def signed_json(request: Request, ground: Ground) -> bytes:
+async def signed_json(request: Request, context: ContextDep) -> bytes:
     """A verified JSON body (at most 1 MiB)."""
     body = await read_body(request, MAX_JSON_BYTES)
-    verify(ground, request, body)
+    verify(context, request, body)
     return body
 
 
-async def signed_chunk(request: Request, ground: Ground) -> bytes:
+async def signed_chunk(request: Request, context: ContextDep) -> bytes:
     """A verified chunk body (at most ``GS_MAX_CHUNK_BYTES``)."""
-    body = await read_body(request, ground.settings.max_chunk_bytes)
+    body = await read_body(request, context.settings.max_chunk_bytes)
     try:
-        verify(ground, request, body)
+        verify(context, request, body)
     except IntegrityError:
-        ground.metrics.chunks.labels(outcome="crc_fault").inc()
+        context.metrics.chunks.labels(outcome="crc_fault").inc()
         raise
     return body
 
 
-async def read_access(request: Request, ground: Ground) -> None:
+async def read_access(request: Request, context: ContextDep) -> None:
     """Signed GETs are verified; unsigned ones pass only when ``GS_PUBLIC_READS`` is on."""
-    if request.headers.get(HEADER_SIGNATURE) is None and ground.settings.public_reads:
+    if request.headers.get(HEADER_SIGNATURE) is None and context.settings.public_reads:
         return
     if request.headers.get(HEADER_SIGNATURE) is None:
-        ground.metrics.auth_failures.inc()
+        context.metrics.auth_failures.inc()
         raise AuthenticationError(
             "request is not signed and GS_PUBLIC_READS is off; sign it with sign_request()"
         )
-    verify(ground, request, await read_body(request, MAX_JSON_BYTES))
+    verify(context, request, await read_body(request, MAX_JSON_BYTES))
 
 
 SignedJson = Annotated[bytes, Depends(signed_json)]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
-from ground_station.api.deps import Ground
+from ground_station.api.deps import ContextDep
 from ground_station.db import TransferRecord
 from shared.errors import EODownlinkError
 
@@ -20,32 +20,32 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(ground: Ground, response: Response) -> dict[str, object]:
+def readyz(context: ContextDep, response: Response) -> dict[str, object]:
     """The database answers, the store has room and the processing threads run."""
     checks: dict[str, str] = {}
     try:
-        with ground.sessions() as session:
+        with context.sessions() as session:
             session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # any driver error means not ready
         checks["database"] = f"unavailable: {exc}"
     try:
-        ground.store.check_free(0)
+        context.store.check_free(0)
         checks["store"] = "ok"
     except EODownlinkError as exc:
         checks["store"] = str(exc)
-    checks["processing"] = "ok" if ground.processor.alive() else "processing threads stopped"
+    checks["processing"] = "ok" if context.processor.alive() else "processing threads stopped"
     ready = all(value == "ok" for value in checks.values())
     response.status_code = 200 if ready else 503
     return {"status": "ready" if ready else "not ready", "checks": checks}
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(ground: Ground) -> Response:
+def metrics(context: ContextDep) -> Response:
     """Prometheus text format: transfers by state, chunks, worker failures, latencies."""
-    with ground.sessions() as session:
+    with context.sessions() as session:
         rows = session.execute(
             select(TransferRecord.state, func.count()).group_by(TransferRecord.state)
         ).all()
-    ground.metrics.set_state_counts({state: count for state, count in rows})
-    return Response(generate_latest(ground.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    context.metrics.set_state_counts({state: count for state, count in rows})
+    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from ground_station.api.deps import Ground, ReadAccess, SignedJson
+from ground_station.api.deps import ContextDep, ReadAccess, SignedJson
 from ground_station.api.plan_schemas import PlanReceipt, PlanReport, PlanView
 from ground_station.api.transfers import parse_body
 from ground_station.db import PlanRecord, iso
@@ -27,10 +27,10 @@ def _view(record: PlanRecord) -> PlanView:
 
 
 @router.post(PLANS, response_model=PlanReceipt)
-def post_plan(body: SignedJson, ground: Ground) -> PlanReceipt:
+def post_plan(body: SignedJson, context: ContextDep) -> PlanReceipt:
     """Keep a satellite's pass plan; a repeated ``plan_id`` returns the first receipt."""
     report = parse_body(PlanReport, body)
-    with ground.sessions() as session:
+    with context.sessions() as session:
         record = session.get(PlanRecord, report.plan_id)
         if record is None:
             record = PlanRecord(
@@ -45,17 +45,19 @@ def post_plan(body: SignedJson, ground: Ground) -> PlanReceipt:
 
 
 @router.get(PLANS, response_model=list[PlanView], dependencies=[ReadAccess])
-def list_plans(ground: Ground, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[PlanView]:
+def list_plans(
+    context: ContextDep, limit: Annotated[int, Query(ge=1, le=500)] = 20
+) -> list[PlanView]:
     """The most recently received plans, newest first."""
     query = select(PlanRecord).order_by(PlanRecord.received_at.desc()).limit(limit)
-    with ground.sessions() as session:
+    with context.sessions() as session:
         return [_view(r) for r in session.scalars(query)]
 
 
 @router.get(PLANS + "/latest", response_model=PlanView, dependencies=[ReadAccess])
-def latest_plan(ground: Ground) -> PlanView:
+def latest_plan(context: ContextDep) -> PlanView:
     """The plan received last (what the satellite is sending in this or the last pass)."""
-    plans = list_plans(ground, limit=1)
+    plans = list_plans(context, limit=1)
     if not plans:
         raise NotFoundError("no plan received yet: the satellite reports one per pass")
     return plans[0]

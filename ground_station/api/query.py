@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from sqlalchemy import func, select
 
-from ground_station.api.deps import Ground, ReadAccess
+from ground_station.api.deps import ContextDep, ReadAccess
 from ground_station.api.schemas import Summary, SummaryRow, TransferPage, transfer_view
 from ground_station.api.transfers import TransferId
 from ground_station.db import TransferRecord
@@ -24,7 +24,7 @@ router = APIRouter(tags=["query"], dependencies=[ReadAccess])
 
 @router.get(TRANSFERS, response_model=TransferPage)
 def list_transfers(
-    ground: Ground,
+    context: ContextDep,
     task: str | None = None,
     codec: str | None = None,
     state: TransferState | None = None,
@@ -40,7 +40,7 @@ def list_transfers(
     ):
         if value is not None:
             query = query.where(column == value)
-    with ground.sessions() as session:
+    with context.sessions() as session:
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(
             query.order_by(TransferRecord.created_at.desc(), TransferRecord.transfer_id)
@@ -49,17 +49,17 @@ def list_transfers(
         ).all()
         items = []
         for record in rows:
-            received, missing = ground.service.received(record)
+            received, missing = context.service.received(record)
             count = chunk_count(record.total_bytes, record.chunk_bytes)
             items.append(transfer_view(record, count, received, missing))
     return TransferPage(items=items, total=total, limit=limit, offset=offset)
 
 
-def _artefact(ground: Ground, transfer_id: str, name: str, flag: str) -> FileResponse:
-    with ground.sessions() as session:
+def _artefact(context: ContextDep, transfer_id: str, name: str, flag: str) -> FileResponse:
+    with context.sessions() as session:
         record = get_record(session, transfer_id)
         present, state = bool(getattr(record, flag)), record.state
-    path = ground.store.artefact(transfer_id, name)
+    path = context.store.artefact(transfer_id, name)
     if not present or not path.is_file():
         raise NotFoundError(
             f"transfer {transfer_id!r} has no {name} (state {state}); it exists once the "
@@ -70,19 +70,19 @@ def _artefact(ground: Ground, transfer_id: str, name: str, flag: str) -> FileRes
 
 
 @router.get(QUICKLOOK, response_class=FileResponse)
-def get_quicklook(transfer_id: TransferId, ground: Ground) -> FileResponse:
+def get_quicklook(transfer_id: TransferId, context: ContextDep) -> FileResponse:
     """The decoded scene as a PNG (thermal: inferno colormap; Sentinel-2: true colour)."""
-    return _artefact(ground, transfer_id, QUICKLOOK_NAME, "has_quicklook")
+    return _artefact(context, transfer_id, QUICKLOOK_NAME, "has_quicklook")
 
 
 @router.get(MASK, response_class=FileResponse)
-def get_mask(transfer_id: TransferId, ground: Ground) -> FileResponse:
+def get_mask(transfer_id: TransferId, context: ContextDep) -> FileResponse:
     """The predicted segmentation mask as a PNG (white = fire, cloud or building)."""
-    return _artefact(ground, transfer_id, MASK_NAME, "has_mask")
+    return _artefact(context, transfer_id, MASK_NAME, "has_mask")
 
 
 @router.get(SUMMARY, response_model=Summary)
-def summary(ground: Ground) -> Summary:
+def summary(context: ContextDep) -> Summary:
     """Per task and codec: transfer count and the mean bpp, PSNR and F1 of processed ones."""
     processed = TransferRecord.state == "processed"
 
@@ -101,7 +101,7 @@ def summary(ground: Ground) -> Summary:
         .group_by(TransferRecord.task, TransferRecord.codec)
         .order_by(TransferRecord.task, TransferRecord.codec)
     )
-    with ground.sessions() as session:
+    with context.sessions() as session:
         rows = session.execute(query).all()
     groups = [
         SummaryRow(

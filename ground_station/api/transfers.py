@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Header, Path, Response
 from pydantic import BaseModel, ValidationError
 
-from ground_station.api.deps import Ground, ReadAccess, SignedChunk, SignedJson
+from ground_station.api.deps import ContextDep, ReadAccess, SignedChunk, SignedJson
 from ground_station.api.schemas import TransferView, transfer_view
 from ground_station.context import GroundContext
 from ground_station.transfers import get_record
@@ -44,12 +44,12 @@ def parse_body(model: type[Model], body: bytes) -> Model:
         raise ConfigurationError(f"invalid {model.__name__} body: {'; '.join(parts)}") from exc
 
 
-def view_of(ground: GroundContext, transfer_id: str) -> TransferView:
+def view_of(context: GroundContext, transfer_id: str) -> TransferView:
     """The full view of one transfer (status, missing ranges, figures)."""
-    with ground.sessions() as session:
+    with context.sessions() as session:
         record = get_record(session, transfer_id)
         count = chunk_count(record.total_bytes, record.chunk_bytes)
-        received, missing = ground.service.received(record)
+        received, missing = context.service.received(record)
         return transfer_view(record, count, received, missing)
 
 
@@ -60,33 +60,33 @@ def view_of(ground: GroundContext, transfer_id: str) -> TransferView:
     responses={200: {"model": TransferView, "description": "already exists (idempotent)"}},
     openapi_extra=_json_body(TransferCreate),
 )
-def create_transfer(ground: Ground, body: SignedJson, response: Response) -> TransferView:
+def create_transfer(context: ContextDep, body: SignedJson, response: Response) -> TransferView:
     """Create a transfer, or return the identical existing one with the chunks it holds."""
     announcement = parse_body(TransferCreate, body)
-    transfer_id, created = ground.service.create(announcement)
+    transfer_id, created = context.service.create(announcement)
     response.status_code = 201 if created else 200
-    return view_of(ground, transfer_id)
+    return view_of(context, transfer_id)
 
 
 @router.put(CHUNK, response_model=ChunkAck, openapi_extra=_CHUNK_BODY)
 def put_chunk(
     transfer_id: TransferId,
     index: int,
-    ground: Ground,
+    context: ContextDep,
     body: SignedChunk,
     crc32c: Annotated[str | None, Header(alias=HEADER_CHUNK_CRC32C)] = None,
 ) -> ChunkAck:
     """Store one chunk after checking its CRC32C; ``duplicate`` when it is already there."""
-    return ground.service.put_chunk(transfer_id, index, body, crc32c)
+    return context.service.put_chunk(transfer_id, index, body, crc32c)
 
 
 @router.get(TRANSFER, response_model=TransferView, dependencies=[ReadAccess])
-def get_transfer(transfer_id: TransferId, ground: Ground) -> TransferView:
+def get_transfer(transfer_id: TransferId, context: ContextDep) -> TransferView:
     """State, missing chunk ranges (the sender's NAK list), receipt and all figures."""
-    return view_of(ground, transfer_id)
+    return view_of(context, transfer_id)
 
 
 @router.post(COMMIT, response_model=Receipt, openapi_extra=_json_body(CommitRequest))
-def commit_transfer(transfer_id: TransferId, ground: Ground, body: SignedJson) -> Receipt:
+def commit_transfer(transfer_id: TransferId, context: ContextDep, body: SignedJson) -> Receipt:
     """Verify and durably store the container; the receipt is custody."""
-    return ground.service.commit(transfer_id, parse_body(CommitRequest, body))
+    return context.service.commit(transfer_id, parse_body(CommitRequest, body))

@@ -5,10 +5,13 @@ and the ground's queue depth."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ground_station.dashboard.render import empty_chart, figure, style_of, to_png
 from ground_station.dashboard.series import TransferPoint, link_activity, queue_depth, rate_curves
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 ChartName = Literal["psnr-bpp", "f1-bpp", "link", "queue"]
 CHART_NAMES: tuple[str, ...] = ("psnr-bpp", "f1-bpp", "link", "queue")
@@ -56,7 +59,7 @@ def rate_chart(points: list[TransferPoint], name: str) -> bytes:
         return to_png(fig)
 
 
-def _time_axis(ax) -> None:  # type: ignore[no-untyped-def]
+def _time_axis(ax: Axes) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     locator = AutoDateLocator()

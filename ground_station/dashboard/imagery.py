@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from shared.sensors.profiles import (
     FIRE_FULL_SCALE_RADIANCE as FIRE_FULL_SCALE,
 )
 from shared.sensors.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 THERMAL_COLORMAP = "inferno"
 TRUE_COLOUR = ("B04", "B03", "B02")
@@ -128,7 +133,7 @@ def _upsample(image: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def _axes(fig, title: str, shape: tuple[int, ...]):  # type: ignore[no-untyped-def]
+def _axes(fig: Figure, title: str, shape: tuple[int, ...]) -> Axes:
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=11)
     ax.set_xlabel(f"{shape[1]} px")

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 
-from ground_station.api.deps import Ground, ReadAccess
+from ground_station.api.deps import ContextDep, ReadAccess
 from ground_station.api.transfers import TransferId
 from ground_station.context import GroundContext
 from ground_station.dashboard.charts import render_chart
@@ -62,11 +62,11 @@ def static_asset(name: str) -> FileResponse:
     return _static(name)
 
 
-def load_points(ground: GroundContext, limit: int = MAX_CHART_TRANSFERS) -> list[TransferPoint]:
+def load_points(context: GroundContext, limit: int = MAX_CHART_TRANSFERS) -> list[TransferPoint]:
     """The newest ``limit`` transfers' chart figures."""
     columns = [getattr(TransferRecord, name) for name in TransferPoint.__dataclass_fields__]
     query = select(*columns).order_by(TransferRecord.created_at.desc()).limit(limit)
-    with ground.sessions() as session:
+    with context.sessions() as session:
         rows = session.execute(query).all()
     return [TransferPoint(*row) for row in rows]
 
@@ -79,14 +79,14 @@ def _fingerprint(points: list[TransferPoint]) -> tuple[Any, ...]:
 
 
 @router.get("/dashboard/charts/{name}.png", response_class=Response)
-def chart(name: ChartName, ground: Ground) -> Response:
+def chart(name: ChartName, context: ContextDep) -> Response:
     """A chart of all transfers as PNG (``psnr-bpp``, ``f1-bpp``, ``link``, ``queue``).
 
     Drawing takes a second or so on a small machine: a chart is redrawn only when the
     transfers it shows changed.
     """
-    points = load_points(ground)
-    key, fingerprint = (str(ground.settings.data_dir), name), _fingerprint(points)
+    points = load_points(context)
+    key, fingerprint = (str(context.settings.data_dir), name), _fingerprint(points)
     with _CHART_LOCK:
         cached = _CHART_CACHE.get(key)
     if cached is not None and cached[0] == fingerprint:
@@ -99,16 +99,16 @@ def chart(name: ChartName, ground: Ground) -> Response:
 
 
 @router.get("/dashboard/transfers/{transfer_id}/panels")
-def transfer_panels(transfer_id: TransferId, ground: Ground) -> dict[str, Any]:
+def transfer_panels(transfer_id: TransferId, context: ContextDep) -> dict[str, Any]:
     """The transfer's imagery (rendered on first call), notes on what is missing, and the
     container's header and metadata as the ground decoded them."""
-    index = ensure_panels(ground, transfer_id)
+    index = ensure_panels(context, transfer_id)
     for panel in index["panels"]:
         panel["url"] = f"/dashboard/transfers/{transfer_id}/panels/{panel['name']}.png"
     return index
 
 
 @router.get("/dashboard/transfers/{transfer_id}/panels/{name}.png", response_class=FileResponse)
-def transfer_panel(transfer_id: TransferId, name: PanelName, ground: Ground) -> FileResponse:
+def transfer_panel(transfer_id: TransferId, name: PanelName, context: ContextDep) -> FileResponse:
     """One panel PNG of a processed transfer."""
-    return FileResponse(panel_path(ground, transfer_id, name), media_type="image/png")
+    return FileResponse(panel_path(context, transfer_id, name), media_type="image/png")

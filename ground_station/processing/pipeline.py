@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from ground_station.db import TransferRecord, utcnow
+from ground_station.metrics import GroundMetrics
 from ground_station.processing.decode import (
     DecodeOutcome,
     WorkerFailure,
@@ -30,7 +31,6 @@ from ground_station.processing.measure import apply_decode, apply_segmentation
 from ground_station.processing.quicklook import save_mask, save_quicklook
 from ground_station.processing.segmenters import SegmenterSet
 from ground_station.store import MASK_NAME, QUICKLOOK_NAME, TransferStore
-from ground_station.telemetry import GroundMetrics
 from shared.errors import EODownlinkError
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Dependencies of the routes: the running services of this app."""
+"""Dependencies of the routes: the running context of this app (its store, link, worker, sender)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from satellite_node.services import Services
+from satellite_node.context import SatelliteContext
 from shared.errors import EODownlinkError
 
 
 class NotReadyError(EODownlinkError, RuntimeError):
-    """The app's services are not running (the lifespan has not started or has ended)."""
+    """The app's context is not running (the lifespan has not started or has ended)."""
 
 
-def get_services(request: Request) -> Services:
-    services: Services | None = getattr(request.app.state, "services", None)
-    if services is None:
+def get_context(request: Request) -> SatelliteContext:
+    context: SatelliteContext | None = getattr(request.app.state, "context", None)
+    if context is None:
         raise NotReadyError("the satellite node is not running yet; retry in a moment")
-    return services
+    return context
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+ContextDep = Annotated[SatelliteContext, Depends(get_context)]

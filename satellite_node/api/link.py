@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from satellite_node.api.deps import ServicesDep
+from satellite_node.api.deps import ContextDep
 from satellite_node.api.views import LinkView
 from satellite_node.link.emulator import LinkEmulator
 from satellite_node.link.profile import LinkProfile
@@ -27,16 +27,16 @@ def link_view(link: LinkEmulator) -> LinkView:
 
 
 @router.get("")
-def get_link(services: ServicesDep) -> LinkView:
+def get_link(context: ContextDep) -> LinkView:
     """The link profile, whether a pass is on, and the recent utilisation."""
-    return link_view(services.link)
+    return link_view(context.link)
 
 
 @router.put("")
-def put_link(services: ServicesDep, profile: LinkProfile) -> LinkView:
+def put_link(context: ContextDep, profile: LinkProfile) -> LinkView:
     """Replace the link profile (times stay on the link's clock, ``elapsed_s``)."""
-    services.link.set_profile(profile)
-    services.sender.wake.set()
-    if services.planner is not None:  # a new profile is a new pass: plan it now
-        services.planner.wake.set()
-    return link_view(services.link)
+    context.link.set_profile(profile)
+    context.sender.wake.set()
+    if context.planner is not None:  # a new profile is a new pass: plan it now
+        context.planner.wake.set()
+    return link_view(context.link)

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from satellite_node.api.deps import ServicesDep
+from satellite_node.api.deps import ContextDep
 from satellite_node.planner.allocator import Candidate, PassPlan, QueuedScene, plan_pass
 from satellite_node.planner.budget import DEFAULT_HORIZON_S, next_pass, pass_budget_bytes
 from satellite_node.planner.curves import CurveBook
@@ -97,16 +97,16 @@ def _view(plan: PassPlan, window: tuple[float, float] | None) -> PlanView:
 
 @router.get("")
 def get_plan(
-    services: ServicesDep,
+    context: ContextDep,
     horizon_s: float = Query(DEFAULT_HORIZON_S, gt=0, le=86_400),
 ) -> PlanView:
     """The next pass (or the one under way): its byte budget and the scenes it will carry."""
-    applied = services.planner.views() if services.planner is not None else []
+    applied = context.planner.views() if context.planner is not None else []
     if applied:
         return _applied_view(applied[-1])
-    profile, now = services.link.profile, services.link.elapsed()
+    profile, now = context.link.profile, context.link.elapsed()
     curves = CurveBook.seeded()
-    records = [r for state in WAITING for r in services.store.list(state=state, limit=10_000)]
+    records = [r for state in WAITING for r in context.store.list(state=state, limit=10_000)]
     records.sort(key=lambda r: (r.priority, r.seq))
     queue = [_queued(r, curves) for r in records if r.container_bytes]
     budget = pass_budget_bytes(profile, now, horizon_s)
@@ -143,7 +143,7 @@ def _applied_view(ledger: dict[str, Any]) -> PlanView:
 
 
 @router.get("/applied")
-def get_applied(services: ServicesDep) -> list[dict[str, Any]]:
+def get_applied(context: ContextDep) -> list[dict[str, Any]]:
     """The ledgers of the recent passes under ``SAT_PLAN=apply`` (oldest first): budget, link
     bytes carried over, released and actually sent, scenes released and deferred."""
-    return services.planner.views() if services.planner is not None else []
+    return context.planner.views() if context.planner is not None else []

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from satellite_node.api.deps import ServicesDep
+from satellite_node.api.deps import ContextDep
 from satellite_node.api.views import SceneAccepted, SceneList, SceneView
 from satellite_node.intake import build_upload, npy_bytes, rate_target, rate_to_dict, read_upload
 from satellite_node.store.schema import SCENE_STATES
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/scenes", tags=["scenes"])
 
 @router.post("", status_code=202)
 def upload_scene(
-    services: ServicesDep,
+    context: ContextDep,
     raster: Annotated[UploadFile, File(description="the raster: .npy or GeoTIFF")],
     task: Annotated[str, Form(description="fire, cloud or building")],
     mask: Annotated[UploadFile | None, File(description="optional truth mask")] = None,
@@ -32,7 +32,7 @@ def upload_scene(
 
     Runs in the thread pool (a plain ``def``): reading and validating rasters blocks.
     """
-    settings = services.settings
+    settings = context.settings
     rate = rate_target(bpp, quality, lossless, settings.default_bpp)
     limit = settings.max_upload_bytes
     data = read_upload(raster.file, raster.filename or "raster.npy", limit, mask=False)
@@ -48,7 +48,7 @@ def upload_scene(
         raster=data,
         mask=truth,
     )
-    record = services.store.admit(
+    record = context.store.admit(
         task=upload.task,
         codec=upload.codec,
         rate=rate_to_dict(upload.rate),
@@ -57,26 +57,26 @@ def upload_scene(
         raster=npy_bytes(upload.raster),
         mask=None if upload.mask is None else npy_bytes(upload.mask),
     )
-    services.worker.wake.set()
+    context.worker.wake.set()
     return SceneAccepted(scene_id=record.scene_id, state=record.state)
 
 
 @router.get("")
 def list_scenes(
-    services: ServicesDep,
+    context: ContextDep,
     state: Annotated[str | None, Query(description="only scenes in this state")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> SceneList:
     """Scenes onboard, newest first."""
     if state is not None and state not in SCENE_STATES:
         raise ConfigurationError(f"unknown state {state!r}; states: {', '.join(SCENE_STATES)}")
-    scenes = [SceneView.of(r) for r in services.store.list(state=state, limit=limit)]
+    scenes = [SceneView.of(r) for r in context.store.list(state=state, limit=limit)]
     return SceneList(scenes=scenes, count=len(scenes))
 
 
 @router.get("/{scene_id}")
-def get_scene(services: ServicesDep, scene_id: str) -> SceneView:
+def get_scene(context: ContextDep, scene_id: str) -> SceneView:
     """One scene's state (received ... delivered, or failed with the reason) and figures."""
     if not is_valid_id(scene_id):
         raise NotFoundError(f"no scene {scene_id!r}: scene ids are [A-Za-z0-9._-]")
-    return SceneView.of(services.store.get(scene_id))
+    return SceneView.of(context.store.get(scene_id))

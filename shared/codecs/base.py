@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import InvalidRasterError, RateTargetError, ResourceLimitError
 
@@ -79,10 +80,12 @@ class RasterSpec:
 
     @property
     def shape(self) -> tuple[int, int, int]:
+        """(bands, height, width)."""
         return (self.bands, self.height, self.width)
 
     @property
     def pixels(self) -> int:
+        """Spatial positions, height x width (the denominator of bpp)."""
         return self.height * self.width
 
 
@@ -110,7 +113,7 @@ class EncodedPayload:
 
     payload: bytes
     model: ModelRef
-    reconstruction: np.ndarray = field(repr=False)
+    reconstruction: NDArray[Any] = field(repr=False)
     quality: int | None = None
     lossless: bool = False
     roi: dict[str, Any] | None = field(default=None, compare=False)
@@ -125,6 +128,11 @@ class DecodeLimits:
     max_payload_bytes: int = 256 * 1024 * 1024
 
     def check(self, spec: RasterSpec, payload_bytes: int = 0) -> None:
+        """Refuse declared sizes over the caps before anything is allocated.
+
+        Raises:
+            ResourceLimitError: bands, pixels or payload bytes over their cap.
+        """
         if spec.bands > self.max_bands:
             raise ResourceLimitError(f"{spec.bands} bands declared; the cap is {self.max_bands}")
         if spec.pixels > self.max_pixels:
@@ -137,7 +145,7 @@ class DecodeLimits:
             )
 
 
-def reconstruction_digest(reconstruction: np.ndarray) -> str:
+def reconstruction_digest(reconstruction: NDArray[Any]) -> str:
     """SHA-256 (hex) of a reconstruction's samples, C-order little-endian, with its shape."""
     arr = np.ascontiguousarray(reconstruction)
     arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
@@ -146,12 +154,12 @@ def reconstruction_digest(reconstruction: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def to_unit(raster: np.ndarray, spec: RasterSpec) -> np.ndarray:
+def to_unit(raster: NDArray[Any], spec: RasterSpec) -> NDArray[Any]:
     """Normalise to [0, 1] by the spec's scale (paper, Appendix A). Returns float32."""
     return np.clip(raster.astype(np.float32) / np.float32(spec.scale), 0.0, 1.0)
 
 
-def from_unit(unit: np.ndarray, spec: RasterSpec) -> np.ndarray:
+def from_unit(unit: NDArray[Any], spec: RasterSpec) -> NDArray[Any]:
     """Undo :func:`to_unit` into the spec's dtype, rounding and clipping integer samples."""
     values = unit.astype(np.float32) * np.float32(spec.scale)
     if spec.dtype == "float32":
@@ -160,7 +168,7 @@ def from_unit(unit: np.ndarray, spec: RasterSpec) -> np.ndarray:
     return np.clip(np.rint(values), 0.0, top).astype(spec.dtype)
 
 
-def check_raster(raster: np.ndarray, spec: RasterSpec) -> None:
+def check_raster(raster: NDArray[Any], spec: RasterSpec) -> None:
     """Refuse a raster that does not match its spec, or holds NaN/Inf."""
     if raster.shape != spec.shape:
         raise InvalidRasterError(f"raster shape {raster.shape} differs from spec {spec.shape}")
@@ -180,10 +188,10 @@ class Codec(ABC):
     @abstractmethod
     def encode(
         self,
-        raster: np.ndarray,
+        raster: NDArray[Any],
         spec: RasterSpec,
         target: RateTarget,
-        roi_mask: np.ndarray | None = None,
+        roi_mask: NDArray[Any] | None = None,
     ) -> EncodedPayload:
         """Encode a (C, H, W) raster to real entropy-coded bytes at the rate target.
 
@@ -195,7 +203,7 @@ class Codec(ABC):
     @abstractmethod
     def decode(
         self, payload: bytes, spec: RasterSpec, model: ModelRef, limits: DecodeLimits | None = None
-    ) -> np.ndarray:
+    ) -> NDArray[Any]:
         """Decode a payload to a (C, H, W) raster in ``spec.dtype``.
 
         Raises:

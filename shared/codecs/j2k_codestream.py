@@ -52,10 +52,12 @@ class SizInfo:
 
     @property
     def bands(self) -> int:
+        """Image components declared in SIZ."""
         return len(self.components)
 
     @property
     def pixels(self) -> int:
+        """Reference-grid pixels declared in SIZ (width x height)."""
         return self.width * self.height
 
 

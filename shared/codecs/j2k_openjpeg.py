@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import CodecError
 
@@ -48,7 +49,7 @@ class EncoderSettings:
 
 @cache
 def _opj() -> ModuleType:
-    """glymur's openjp2 bindings, imported on first use (importing them loads the library)."""
+    """The openjp2 bindings of glymur, imported on first use (importing them loads the library)."""
     try:
         from glymur.lib import openjp2
     except (ImportError, OSError) as exc:
@@ -108,7 +109,7 @@ def _encoder_parameters(settings: EncoderSettings) -> Any:
     return cparams
 
 
-def _image(samples: np.ndarray, precision: int, stack: ExitStack) -> Any:
+def _image(samples: NDArray[Any], precision: int, stack: ExitStack) -> Any:
     """An opj_image_t holding ``samples`` (C, H, W) as int32 planes at ``precision`` bits."""
     opj = _opj()
     bands, height, width = samples.shape
@@ -132,7 +133,7 @@ def _image(samples: np.ndarray, precision: int, stack: ExitStack) -> Any:
     return image
 
 
-def encode_codestream(samples: np.ndarray, settings: EncoderSettings) -> bytes:
+def encode_codestream(samples: NDArray[Any], settings: EncoderSettings) -> bytes:
     """Encode unsigned integer samples to a raw J2K codestream (OpenJPEG writes a COM marker).
 
     Shape:
@@ -161,7 +162,7 @@ def encode_codestream(samples: np.ndarray, settings: EncoderSettings) -> bytes:
         return path.read_bytes()
 
 
-def _planes(image: Any, shape: tuple[int, int, int]) -> np.ndarray:
+def _planes(image: Any, shape: tuple[int, int, int]) -> NDArray[Any]:
     """Copy the decoded component planes out of OpenJPEG's memory into a (C, H, W) int32 array."""
     bands, height, width = shape
     img = image.contents
@@ -178,7 +179,9 @@ def _planes(image: Any, shape: tuple[int, int, int]) -> np.ndarray:
     return out
 
 
-def decode_codestream(payload: bytes, shape: tuple[int, int, int], threads: int = 1) -> np.ndarray:
+def decode_codestream(
+    payload: bytes, shape: tuple[int, int, int], threads: int = 1
+) -> NDArray[Any]:
     """Decode a raw J2K codestream whose header was already checked against ``shape``.
 
     Shape:

@@ -53,6 +53,7 @@ class RatePoint:
     codestream: bytes
 
     def bpp(self, pixels: int) -> float:
+        """Bits per pixel of the codestream over ``pixels`` spatial positions."""
         return len(self.codestream) * 8 / pixels
 
 

@@ -22,7 +22,10 @@ Use ROI coding for larger scenes at moderate rates, not for fire patches.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import ConfigurationError, InvalidRasterError
 from shared.sensors.fields import gaussian_blur
@@ -33,11 +36,11 @@ FEATHER_PX = 2.0
 
 
 def smooth_background(
-    samples: np.ndarray,
-    roi: np.ndarray,
+    samples: NDArray[Any],
+    roi: NDArray[Any],
     sigma_px: float = DEFAULT_SIGMA_PX,
     feather_px: float = FEATHER_PX,
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Replace the samples outside ``roi`` by their Gaussian low-pass; keep the ROI exact.
 
     Shape:

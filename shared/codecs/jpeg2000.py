@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.codecs.base import (
     Codec,
@@ -51,7 +52,7 @@ MAX_TILES = 1024  # OpenJPEG allocates per-tile state from SIZ alone; our encode
 NO_MODEL = ModelRef(0, b"")
 
 
-def quantise(raster: np.ndarray, spec: RasterSpec) -> np.ndarray:
+def quantise(raster: NDArray[Any], spec: RasterSpec) -> NDArray[Any]:
     """The unsigned integer samples that go into the codestream, at ``spec.bit_depth`` bits.
 
     Shape:
@@ -73,7 +74,7 @@ def quantise(raster: np.ndarray, spec: RasterSpec) -> np.ndarray:
     return raster
 
 
-def dequantise(samples: np.ndarray, spec: RasterSpec) -> np.ndarray:
+def dequantise(samples: NDArray[Any], spec: RasterSpec) -> NDArray[Any]:
     """Decoded integer samples back to ``spec.dtype`` (float32 in the raster's original units).
 
     Shape:
@@ -142,7 +143,9 @@ class Jpeg2000Codec(Codec):
             threads=self.threads,
         )
 
-    def _search(self, samples: np.ndarray, spec: RasterSpec, bpp: float, resolutions: int) -> bytes:
+    def _search(
+        self, samples: NDArray[Any], spec: RasterSpec, bpp: float, resolutions: int
+    ) -> bytes:
         def at_ratio(ratio: float) -> bytes:
             settings = self._settings(spec, resolutions, ratio)
             return strip_comments(encode_codestream(samples, settings))
@@ -150,7 +153,7 @@ class Jpeg2000Codec(Codec):
         first_ratio = spec.bands * spec.bit_depth / bpp
         return search_rate(at_ratio, bpp, spec.pixels, first_ratio).codestream
 
-    def _lossy(self, samples: np.ndarray, spec: RasterSpec, bpp: float) -> bytes:
+    def _lossy(self, samples: NDArray[Any], spec: RasterSpec, bpp: float) -> bytes:
         """9/7 at ``bpp``; below the marker floor, retry with fewer resolutions (smaller QCD)."""
         most = max_resolutions(spec.height, spec.width, self.resolutions)
         for resolutions in range(most, 1, -1):
@@ -160,7 +163,7 @@ class Jpeg2000Codec(Codec):
                 continue  # fewer resolutions lower the floor and ease pass granularity
         return self._search(samples, spec, bpp, 1)  # refuses with the true floor
 
-    def _codestream(self, samples: np.ndarray, spec: RasterSpec, target: RateTarget) -> bytes:
+    def _codestream(self, samples: NDArray[Any], spec: RasterSpec, target: RateTarget) -> bytes:
         if target.lossless:
             resolutions = max_resolutions(spec.height, spec.width, self.resolutions)
             return strip_comments(encode_codestream(samples, self._settings(spec, resolutions)))
@@ -170,10 +173,10 @@ class Jpeg2000Codec(Codec):
 
     def encode(
         self,
-        raster: np.ndarray,
+        raster: NDArray[Any],
         spec: RasterSpec,
         target: RateTarget,
-        roi_mask: np.ndarray | None = None,
+        roi_mask: NDArray[Any] | None = None,
     ) -> EncodedPayload:
         """Encode a (C, H, W) raster to a raw J2K codestream at the rate target.
 
@@ -208,7 +211,7 @@ class Jpeg2000Codec(Codec):
 
     def decode(
         self, payload: bytes, spec: RasterSpec, model: ModelRef, limits: DecodeLimits | None = None
-    ) -> np.ndarray:
+    ) -> NDArray[Any]:
         """Decode a raw J2K codestream after checking its declared header against spec and limits.
 
         Shape:

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.polynomial import Polynomial
+from numpy.typing import NDArray
 
 from shared.errors import ConfigurationError
 
 
-def _curve(rates: Sequence[float], psnrs: Sequence[float], name: str) -> tuple[np.ndarray, ...]:
+def _curve(rates: Sequence[float], psnrs: Sequence[float], name: str) -> tuple[NDArray[Any], ...]:
     r = np.asarray(rates, dtype=np.float64)
     q = np.asarray(psnrs, dtype=np.float64)
     if r.ndim != 1 or r.shape != q.shape or r.size < 2:
@@ -37,7 +39,7 @@ def _curve(rates: Sequence[float], psnrs: Sequence[float], name: str) -> tuple[n
     return np.log10(r), q
 
 
-def _mean_gap(x_a: np.ndarray, y_a: np.ndarray, x_b: np.ndarray, y_b: np.ndarray) -> float:
+def _mean_gap(x_a: NDArray[Any], y_a: NDArray[Any], x_b: NDArray[Any], y_b: NDArray[Any]) -> float:
     """Mean of (fit_b - fit_a) over the x interval both curves cover."""
     low = max(x_a.min(), x_b.min())
     high = min(x_a.max(), x_b.max())

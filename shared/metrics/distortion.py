@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import InvalidRasterError
 
 
-def _squared_error(reference: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+def _squared_error(reference: NDArray[Any], reconstruction: NDArray[Any]) -> NDArray[Any]:
     if reference.shape != reconstruction.shape:
         raise InvalidRasterError(
             f"reference shape {reference.shape} differs from reconstruction shape "
@@ -29,7 +31,7 @@ def _psnr(mse: float, data_range: float) -> float:
     return 10.0 * math.log10(data_range * data_range / mse)
 
 
-def psnr_db(reference: np.ndarray, reconstruction: np.ndarray, scale: float) -> float:
+def psnr_db(reference: NDArray[Any], reconstruction: NDArray[Any], scale: float) -> float:
     """PSNR in dB after dividing both rasters by ``scale`` (data range 1), as the paper does.
 
     ``scale`` is the sensor profile's global maximum (the normalisation of the codec's input).
@@ -51,7 +53,7 @@ def psnr_db(reference: np.ndarray, reconstruction: np.ndarray, scale: float) -> 
     return _psnr(mse, 1.0)
 
 
-def psnr_sensor_db(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+def psnr_sensor_db(reference: NDArray[Any], reconstruction: NDArray[Any]) -> float:
     """PSNR in dB in sensor units, with the data range taken as the reference's maximum.
 
     Shape:

@@ -9,12 +9,15 @@ false positive on it scores 0. Pass a whole dataset stacked into one array to ge
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import InvalidRasterError
 
 
-def _as_binary(mask: np.ndarray, name: str) -> np.ndarray:
+def _as_binary(mask: NDArray[Any], name: str) -> NDArray[Any]:
     if mask.dtype == np.bool_:
         return mask
     if mask.dtype.kind not in "iu":
@@ -27,7 +30,7 @@ def _as_binary(mask: np.ndarray, name: str) -> np.ndarray:
     return mask.astype(bool)
 
 
-def _class_f1(truth: np.ndarray, pred: np.ndarray) -> float:
+def _class_f1(truth: NDArray[Any], pred: NDArray[Any]) -> float:
     tp = int(np.count_nonzero(truth & pred))
     fp = int(np.count_nonzero(~truth & pred))
     fn = int(np.count_nonzero(truth & ~pred))
@@ -35,7 +38,7 @@ def _class_f1(truth: np.ndarray, pred: np.ndarray) -> float:
     return 1.0 if denominator == 0 else 2 * tp / denominator
 
 
-def _pair(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pair(truth: NDArray[Any], pred: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
     if truth.shape != pred.shape:
         raise InvalidRasterError(
             f"truth shape {truth.shape} differs from prediction shape {pred.shape}"
@@ -45,7 +48,7 @@ def _pair(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _as_binary(truth, "truth"), _as_binary(pred, "prediction")
 
 
-def f1_positive(truth: np.ndarray, pred: np.ndarray) -> float:
+def f1_positive(truth: NDArray[Any], pred: NDArray[Any]) -> float:
     """F1 of the positive class (fire, cloud, building).
 
     Shape:
@@ -58,7 +61,7 @@ def f1_positive(truth: np.ndarray, pred: np.ndarray) -> float:
     return _class_f1(t, p)
 
 
-def f1_macro(truth: np.ndarray, pred: np.ndarray) -> float:
+def f1_macro(truth: NDArray[Any], pred: NDArray[Any]) -> float:
     """Mean of the positive-class and negative-class F1 (the paper's "F1").
 
     Shape:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import nn
 
 from shared.errors import CheckpointError, ConfigurationError, InvalidRasterError
@@ -72,7 +73,8 @@ def build_unet(config: UnetConfig) -> nn.Module:
     return model
 
 
-def _drop_unused_stages(model: nn.Module, config: UnetConfig) -> None:
+def _drop_unused_stages(model: Any, config: UnetConfig) -> None:
+    """``model``: an smp ``Unet`` (smp ships no type information)."""
     # smp keeps the deep stages of a shallow encoder; they hold most weights and never run.
     encoder = model.encoder
     if config.encoder.startswith("resnet"):
@@ -114,14 +116,17 @@ class Segmenter:
 
     @property
     def task(self) -> str:
+        """The task the segmenter was trained for."""
         return str(self.manifest["task"])
 
     @property
     def bands(self) -> int:
+        """Input channels."""
         return int(self.manifest["bands"])
 
     @property
     def threshold(self) -> float:
+        """Probability above which a pixel is positive (tuned on validation, 0.5 default)."""
         return float(self.manifest.get("threshold", 0.5))
 
     def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
@@ -135,7 +140,7 @@ class Segmenter:
             logits = self.model(pad_to_multiple(batch.to(self.device, torch.float32)))
         return torch.sigmoid(logits[:, 0, :height, :width]).float().cpu()
 
-    def predict(self, raster_unit: np.ndarray) -> np.ndarray:
+    def predict(self, raster_unit: NDArray[Any]) -> NDArray[Any]:
         """Segment one normalised raster with the validation-chosen threshold.
 
         Shape:

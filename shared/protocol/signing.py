@@ -169,7 +169,9 @@ def verify_request(
 
     Args:
         keys: key id -> shared key of every satellite allowed in.
-        method, path, body: the request as received (path with its query).
+        method: the request method as received.
+        path: the request path as received, with its query.
+        body: the request body as received.
         headers: the request headers (names case-insensitive).
         nonces: the receiver's replay memory; the nonce is recorded only once all else holds.
         now: Unix time of reception (default: the clock).

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import ConfigurationError, InvalidRasterError
 
@@ -34,9 +35,9 @@ class BlockMask:
     height: int
     width: int
     block: int
-    cells: np.ndarray
+    cells: NDArray[Any]
 
-    def pixels(self) -> np.ndarray:
+    def pixels(self) -> NDArray[Any]:
         """The ROI as an (H, W) bool mask."""
         full = np.repeat(np.repeat(self.cells, self.block, axis=0), self.block, axis=1)
         return full[: self.height, : self.width]
@@ -64,7 +65,7 @@ def default_block(height: int, width: int) -> int:
     return 4 if min(height, width) < 128 else 8
 
 
-def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+def dilate(mask: NDArray[Any], radius: int) -> NDArray[Any]:
     """Square binary dilation by ``radius`` pixels (pure numpy: shifts of a padded copy).
 
     Shape:
@@ -81,7 +82,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def block_mask(mask: np.ndarray, *, block: int | None = None, margin: int = 2) -> BlockMask:
+def block_mask(mask: NDArray[Any], *, block: int | None = None, margin: int = 2) -> BlockMask:
     """Reduce a pixel mask (dilated by ``margin``) to a :class:`BlockMask`.
 
     Shape:

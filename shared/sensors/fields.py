@@ -7,12 +7,15 @@ in the Fourier domain (one real FFT each), which keeps a 256x256 field near a mi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 
 def power_law_field(
     rng: np.random.Generator, shape: tuple[int, int], beta: float, min_period_px: float = 0.0
-) -> np.ndarray:
+) -> NDArray[Any]:
     """A zero-mean, unit-variance Gaussian random field with power spectrum ~ 1/f**beta.
 
     Args:
@@ -41,8 +44,8 @@ def power_law_field(
 
 
 def hillshade(
-    elevation: np.ndarray, sun_azimuth_deg: float, sun_elevation_deg: float
-) -> np.ndarray:
+    elevation: NDArray[Any], sun_azimuth_deg: float, sun_elevation_deg: float
+) -> NDArray[Any]:
     """Cosine of the solar incidence angle on each pixel's slope (Lambertian shading, 0..1).
 
     Args:
@@ -62,7 +65,7 @@ def hillshade(
     return np.clip(cos_i, 0.0, 1.0)
 
 
-def gaussian_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
+def gaussian_blur(image: NDArray[Any], sigma_px: float) -> NDArray[Any]:
     """Blur the last two axes with a Gaussian point spread function.
 
     A separable, normalised discrete kernel (radius three sigma, all taps positive) over a
@@ -92,13 +95,13 @@ def gaussian_blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
     return image
 
 
-def quantile_threshold(field: np.ndarray, share_above: float) -> float:
+def quantile_threshold(field: NDArray[Any], share_above: float) -> float:
     """The level above which ``share_above`` of the field's pixels lie."""
     share = float(np.clip(share_above, 0.0, 1.0))
     return float(np.quantile(field, 1.0 - share))
 
 
-def smoothstep(x: np.ndarray, low: float, high: float) -> np.ndarray:
+def smoothstep(x: NDArray[Any], low: float, high: float) -> NDArray[Any]:
     """0 below ``low``, 1 above ``high``, a smooth cubic between (semi-transparent edges)."""
     t = np.clip((x - low) / max(high - low, 1e-12), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)

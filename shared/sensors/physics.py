@@ -12,13 +12,16 @@ Check values: B(3.8 um, 300 K) = 0.496, B(3.8 um, 1000 K) = 3.49e3, B(11.5 um, 3
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 C1L_W_UM4_M2_SR = 1.191042972e8
 C2_UM_K = 1.438776877e4
 
 
-def planck_radiance(wavelength_um: float, temperature_k: np.ndarray | float) -> np.ndarray:
+def planck_radiance(wavelength_um: float, temperature_k: NDArray[Any] | float) -> NDArray[Any]:
     """Blackbody spectral radiance B(lambda, T) in W m-2 sr-1 um-1 (float64).
 
     Shape:
@@ -29,7 +32,7 @@ def planck_radiance(wavelength_um: float, temperature_k: np.ndarray | float) -> 
     return C1L_W_UM4_M2_SR / (wavelength_um**5 * np.expm1(x))
 
 
-def brightness_temperature(wavelength_um: float, radiance: np.ndarray | float) -> np.ndarray:
+def brightness_temperature(wavelength_um: float, radiance: NDArray[Any] | float) -> NDArray[Any]:
     """Invert Planck's law: the temperature of a blackbody emitting ``radiance`` (K, float64).
 
     Non-positive radiance maps to 0 K rather than NaN.
@@ -48,12 +51,12 @@ def radiance_slope(wavelength_um: float, temperature_k: float) -> float:
 
 
 def add_nedt_noise(
-    radiance: np.ndarray,
+    radiance: NDArray[Any],
     wavelength_um: float,
     nedt_k: float,
     rng: np.random.Generator,
     reference_k: float = 300.0,
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Add detector noise: Gaussian in radiance with sigma = NEdT * dB/dT at ``reference_k``.
 
     Detector noise of a thermal imager is specified as the noise-equivalent temperature
@@ -63,7 +66,7 @@ def add_nedt_noise(
     return radiance + sigma * rng.standard_normal(radiance.shape)
 
 
-def radiance_to_counts(radiance: np.ndarray, full_scale: float, bit_depth: int) -> np.ndarray:
+def radiance_to_counts(radiance: NDArray[Any], full_scale: float, bit_depth: int) -> NDArray[Any]:
     """Quantise radiance linearly: 0 -> 0, ``full_scale`` -> 2**bit_depth - 1, saturating.
 
     Returns uint16 counts.
@@ -73,6 +76,6 @@ def radiance_to_counts(radiance: np.ndarray, full_scale: float, bit_depth: int) 
     return np.clip(counts, 0, top).astype(np.uint16)
 
 
-def counts_to_radiance(counts: np.ndarray, full_scale: float, bit_depth: int) -> np.ndarray:
+def counts_to_radiance(counts: NDArray[Any], full_scale: float, bit_depth: int) -> NDArray[Any]:
     """Undo :func:`radiance_to_counts` (to within half a count). Returns float64."""
     return np.asarray(counts, dtype=np.float64) * (full_scale / (2**bit_depth - 1))

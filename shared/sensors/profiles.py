@@ -13,9 +13,10 @@ which scenes happen to be in a dataset and a satellite can normalise a single sc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import InvalidRasterError, UnknownNameError
 
@@ -148,7 +149,7 @@ def get_profile(task: str) -> SensorProfile:
 
 
 def validate_raster(
-    raster: np.ndarray, profile: SensorProfile, *, exact_tile: bool = False
+    raster: NDArray[Any], profile: SensorProfile, *, exact_tile: bool = False
 ) -> None:
     """Refuse a (C, H, W) raster that does not fit a profile, saying what and how to fix it.
 

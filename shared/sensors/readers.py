@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import DatasetError, InvalidRasterError
 
@@ -38,12 +39,12 @@ class RasterInfo:
         data: (C, H, W).
     """
 
-    data: np.ndarray
+    data: NDArray[Any]
     nodata: float | None
     source_axes: str
 
 
-def read_raster(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+def read_raster(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NDArray[Any]:
     """Read a ``.npy`` or GeoTIFF raster as (C, H, W) in its stored dtype.
 
     Shape:
@@ -80,7 +81,7 @@ def read_raster_info(
     return info
 
 
-def read_mask(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
+def read_mask(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NDArray[Any]:
     """Read a binary mask (``.npy`` or GeoTIFF) as (H, W) uint8 holding only 0 and 1.
 
     Accepts bool, 0/1 and 0/255 masks (the 38-Cloud convention), with or without a leading
@@ -101,7 +102,7 @@ def read_mask(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray:
     return binarise_mask(raster[0], name=Path(path).name)
 
 
-def binarise_mask(mask: np.ndarray, *, name: str = "mask") -> np.ndarray:
+def binarise_mask(mask: NDArray[Any], *, name: str = "mask") -> NDArray[Any]:
     """Turn a bool, 0/1 or 0/255 (H, W) array into uint8 0/1, refusing anything else."""
     if mask.ndim != 2:
         raise InvalidRasterError(f"{name}: a mask must be (H, W), got shape {mask.shape}")
@@ -118,7 +119,7 @@ def binarise_mask(mask: np.ndarray, *, name: str = "mask") -> np.ndarray:
     )
 
 
-def _read_npy(path: Path, max_bytes: int, kinds: str) -> np.ndarray:
+def _read_npy(path: Path, max_bytes: int, kinds: str) -> NDArray[Any]:
     try:
         with path.open("rb") as fh:
             version = np.lib.format.read_magic(fh)
@@ -138,7 +139,7 @@ def _read_npy(path: Path, max_bytes: int, kinds: str) -> np.ndarray:
 
 def _read_npy_header(
     fh: BinaryIO, version: tuple[int, int]
-) -> tuple[tuple[int, ...], bool, np.dtype]:
+) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     if version == (1, 0):
         return np.lib.format.read_array_header_1_0(fh)
     if version == (2, 0):
@@ -176,7 +177,7 @@ def _tiff_nodata(page: object) -> float | None:
         return None
 
 
-def _tiff_to_chw(data: np.ndarray, axes: str, path: Path) -> np.ndarray:
+def _tiff_to_chw(data: NDArray[Any], axes: str, path: Path) -> NDArray[Any]:
     """Move the band axis (S, I, C, Q, or the only leading axis) first and drop length-1 axes."""
     if "Y" not in axes or "X" not in axes:
         raise InvalidRasterError(f"{path.name}: TIFF has no image plane (axes {axes!r})")
@@ -193,7 +194,7 @@ def _tiff_to_chw(data: np.ndarray, axes: str, path: Path) -> np.ndarray:
     return _to_chw(np.ascontiguousarray(np.transpose(data, order)), path)
 
 
-def _to_chw(data: np.ndarray, path: Path) -> np.ndarray:
+def _to_chw(data: NDArray[Any], path: Path) -> NDArray[Any]:
     if data.ndim == 2:
         return data[np.newaxis]
     if data.ndim == 3:
@@ -204,7 +205,7 @@ def _to_chw(data: np.ndarray, path: Path) -> np.ndarray:
     )
 
 
-def _check_dtype(dtype: np.dtype, path: Path, kinds: str) -> None:
+def _check_dtype(dtype: np.dtype[Any], path: Path, kinds: str) -> None:
     if dtype.kind not in kinds or dtype.hasobject:
         raise InvalidRasterError(
             f"{path.name}: dtype {dtype} is not a raster sample type; use unsigned/signed "
@@ -212,7 +213,9 @@ def _check_dtype(dtype: np.dtype, path: Path, kinds: str) -> None:
         )
 
 
-def _check_declared(shape: tuple[int, ...], dtype: np.dtype, path: Path, max_bytes: int) -> None:
+def _check_declared(
+    shape: tuple[int, ...], dtype: np.dtype[Any], path: Path, max_bytes: int
+) -> None:
     if len(shape) not in (2, 3) and path.suffix.lower() not in TIFF_SUFFIXES:
         raise InvalidRasterError(
             f"{path.name}: raster has {len(shape)} dims {shape}; expected (H, W) or (C, H, W). "

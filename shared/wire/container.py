@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import google_crc32c
-import numpy as np
+from numpy.typing import NDArray
 
 from shared.codecs.base import ModelRef, RasterSpec
 from shared.codecs.registry import codec_info
@@ -52,7 +52,7 @@ class Container:
     sidecar: bytes | None = field(default=None, repr=False)
 
     @property
-    def truth_mask(self) -> np.ndarray | None:
+    def truth_mask(self) -> NDArray[Any] | None:
         """The sidecar's truth mask, unpacked, or ``None`` when the container carries none."""
         return unpack_mask(self.sidecar) if self.sidecar is not None else None
 

@@ -111,6 +111,7 @@ class ContainerHeader:
 
     @property
     def has_sidecar(self) -> bool:
+        """Whether an evaluation sidecar follows the payload."""
         return self.sidecar_bytes > 0
 
     @property
@@ -132,6 +133,7 @@ class ContainerHeader:
 
     @property
     def model(self) -> ModelRef:
+        """The model id and weights prefix a learned payload names."""
         return ModelRef(self.model_id, self.weights_prefix)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import struct
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.errors import ContainerError, InvalidRasterError
 
@@ -21,7 +23,7 @@ _PREFIX = "<BB"
 _MAX_NDIM = 3
 
 
-def pack_mask(mask: np.ndarray) -> bytes:
+def pack_mask(mask: NDArray[Any]) -> bytes:
     """Pack a binary mask (bool, or uint8 holding only 0 and 1) into sidecar bytes.
 
     Shape:
@@ -49,7 +51,7 @@ def pack_mask(mask: np.ndarray) -> bytes:
     return head + dims + bits.tobytes()
 
 
-def unpack_mask(data: bytes) -> np.ndarray:
+def unpack_mask(data: bytes) -> NDArray[Any]:
     """Unpack sidecar bytes into the mask that was packed, same shape and dtype.
 
     Raises:

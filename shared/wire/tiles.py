@@ -106,8 +106,10 @@ def parse_tile_directory(payload: bytes, rows: int, cols: int) -> TileDirectory:
 
     Args:
         payload: the whole tiled payload (directory and tiles).
-        rows, cols: the grid the raster's size and the directory's tile side must give; pass
-            the grid the caller derived (see :func:`read_tile_side` for the side).
+        rows: tile rows of the grid.
+        cols: tile columns of the grid. Both must be what the raster's size and the
+            directory's tile side give: pass the grid the caller derived (see
+            :func:`read_tile_side` for the side).
 
     Raises:
         ContainerError: truncated, bad magic, unknown version, CRC mismatch, a grid that

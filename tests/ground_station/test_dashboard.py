@@ -130,7 +130,7 @@ def test_error_map_counts_match_an_independent_count(ground) -> None:  # type: i
     assert [p["name"] for p in index["panels"]] == ["scene", "overlay", "truth", "errors"]
     truth = decompress_container(containers["fire"]).truth_mask
     assert truth is not None
-    store = link.client.app.state.ground.store
+    store = link.client.app.state.context.store
     predicted = read_mask_png(store.artefact("fire-1", "mask.png"))
     truth_hw = np.asarray(truth).reshape(predicted.shape) > 0
     expected = {

@@ -49,7 +49,7 @@ def test_commit_returns_the_same_receipt_every_time(link: Link, scene: Scene) ->
 
 def test_receipt_is_durable_before_the_answer(link: Link, scene: Scene) -> None:
     receipt = link.upload("t1", scene.data)
-    ground = link.client.app.state.ground
+    ground = link.client.app.state.context
     with ground.sessions() as session:
         record = session.get(TransferRecord, "t1")
         assert record is not None and record.receipt_id == receipt["receipt_id"]
@@ -61,7 +61,7 @@ def test_receipts_survive_a_restart_and_processing_resumes(
     make_link, scene: Scene, tmp_path
 ) -> None:
     first = make_link(tmp_path)
-    first.client.app.state.ground.processor.stop()  # commit while nothing processes
+    first.client.app.state.context.processor.stop()  # commit while nothing processes
     receipt = first.upload("t1", scene.data)
     assert first.client.get("/v1/transfers/t1").json()["state"] == "committed"
     first.close()

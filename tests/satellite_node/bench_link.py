@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sat_harness import ServerThread, ground_app, raster_for, satellite_settings  # noqa: E402
 
-from satellite_node.services import Services  # noqa: E402
+from satellite_node.context import SatelliteContext  # noqa: E402
 from satellite_node.store import ContainerInfo  # noqa: E402
 from shared.codecs.base import RateTarget  # noqa: E402
 from shared.compression import compress_raster  # noqa: E402
@@ -79,7 +79,7 @@ def sample_container() -> bytes:
     return scene.container
 
 
-def queue_scenes(services: Services, container: bytes, count: int) -> list[str]:
+def queue_scenes(services: SatelliteContext, container: bytes, count: int) -> list[str]:
     store, ids = services.store, []
     for _ in range(count):
         record = store.admit(
@@ -119,7 +119,7 @@ def run_case(case: Case, ground_url: str, container: bytes, work: Path) -> Resul
         run_worker=False,
         request_timeout_s=30.0,
     )
-    services = Services.build(settings, key=settings.link_key_bytes())
+    services = SatelliteContext.build(settings, key=settings.link_key_bytes())
     ids = queue_scenes(services, container, max(1, case.total_bytes // len(container)))
     link, stats = services.link, services.stats
     link.set_profile(link.profile)  # empty the bucket: no credit from the idle set-up time

@@ -107,7 +107,7 @@ def test_auto_codec_is_resolved_by_the_policy_and_recorded(client: TestClient) -
         120,
         "compression",
     )
-    checkpoints = client.app.state.services.worker.checkpoints  # type: ignore[attr-defined]
+    checkpoints = client.app.state.context.worker.checkpoints  # type: ignore[attr-defined]
     expected = choose_codec("auto", "cloud", checkpoints, RateTarget(bpp=1.5))
     assert view["state"] == "queued", view["reason"]
     assert view["codec"] == "auto" and view["codec_used"] == expected.name

@@ -81,7 +81,7 @@ def test_upload_to_delivery_through_a_real_ground(
             assert response.status_code == 202
             ids.append(response.json()["scene_id"])
         assert_delivered_once(client, server.url, ids)
-        store = client.app.state.services.store  # type: ignore[attr-defined]
+        store = client.app.state.context.store  # type: ignore[attr-defined]
         assert list(store.containers_dir.iterdir()) == []
         assert list(store.incoming_dir.iterdir()) == []
         assert metric(client, "eodl_sat_delivered_total") == 3

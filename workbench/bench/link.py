@@ -1,7 +1,7 @@
 """``eodl bench link``: downlink goodput against the configured link rate, per chunk size.
 
 The real stack on loopback: a ground station served by uvicorn in its own process (``eodl
-ground serve``, started as the demo starts it) and the satellite's services (onboard store,
+ground serve``, started as the demo starts it) and the satellite's running parts (onboard store,
 in-process link emulation, signed ground client, downlink sender) built from their settings as
 the satellite app builds them. For each chunk size, a fresh onboard store is filled with copies
 of one real container (a lossless JPEG 2000 mosaic of generated Sentinel-2 building tiles, about
@@ -206,7 +206,7 @@ def measure_chunk_size(
     Raises:
         LinkError: no chunk was acknowledged in time, or the sender thread died.
     """
-    from satellite_node.services import Services
+    from satellite_node.context import SatelliteContext
     from satellite_node.settings import SatelliteSettings
 
     chunk_bytes = chunk_kib * 1024
@@ -227,44 +227,44 @@ def measure_chunk_size(
         run_worker=False,
     )
     transport = CountingTransport()
-    services = Services.build(settings, key=key.encode(), ground_transport=transport)
+    context = SatelliteContext.build(settings, key=key.encode(), ground_transport=transport)
     wanted = queued_bytes(rate_bps, seconds, chunk_bytes)
-    queue_copies(services.store, container, math.ceil(wanted / len(container.data)) + 1)
-    services.link.set_profile(services.link.profile)  # no credit from the set-up time
+    queue_copies(context.store, container, math.ceil(wanted / len(container.data)) + 1)
+    context.link.set_profile(context.link.profile)  # no credit from the set-up time
     try:
         start = time.monotonic()
-        services.start()
-        at, acked, requests = _until_ack_after(services, transport, start, seconds, chunk_bytes)
+        context.start()
+        at, acked, requests = _until_ack_after(context, transport, start, seconds, chunk_bytes)
     finally:
-        services.stop()
+        context.stop()
     elapsed = at - start
     goodput = acked * 8 / elapsed
     return LinkBenchRow(chunk_kib, rate_bps, acked, elapsed, goodput, goodput / rate_bps, requests)
 
 
 def _until_ack_after(
-    services: Any, transport: CountingTransport, start: float, seconds: float, chunk_bytes: int
+    context: Any, transport: CountingTransport, start: float, seconds: float, chunk_bytes: int
 ) -> tuple[float, int, int]:
     """Poll the sender's counters until the first acknowledgement after ``seconds``.
 
     Returns:
         (monotonic time of that acknowledgement, chunk bytes acknowledged, requests sent).
     """
-    chunk_s = chunk_bytes * 8 / services.settings.link_rate_bps
+    chunk_s = chunk_bytes * 8 / context.settings.link_rate_bps
     deadline = start + seconds + 4 * chunk_s + 30.0
     last = (start, 0, 0)
     while True:
         now = time.monotonic()
-        acked = int(services.stats.snapshot()["bytes_sent"])
+        acked = int(context.stats.snapshot()["bytes_sent"])
         if acked != last[1]:
             last = (now, acked, transport.requests)
             if now - start >= seconds:
                 return last
-        if now > deadline or not services.alive():
+        if now > deadline or not context.alive():
             raise LinkError(
                 f"the sender had {last[1]} bytes acknowledged after {now - start:.1f} s "
-                f"(thread alive: {services.alive()}, retries: "
-                f"{services.stats.snapshot()['retries']})"
+                f"(thread alive: {context.alive()}, retries: "
+                f"{context.stats.snapshot()['retries']})"
             )
         time.sleep(POLL_S)
 

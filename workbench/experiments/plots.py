@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from pathlib import Path
+from types import ModuleType
 
 from workbench.experiments.runner import as_float
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")

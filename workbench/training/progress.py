@@ -15,7 +15,9 @@ class Progress(Generic[T]):
     The bar writes to stderr so that ``--json`` output on stdout stays one clean object.
     """
 
-    def __init__(self, items: Iterable[T], desc: str, enabled: bool, total: int | None = None):
+    def __init__(
+        self, items: Iterable[T], desc: str, enabled: bool, total: int | None = None
+    ) -> None:
         from tqdm.auto import tqdm
 
         self._bar = tqdm(

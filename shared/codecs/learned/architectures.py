@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from torch import nn
+from typing import Any
 
 from shared.errors import ConfigurationError, UnknownNameError
 
@@ -26,6 +25,9 @@ ARCHITECTURES = (
     "cheng2020-checkerboard",
 )
 MAX_BANDS = 16
+#: A CompressAI ``CompressionModel`` (with ``bands``, ``N``, ``M`` set by :func:`build_model`).
+#: CompressAI ships no type information, so its models are ``Any`` to the type checker.
+CompressionModel = Any
 # Architectures whose latent width M equals N (CompressAI's cheng2020 family).
 _TIED_WIDTHS = frozenset(
     {"cheng2020-anchor", "cheng2020-attn", "cheng2020-gmm", "cheng2020-checkerboard"}
@@ -83,64 +85,64 @@ def check_architecture(architecture: str) -> None:
         )
 
 
-def _google_ends(model: nn.Module, bands: int, widths: Widths) -> None:
+def _google_ends(model: CompressionModel, bands: int, widths: Widths) -> None:
     from compressai.models.utils import conv, deconv
 
     model.g_a[0] = conv(bands, widths.N, kernel_size=5, stride=2)
     model.g_s[-1] = deconv(widths.N, bands, kernel_size=5, stride=2)
 
 
-def _cheng_ends(model: nn.Module, bands: int, widths: Widths) -> None:
+def _cheng_ends(model: CompressionModel, bands: int, widths: Widths) -> None:
     from compressai.layers import ResidualBlockWithStride, subpel_conv3x3
 
     model.g_a[0] = ResidualBlockWithStride(bands, widths.N, stride=2)
     model.g_s[-1] = subpel_conv3x3(widths.N, bands, 2)
 
 
-def _factorized(widths: Widths) -> nn.Module:
+def _factorized(widths: Widths) -> CompressionModel:
     from compressai.models import FactorizedPrior
 
     return FactorizedPrior(widths.N, widths.M)
 
 
-def _scale_hyperprior(widths: Widths) -> nn.Module:
+def _scale_hyperprior(widths: Widths) -> CompressionModel:
     from compressai.models import ScaleHyperprior
 
     return ScaleHyperprior(widths.N, widths.M)
 
 
-def _mean_scale(widths: Widths) -> nn.Module:
+def _mean_scale(widths: Widths) -> CompressionModel:
     from compressai.models import MeanScaleHyperprior
 
     return MeanScaleHyperprior(widths.N, widths.M)
 
 
-def _cheng_anchor(widths: Widths) -> nn.Module:
+def _cheng_anchor(widths: Widths) -> CompressionModel:
     from compressai.models import Cheng2020Anchor
 
     return Cheng2020Anchor(widths.N)
 
 
-def _cheng_attn(widths: Widths) -> nn.Module:
+def _cheng_attn(widths: Widths) -> CompressionModel:
     from compressai.models import Cheng2020Attention
 
     return Cheng2020Attention(widths.N)
 
 
-def _cheng_gmm(widths: Widths) -> nn.Module:
+def _cheng_gmm(widths: Widths) -> CompressionModel:
     from shared.codecs.learned.gmm import Cheng2020GMM
 
     return Cheng2020GMM(widths.N)
 
 
-def _cheng_checkerboard(widths: Widths) -> nn.Module:
+def _cheng_checkerboard(widths: Widths) -> CompressionModel:
     from compressai.models import Cheng2020AnchorCheckerboard
 
     return Cheng2020AnchorCheckerboard(widths.N)
 
 
-_Builder = Callable[[Widths], nn.Module]
-_BUILDERS: dict[str, tuple[_Builder, Callable[[nn.Module, int, Widths], None]]] = {
+_Builder = Callable[[Widths], CompressionModel]
+_BUILDERS: dict[str, tuple[_Builder, Callable[[CompressionModel, int, Widths], None]]] = {
     "factorized-prior": (_factorized, _google_ends),
     "scale-hyperprior": (_scale_hyperprior, _google_ends),
     "mean-scale-hyperprior": (_mean_scale, _google_ends),
@@ -153,14 +155,15 @@ _BUILDERS: dict[str, tuple[_Builder, Callable[[nn.Module, int, Widths], None]]] 
 
 def build_model(
     architecture: str, bands: int, quality: int, N: int | None = None, M: int | None = None
-) -> nn.Module:
+) -> CompressionModel:
     """Build an untrained N-band model (weights from the current torch RNG state).
 
     Args:
         architecture: a registry name, e.g. ``cheng2020-gmm``.
         bands: input and output channels, 1..16.
         quality: 1..6; picks the default widths.
-        N, M: width overrides (cheng2020 models take N only; M = N).
+        N: transform width override (default per quality).
+        M: latent width override (cheng2020 models take N only; M = N).
 
     Returns:
         A CompressAI ``CompressionModel`` whose ``forward(x)`` maps (1, bands, H, W) inputs

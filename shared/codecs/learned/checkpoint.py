@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from shared.codecs.learned.architectures import build_model, check_architecture
+from shared.codecs.learned.architectures import (
+    CompressionModel,
+    build_model,
+    check_architecture,
+)
 from shared.codecs.learned.manifest import (
     CheckpointManifest,
     read_manifest,
@@ -56,7 +59,7 @@ def checkpoint_paths(path: Path | str) -> tuple[Path, Path]:
 
 
 def save_checkpoint(
-    model: nn.Module, path: Path | str, manifest_fields: Mapping[str, Any]
+    model: CompressionModel, path: Path | str, manifest_fields: Mapping[str, Any]
 ) -> CheckpointManifest:
     """Save ``model`` (after ``update(force=True)``) and its manifest beside it.
 
@@ -89,7 +92,7 @@ def save_checkpoint(
     return manifest
 
 
-def load_checkpoint(path: Path | str) -> tuple[nn.Module, CheckpointManifest]:
+def load_checkpoint(path: Path | str) -> tuple[CompressionModel, CheckpointManifest]:
     """Load a checkpoint in eval mode after verifying its SHA-256.
 
     Raises:
@@ -171,7 +174,7 @@ class CheckpointStore:
         extra = [Path(p) for p in env.split(os.pathsep) if p]
         self.roots: list[Path] = [Path(r) for r in roots or []] + extra
         self.roots += packaged_roots()
-        self._models: dict[Path, tuple[nn.Module, CheckpointManifest]] = {}
+        self._models: dict[Path, tuple[CompressionModel, CheckpointManifest]] = {}
         self._lock = threading.Lock()
 
     def candidates(self, architecture: str, bands: int) -> list[StoredCheckpoint]:
@@ -221,7 +224,7 @@ class CheckpointStore:
             raise CheckpointError(self._missing_message(architecture, bands, quality))
         return matches[0]
 
-    def load(self, entry: StoredCheckpoint) -> tuple[nn.Module, CheckpointManifest]:
+    def load(self, entry: StoredCheckpoint) -> tuple[CompressionModel, CheckpointManifest]:
         """Load (once per path; later calls return the cached model) and verify."""
         with self._lock:
             if entry.path not in self._models:

@@ -8,10 +8,11 @@ ground runs: the reconstruction (and so its digest in the container) is what the
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from shared.codecs.base import (
     Codec,
@@ -26,7 +27,7 @@ from shared.codecs.base import (
     to_unit,
 )
 from shared.codecs.learned import coding
-from shared.codecs.learned.architectures import MAX_BANDS
+from shared.codecs.learned.architectures import MAX_BANDS, CompressionModel
 from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
 from shared.codecs.learned.payload import pack_payload, unpack_payload
 from shared.codecs.learned.roi_gain import (
@@ -78,10 +79,10 @@ class LearnedCodec(Codec):
 
     def encode(
         self,
-        raster: np.ndarray,
+        raster: NDArray[Any],
         spec: RasterSpec,
         target: RateTarget,
-        roi_mask: np.ndarray | None = None,
+        roi_mask: NDArray[Any] | None = None,
         *,
         roi_gain: RoiGain = DEFAULT_ROI_GAIN,
     ) -> EncodedPayload:
@@ -131,7 +132,7 @@ class LearnedCodec(Codec):
 
     def decode(
         self, payload: bytes, spec: RasterSpec, model: ModelRef, limits: DecodeLimits | None = None
-    ) -> np.ndarray:
+    ) -> NDArray[Any]:
         """Decode a payload with the weights the ModelRef names.
 
         Raises:
@@ -151,7 +152,7 @@ class LearnedCodec(Codec):
         net, _ = self.checkpoints.load(entry)
         return self._decode_with(net, payload, spec)
 
-    def _decode_with(self, net: torch.nn.Module, payload: bytes, spec: RasterSpec) -> np.ndarray:
+    def _decode_with(self, net: CompressionModel, payload: bytes, spec: RasterSpec) -> NDArray[Any]:
         layout = latent_layout(self.name, spec)
         coded = unpack_payload(payload, layout, self.name)
         if coded.gain_map is not None:
@@ -185,7 +186,7 @@ class LearnedCodec(Codec):
 
 
 def _gain_map(
-    roi_mask: np.ndarray, spec: RasterSpec, layout: coding.LatentLayout, levels: RoiGain
+    roi_mask: NDArray[Any], spec: RasterSpec, layout: coding.LatentLayout, levels: RoiGain
 ) -> LatentGainMap | None:
     shape = np.shape(roi_mask)
     if shape not in ((spec.height, spec.width), (1, spec.height, spec.width)):
@@ -196,7 +197,7 @@ def _gain_map(
     return latent_gain_map(roi_mask, layout.y_shape, levels)
 
 
-def _pad(unit: np.ndarray, block: int) -> np.ndarray:
+def _pad(unit: NDArray[Any], block: int) -> NDArray[Any]:
     """Edge-replicate (C, H, W) up to multiples of ``block``. Returns float32, C-contiguous."""
     _, height, width = unit.shape
     pad_h, pad_w = -height % block, -width % block

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from shared.codecs.learned.architectures import CompressionModel
 from shared.codecs.learned.roi_gain import LatentGainMap, gained_view
 from shared.errors import CodecError
 
@@ -73,7 +74,7 @@ def deterministic_coding() -> Iterator[None]:
 
 
 def compress(
-    architecture: str, model: nn.Module, x: Tensor, gain_map: LatentGainMap | None = None
+    architecture: str, model: CompressionModel, x: Tensor, gain_map: LatentGainMap | None = None
 ) -> LatentStrings:
     """Entropy-code one image with ``model`` (call inside :func:`deterministic_coding`).
 
@@ -95,8 +96,8 @@ def compress(
 
 
 def _coder(
-    architecture: str, model: nn.Module, gain_map: LatentGainMap | None
-) -> tuple[nn.Module, dict[str, Tensor]]:
+    architecture: str, model: CompressionModel, gain_map: LatentGainMap | None
+) -> tuple[CompressionModel, dict[str, Tensor]]:
     """The module to code with and the extra keywords its compress/decompress take.
 
     cheng2020-gmm takes the gains itself and keeps its entropy model calibrated (the mixture of
@@ -110,7 +111,7 @@ def _coder(
     return gained_view(model, gain_map), {}
 
 
-def symbol_counts(architecture: str, model: nn.Module, layout: LatentLayout) -> list[int]:
+def symbol_counts(architecture: str, model: CompressionModel, layout: LatentLayout) -> list[int]:
     """How many symbols each string carries, in string order."""
     y_count = int(model.M) * layout.y_shape[0] * layout.y_shape[1]
     z_count = int(model.N) * layout.z_shape[0] * layout.z_shape[1]
@@ -139,7 +140,7 @@ def guard_strings(strings: tuple[bytes, ...], counts: list[int]) -> list[list[by
 
 
 def decompress(
-    architecture: str, model: nn.Module, coded: LatentStrings, layout: LatentLayout
+    architecture: str, model: CompressionModel, coded: LatentStrings, layout: LatentLayout
 ) -> Tensor:
     """Decode validated strings to x_hat (call inside :func:`deterministic_coding`).
 

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 MIXTURE_COMPONENTS = 3
 
 
-class Cheng2020GMM(Cheng2020Attention):
+class Cheng2020GMM(Cheng2020Attention):  # type: ignore[misc]  # CompressAI is untyped
     """Cheng 2020 attention model with a K-component Gaussian mixture likelihood.
 
     Args:

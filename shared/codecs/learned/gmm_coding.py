@@ -253,7 +253,7 @@ def encode_wavefront(
     _store(grid, everything, y_int[0].permute(1, 2, 0).reshape(-1, m), gains)
     order = torch.cat(wavefront.diagonals(height, width))
     encoder = BufferedRansEncoder()
-    for positions in order.split(ENCODE_CHUNK):
+    for positions in torch.split(order, ENCODE_CHUNK):
         count = positions.shape[0] * m
         cdfs = _cdf_rows(exact, hyper, grid, positions, bound, gains)
         symbols = y_int[0, :, positions[:, 0], positions[:, 1]].t().reshape(-1)

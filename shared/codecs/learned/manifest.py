@@ -52,6 +52,7 @@ class CheckpointManifest:
         return bytes.fromhex(self.sha256)[:WEIGHTS_PREFIX_BYTES]
 
     def to_dict(self) -> dict[str, Any]:
+        """The manifest as JSON-ready fields."""
         return asdict(self)
 
     @classmethod

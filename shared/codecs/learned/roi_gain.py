@@ -35,8 +35,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor, nn
 
+from shared.codecs.learned.architectures import CompressionModel
 from shared.errors import CodecError, ConfigurationError, InvalidRasterError
 from shared.roi.masks import BlockMask, block_mask
 
@@ -97,7 +99,7 @@ class LatentGainMap:
     bits: bytes
     levels: RoiGain
 
-    def cells(self) -> np.ndarray:
+    def cells(self) -> NDArray[Any]:
         """The (rows, cols) bool grid."""
         count = self.y_shape[0] * self.y_shape[1]
         raw = np.frombuffer(self.bits, dtype=np.uint8)
@@ -148,7 +150,7 @@ def bitmap_bytes(y_shape: tuple[int, int]) -> int:
 
 
 def latent_gain_map(
-    roi_mask: np.ndarray, y_shape: tuple[int, int], levels: RoiGain = DEFAULT_ROI_GAIN
+    roi_mask: NDArray[Any], y_shape: tuple[int, int], levels: RoiGain = DEFAULT_ROI_GAIN
 ) -> LatentGainMap | None:
     """Max-pool a pixel ROI onto the latent grid; ``None`` when no pixel is in the ROI.
 
@@ -184,6 +186,8 @@ def latent_gain_map(
 class GainedAnalysis(nn.Module):
     """``g_a`` followed by the per-position gain: ``y' = g_a(x) * G``."""
 
+    gain: Tensor
+
     def __init__(self, inner: nn.Module, gain: Tensor) -> None:
         super().__init__()
         self.inner = inner
@@ -203,6 +207,8 @@ class GainedAnalysis(nn.Module):
 class GainedSynthesis(nn.Module):
     """The inverse gain followed by ``g_s``: ``x_hat = g_s(y_hat' / G)`` (exact: G = 2**k)."""
 
+    gain: Tensor
+
     def __init__(self, inner: nn.Module, gain: Tensor) -> None:
         super().__init__()
         self.inner = inner
@@ -213,7 +219,7 @@ class GainedSynthesis(nn.Module):
         return self.inner(y_hat / self.gain)
 
 
-def gained_view(model: nn.Module, gain_map: LatentGainMap) -> nn.Module:
+def gained_view(model: CompressionModel, gain_map: LatentGainMap) -> CompressionModel:
     """A shallow view of ``model`` whose ``g_a`` / ``g_s`` apply the gain map.
 
     The view shares every parameter, buffer and entropy model with ``model`` but has its own

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.codecs.base import EncodedPayload, RasterSpec, RateTarget
 from shared.codecs.learned.codec import LearnedCodec
@@ -70,9 +71,9 @@ def bpp_budget_bytes(bpp: float, spec: RasterSpec) -> int:
 
 def fit_roi_rate(
     codec: LearnedCodec,
-    raster: np.ndarray,
+    raster: NDArray[Any],
     spec: RasterSpec,
-    roi_mask: np.ndarray,
+    roi_mask: NDArray[Any],
     *,
     max_bytes: int,
     fixed_overhead_bytes: int = 0,
@@ -126,7 +127,7 @@ def fit_roi_rate(
     return replace(best, tried=tried)
 
 
-def _inside(roi_mask: np.ndarray, spec: RasterSpec) -> np.ndarray:
+def _inside(roi_mask: NDArray[Any], spec: RasterSpec) -> NDArray[Any]:
     plane = np.asarray(roi_mask)
     if plane.shape == (1, spec.height, spec.width):
         plane = plane[0]
@@ -153,16 +154,16 @@ def _qualities(codec: LearnedCodec, spec: RasterSpec, qualities: Sequence[int] |
 
 def _figures(
     encoded: EncodedPayload,
-    raster: np.ndarray,
+    raster: NDArray[Any],
     spec: RasterSpec,
-    inside: np.ndarray,
+    inside: NDArray[Any],
     quality: int,
     gain: RoiGain,
     total: int,
 ) -> RoiFit:
     recon = encoded.reconstruction
 
-    def psnr_where(where: np.ndarray) -> float | None:
+    def psnr_where(where: NDArray[Any]) -> float | None:
         return psnr_db(raster[:, where], recon[:, where], spec.scale) if where.any() else None
 
     return RoiFit(encoded, quality, gain, total, psnr_where(inside), psnr_where(~inside), 0)

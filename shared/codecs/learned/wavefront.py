@@ -83,8 +83,8 @@ class ExactLinear:
         return ExactLinear(self.weight[:, start:stop].contiguous(), bias, self.shift)
 
     def accumulate(self, x: Tensor) -> Tensor:
-        """x @ weight.T, exact whatever the method: one matrix-vector product per row for few
-        rows (BLAS packs the whole matrix for a small matrix product), a GEMM otherwise.
+        """Compute ``x @ weight.T``, exact whatever the method: one matrix-vector product per row
+        for few rows (BLAS packs the whole matrix for a small matrix product), a GEMM otherwise.
 
         Shape:
             x: (P, K) integer-valued float64. Returns (P, N).

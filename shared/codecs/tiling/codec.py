@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.codecs.base import (
     Codec,
@@ -27,7 +28,7 @@ from shared.wire.tiles import pack_tiled_payload, parse_tile_directory, read_til
 
 
 def encode_tiled(
-    raster: np.ndarray,
+    raster: NDArray[Any],
     spec: RasterSpec,
     target: RateTarget,
     *,
@@ -77,7 +78,7 @@ def decode_tiled(
     codec: str,
     policy: TilingPolicy | None = None,
     checkpoints: Any = None,
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Decode a tiled payload tile by tile (``policy.workers`` at a time) into the whole scene.
 
     The scene's declared size is checked against ``limits`` and the directory is verified
@@ -119,11 +120,11 @@ def decode_tiled(
     return scene
 
 
-def _encode_tile(engine: Codec, job: tuple[np.ndarray, RasterSpec, RateTarget]) -> EncodedPayload:
+def _encode_tile(engine: Codec, job: tuple[NDArray[Any], RasterSpec, RateTarget]) -> EncodedPayload:
     return engine.encode(*job)
 
 
 def _decode_tile(
     engine: Codec, job: tuple[bytes, RasterSpec, ModelRef, DecodeLimits]
-) -> np.ndarray:
+) -> NDArray[Any]:
     return engine.decode(*job)

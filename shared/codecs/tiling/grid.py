@@ -9,9 +9,10 @@ block and cropped after decoding, so no padding ever reaches the scene.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from shared.codecs.base import CodecKind, RasterSpec
 from shared.codecs.registry import codec_info
@@ -86,13 +87,13 @@ class Tile:
             scene.scale,
         )  # fmt: skip
 
-    def cut(self, raster: np.ndarray) -> np.ndarray:
+    def cut(self, raster: NDArray[Any]) -> NDArray[Any]:
         """This tile of a (C, H, W) raster, mirror-padded to the coded size. C-contiguous."""
         piece = raster[:, self.top : self.top + self.height, self.left : self.left + self.width]
         pad = ((0, 0), (0, self.coded_height - self.height), (0, self.coded_width - self.width))
         return np.ascontiguousarray(np.pad(piece, pad, mode="symmetric"))
 
-    def place(self, scene: np.ndarray, decoded: np.ndarray) -> None:
+    def place(self, scene: NDArray[Any], decoded: NDArray[Any]) -> None:
         """Crop a decoded tile to its box and write it into ``scene`` (C, H, W)."""
         box = (slice(None), slice(self.top, self.top + self.height))
         scene[(*box, slice(self.left, self.left + self.width))] = decoded[

@@ -25,7 +25,7 @@ LOG = logging.getLogger(__name__)
 
 
 @dataclass
-class Services:
+class SatelliteContext:
     """Everything one satellite app runs; built and started by the app's lifespan."""
 
     settings: SatelliteSettings
@@ -48,7 +48,7 @@ class Services:
         *,
         key: bytes,
         ground_transport: httpx.BaseTransport | None = None,
-    ) -> Services:
+    ) -> SatelliteContext:
         store = SceneStore(settings.data_dir, capacity_bytes=settings.capacity_bytes)
         report = store.recover()
         LOG.info("onboard store recovered: %s", report)
