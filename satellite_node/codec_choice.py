@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.codecs.base import RateTarget
-from shared.codecs.registry import CODECS
+from shared.codecs.registry import all_codecs
 from shared.sensors.profiles import get_profile
 
 LOG = logging.getLogger(__name__)
@@ -51,8 +51,8 @@ def measured_points(checkpoints: Any, task: str) -> list[MeasuredPoint]:
     """Every trained checkpoint for ``task``'s band count whose manifest has bpp and PSNR."""
     bands = get_profile(task).bands
     points = []
-    for info in CODECS:
-        if info.kind != "learned":
+    for info in all_codecs():
+        if not info.capabilities.weights:
             continue
         for stored in checkpoints.candidates(info.name, bands):
             manifest = stored.manifest

@@ -19,11 +19,6 @@ from shared.codecs.registry import codec_info
 RoiMode = Literal["auto", "off"]
 #: Tasks whose onboard detector steers ROI coding (see satellite_node.detectors for the figures).
 ROI_TASKS: tuple[str, ...] = ("fire", "cloud")
-#: Codecs whose encoder takes an ``roi_mask`` in shared.compression.compress_raster:
-#: JPEG 2000 (background low-pass, see shared.codecs.j2k_roi) and, by kind, every learned
-#: codec (a gain on the latents inside the ROI, shared.codecs.learned.roi_gain).
-ROI_CODECS: frozenset[str] = frozenset({"jpeg2000"})
-ROI_CODEC_KINDS: frozenset[str] = frozenset({"learned"})
 
 
 def codec_takes_roi(codec: str) -> bool:
@@ -32,8 +27,7 @@ def codec_takes_roi(codec: str) -> bool:
     Raises:
         UnknownNameError: ``codec`` is not registered (the message lists those that are).
     """
-    info = codec_info(codec)
-    return info.name in ROI_CODECS or info.kind in ROI_CODEC_KINDS
+    return codec_info(codec).capabilities.roi != "none"
 
 
 def roi_for(

@@ -25,9 +25,8 @@ from shared.codecs.base import (
     reconstruction_digest,
 )
 from shared.codecs.j2k_roi import DEFAULT_SIGMA_PX, ROI_METHOD
-from shared.codecs.jpeg2000 import Jpeg2000Codec
-from shared.codecs.registry import codec_info
-from shared.codecs.tiling import TilingPolicy, decode_tiled, encode_tiled, open_codec
+from shared.codecs.registry import all_codecs, codec_info, open_codec
+from shared.codecs.tiling import TilingPolicy, decode_tiled, encode_tiled
 from shared.errors import (
     CodecError,
     ConfigurationError,
@@ -208,13 +207,14 @@ def compress_raster(
     meta = _scene_metadata(metadata)
     sidecar = _sidecar(truth_mask, spec)
     info = codec_info(codec)
-    if roi_mask is not None and info.name != Jpeg2000Codec.name and info.kind != "learned":
+    if roi_mask is not None and info.capabilities.roi == "none":
+        takes = [i.name for i in all_codecs() if i.capabilities.roi != "none"]
         raise ConfigurationError(
-            f"ROI coding is implemented for jpeg2000 and the learned codecs, not {codec}; "
-            "drop the ROI mask or choose another codec"
+            f"{codec} does not code a region of interest; drop the ROI mask or choose one of "
+            f"{', '.join(takes)}"
         )
     policy = tiling or TilingPolicy()
-    tiled = roi_mask is None and policy.applies(codec_info(codec).kind, spec)
+    tiled = roi_mask is None and policy.applies(info.kind, spec)
     if tiled:
         encoded = encode_tiled(
             chw, spec, target, codec=codec, policy=policy, checkpoints=checkpoints
@@ -272,10 +272,10 @@ def _encode_roi(
             f"{spec.height}x{spec.width}; pass (H, W)"
         )
     grid = block_mask(roi_mask)
-    if engine.kind == "learned":
+    if engine.capabilities.roi == "latent-gain":
         return _encode_roi_learned(engine, chw, spec, target, grid.pixels(), meta)
-    if not isinstance(engine, Jpeg2000Codec):
-        raise ConfigurationError(f"ROI coding needs jpeg2000 or a learned codec, got {engine.name}")
+    if engine.capabilities.roi != "background-lowpass":
+        raise ConfigurationError(f"{engine.name} does not code a region of interest")
     record = grid.to_metadata(method=ROI_METHOD, sigma_px=DEFAULT_SIGMA_PX)
     meta[ROI_METADATA_KEY] = record
     if target.bpp is not None:  # the ROI record's bytes come out of the payload: equal totals

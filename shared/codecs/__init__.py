@@ -1,6 +1,7 @@
 """Codecs: JPEG 2000 and the learned N-band CompressAI models, behind one contract."""
 
 from shared.codecs.base import (
+    Capabilities,
     Codec,
     DecodeLimits,
     EncodedPayload,
@@ -9,12 +10,21 @@ from shared.codecs.base import (
     RateTarget,
     reconstruction_digest,
 )
-from shared.codecs.registry import CODECS, CodecInfo, codec_info, codec_info_by_wire_id, get_codec
+from shared.codecs.registry import (
+    CodecInfo,
+    all_codecs,
+    codec_info,
+    codec_info_by_wire_id,
+    get_codec,
+    open_codec,
+    register_codec,
+)
 
 __all__ = [
-    "CODECS",
+    "Capabilities",
     "Codec",
     "CodecInfo",
+    "all_codecs",
     "DecodeLimits",
     "EncodedPayload",
     "ModelRef",
@@ -23,5 +33,7 @@ __all__ = [
     "codec_info",
     "codec_info_by_wire_id",
     "get_codec",
+    "open_codec",
     "reconstruction_digest",
+    "register_codec",
 ]

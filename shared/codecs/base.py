@@ -178,12 +178,37 @@ def check_raster(raster: NDArray[Any], spec: RasterSpec) -> None:
         raise InvalidRasterError("raster holds NaN or Inf samples; fill or mask them first")
 
 
+#: How a codec codes a region of interest: not at all, a low-pass of the background before
+#: coding (JPEG 2000), or a gain on the latents inside the region (learned codecs).
+RoiMethod = Literal["none", "background-lowpass", "latent-gain"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a codec can do, declared on its class.
+
+    Attributes:
+        roi: how it codes a region of interest (``none``: an ROI mask is refused).
+        lossless: whether a lossless rate target is accepted.
+        weights: whether it decodes with trained weights (a checkpoint store).
+        block: side, in pixels, its coder pads a raster to (64 for the learned models).
+    """
+
+    roi: RoiMethod = "none"
+    lossless: bool = False
+    weights: bool = False
+    block: int = 1
+
+
+
 class Codec(ABC):
-    """A registered codec. Subclasses set the class attributes and implement both directions."""
+    """A registered codec: :func:`shared.codecs.registry.register_codec` on the class sets the
+    class attributes; subclasses implement both directions."""
 
     name: ClassVar[str]
     wire_id: ClassVar[int]
     kind: ClassVar[CodecKind]
+    capabilities: ClassVar[Capabilities]
 
     @abstractmethod
     def encode(

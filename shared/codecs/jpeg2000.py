@@ -15,14 +15,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from shared.codecs.base import (
+    Capabilities,
     Codec,
-    CodecKind,
     DecodeLimits,
     EncodedPayload,
     ModelRef,
@@ -39,6 +39,7 @@ from shared.codecs.j2k_openjpeg import (
 )
 from shared.codecs.j2k_rate import bpp_for_quality, search_rate
 from shared.codecs.j2k_roi import smooth_background
+from shared.codecs.registry import register_codec
 from shared.errors import (
     CodecError,
     ConfigurationError,
@@ -111,6 +112,13 @@ def check_declared(siz: SizInfo, spec: RasterSpec, limits: DecodeLimits) -> None
             )
 
 
+@register_codec(
+    "jpeg2000",
+    wire_id=1,
+    kind="classical",
+    summary="JPEG 2000 (OpenJPEG via glymur): lossless 5/3 or lossy 9/7 at a target bpp",
+    capabilities=Capabilities(roi="background-lowpass", lossless=True),
+)
 class Jpeg2000Codec(Codec):
     """JPEG 2000 over OpenJPEG: lossless 5/3 or lossy 9/7 at a target bpp, 1 to 16 bands.
 
@@ -119,10 +127,6 @@ class Jpeg2000Codec(Codec):
         resolutions: wanted resolution levels (decompositions + 1), reduced for small tiles.
         **options: accepted and ignored (e.g. ``checkpoints=``) so every codec is built alike.
     """
-
-    name: ClassVar[str] = "jpeg2000"
-    wire_id: ClassVar[int] = 1
-    kind: ClassVar[CodecKind] = "classical"
 
     def __init__(self, *, threads: int = 1, resolutions: int = 6, **options: Any) -> None:
         if threads < 1 or not 1 <= resolutions <= 33:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from shared.codecs.base import RasterSpec, RateTarget, to_unit
-from shared.codecs.registry import CODECS, get_codec
+from shared.codecs.registry import all_codecs, get_codec
 from shared.errors import CodecError, ConfigurationError
 from shared.sensors.profiles import PROFILES, get_profile
 from workbench.bench import references
@@ -57,10 +57,10 @@ def default_cases(
     profiles: list[str] | None = None,
 ) -> list[BenchCase]:
     """The cases of a run: every codec x profile, or a two-case smoke run with ``quick``."""
-    names = codecs or (["jpeg2000", "cheng2020-gmm"] if quick else [c.name for c in CODECS])
+    names = codecs or (["jpeg2000", "cheng2020-gmm"] if quick else [c.name for c in all_codecs()])
     tasks = profiles or (["fire"] if quick else list(PROFILES))
     for name in names:
-        if name not in {c.name for c in CODECS}:
+        if name not in {c.name for c in all_codecs()}:
             raise ConfigurationError(f"unknown codec {name!r}; see `eodl codecs`")
     for task in tasks:
         get_profile(task)

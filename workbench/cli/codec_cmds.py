@@ -17,7 +17,7 @@ import numpy as np
 import typer
 
 from shared.codecs.base import RateTarget
-from shared.codecs.registry import CODECS, codec_info
+from shared.codecs.registry import all_codecs, codec_info
 from shared.durable import atomic_write
 from shared.errors import ConfigurationError, ContainerError
 from shared.wire.container import (
@@ -98,7 +98,7 @@ def list_codecs(as_json: JsonFlag = False) -> None:
             "max_bands": i.max_bands,
             "summary": i.summary,
         }
-        for i in CODECS
+        for i in all_codecs()
     ]
     if as_json:
         typer.echo(json.dumps(rows))

@@ -8,15 +8,15 @@ ground runs: the reconstruction (and so its digest in the container) is what the
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from shared.codecs.base import (
+    Capabilities,
     Codec,
-    CodecKind,
     DecodeLimits,
     EncodedPayload,
     ModelRef,
@@ -36,6 +36,7 @@ from shared.codecs.learned.roi_gain import (
     RoiGain,
     latent_gain_map,
 )
+from shared.codecs.registry import register_codec
 from shared.errors import (
     CheckpointError,
     ConfigurationError,
@@ -45,6 +46,8 @@ from shared.errors import (
 )
 
 BLOCK = 64  # total downsampling of the cheng2020 and hyperprior models
+#: What every learned codec can do: ROI by a latent gain, trained weights, 64-pixel blocks.
+LEARNED = Capabilities(roi="latent-gain", weights=True, block=BLOCK)
 
 
 def latent_layout(architecture: str, spec: RasterSpec) -> coding.LatentLayout:
@@ -63,10 +66,6 @@ class LearnedCodec(Codec):
         device: must be ``cpu``: entropy coding and synthesis run on CPU float32 with one
             thread so that satellite and ground reconstruct bit-exactly.
     """
-
-    name: ClassVar[str]
-    wire_id: ClassVar[int]
-    kind: ClassVar[CodecKind] = "learned"
 
     def __init__(self, checkpoints: CheckpointStore | None = None, device: str = "cpu") -> None:
         if device != "cpu":
@@ -205,50 +204,78 @@ def _pad(unit: NDArray[Any], block: int) -> NDArray[Any]:
     return np.ascontiguousarray(padded, dtype=np.float32)
 
 
+@register_codec(
+    "factorized-prior",
+    wire_id=10,
+    kind="learned",
+    summary="Balle 2017 factorized prior, N-band",
+    capabilities=LEARNED,
+)
 class FactorizedPriorCodec(LearnedCodec):
     """Balle 2017 factorized prior, N-band."""
 
-    name = "factorized-prior"
-    wire_id = 10
 
-
+@register_codec(
+    "scale-hyperprior",
+    wire_id=11,
+    kind="learned",
+    summary="Balle 2018 scale hyperprior, N-band",
+    capabilities=LEARNED,
+)
 class ScaleHyperpriorCodec(LearnedCodec):
     """Balle 2018 scale hyperprior, N-band."""
 
-    name = "scale-hyperprior"
-    wire_id = 11
 
-
+@register_codec(
+    "mean-scale-hyperprior",
+    wire_id=12,
+    kind="learned",
+    summary="Minnen 2018 mean-scale hyperprior, N-band",
+    capabilities=LEARNED,
+)
 class MeanScaleHyperpriorCodec(LearnedCodec):
     """Minnen 2018 mean-scale hyperprior, N-band."""
 
-    name = "mean-scale-hyperprior"
-    wire_id = 12
 
-
+@register_codec(
+    "cheng2020-anchor",
+    wire_id=13,
+    kind="learned",
+    summary="Cheng 2020 anchor (residual blocks, autoregressive context), N-band",
+    capabilities=LEARNED,
+)
 class Cheng2020AnchorCodec(LearnedCodec):
     """Cheng 2020 anchor with autoregressive context, N-band."""
 
-    name = "cheng2020-anchor"
-    wire_id = 13
 
-
+@register_codec(
+    "cheng2020-attn",
+    wire_id=14,
+    kind="learned",
+    summary="Cheng 2020 with attention, single Gaussian, N-band",
+    capabilities=LEARNED,
+)
 class Cheng2020AttnCodec(LearnedCodec):
     """Cheng 2020 with attention, single Gaussian, N-band."""
 
-    name = "cheng2020-attn"
-    wire_id = 14
 
-
+@register_codec(
+    "cheng2020-gmm",
+    wire_id=15,
+    kind="learned",
+    summary="the paper's model: Cheng 2020 attention + Gaussian mixture (K=3), N-band",
+    capabilities=LEARNED,
+)
 class Cheng2020GMMCodec(LearnedCodec):
     """The paper's model: Cheng 2020 attention with a Gaussian mixture (K=3), N-band."""
 
-    name = "cheng2020-gmm"
-    wire_id = 15
 
-
+@register_codec(
+    "cheng2020-checkerboard",
+    wire_id=16,
+    kind="learned",
+    summary="Cheng 2020 anchor with a two-pass checkerboard context (fast decode), N-band",
+    capabilities=LEARNED,
+)
 class Cheng2020CheckerboardCodec(LearnedCodec):
     """Cheng 2020 anchor with a two-pass checkerboard context (fast decode), N-band."""
-
-    name = "cheng2020-checkerboard"
-    wire_id = 16

@@ -29,7 +29,7 @@ from shared.codecs.tiling.grid import (
     grid_shape,
     tile_grid,
 )
-from shared.codecs.tiling.pool import map_tiles, open_codec, start_method_for
+from shared.codecs.tiling.pool import map_tiles, start_method_for
 
 __all__ = [
     "DEFAULT_TILE_SIDE",
@@ -43,7 +43,6 @@ __all__ = [
     "encode_tiled",
     "grid_shape",
     "map_tiles",
-    "open_codec",
     "start_method_for",
     "tile_grid",
 ]

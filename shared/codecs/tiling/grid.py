@@ -103,7 +103,7 @@ class Tile:
 
 def codec_block(codec: str) -> int:
     """The size a codec's input must be a multiple of (1: any size)."""
-    return LEARNED_BLOCK if codec_info(codec).kind == "learned" else 1
+    return codec_info(codec).capabilities.block
 
 
 def grid_shape(spec: RasterSpec, tile_side: int) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from shared.codecs.base import Codec
-from shared.codecs.registry import codec_info, get_codec
+from shared.codecs.registry import codec_info, open_codec
 from shared.codecs.tiling.grid import StartMethod, TilingPolicy
 from shared.errors import CodecError
 
@@ -24,12 +24,6 @@ _Job = TypeVar("_Job")
 _Result = TypeVar("_Result")
 _WORKER_CODEC: dict[str, Codec] = {}  # filled in each pool process by _start_worker
 
-
-def open_codec(codec: str, checkpoints: Any = None) -> Codec:
-    """Instantiate a codec; learned codecs get ``checkpoints`` (a CheckpointStore) if given."""
-    if codec_info(codec).kind == "learned" and checkpoints is not None:
-        return get_codec(codec, checkpoints=checkpoints)
-    return get_codec(codec)
 
 
 def map_tiles(
@@ -78,7 +72,7 @@ def start_method_for(asked: StartMethod) -> str:
 
 def _start_worker(codec: str, store: Any) -> None:
     """Pool initializer: one torch thread (as the coder uses; fork-safe) and the codec."""
-    if codec_info(codec).kind == "learned":
+    if codec_info(codec).capabilities.weights:  # a torch model: one thread, as the coder
         import torch
 
         torch.set_num_threads(1)
