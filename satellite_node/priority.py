@@ -24,7 +24,7 @@ def parse_priority(value: str | None, task: str) -> int:
     text = value.strip().lower()
     if text in PRIORITY_NAMES:
         return PRIORITY_NAMES[text]
-    if text.isdigit() and 0 <= int(text) <= MAX_RANK:
+    if text.isascii() and text.isdigit() and 0 <= int(text) <= MAX_RANK:
         return int(text)
     raise ConfigurationError(
         f"priority {value!r} is not valid; use one of {', '.join(PRIORITY_NAMES)}, "

@@ -16,6 +16,11 @@ class ConfigurationError(EODownlinkError, ValueError):
     """A setting, option or argument is invalid."""
 
 
+class UndefinedDeltaError(ConfigurationError):
+    """A Bjontegaard delta means nothing for these curves (too few or non-monotone points, or
+    too little overlap); reports print "n/a" with this reason instead of a number."""
+
+
 class UnknownNameError(ConfigurationError, KeyError):
     """A registry lookup failed; the message lists the valid names."""
 

@@ -42,7 +42,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """
     declared = request.headers.get("content-length")
     too_big = f"request body over the {limit}-byte limit; send smaller chunks"
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"{too_big} (Content-Length {declared})")
     body = bytearray()
     async for part in request.stream():

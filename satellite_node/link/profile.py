@@ -13,6 +13,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _MAX_STEPS = 100_000  # bounds every walk over passes and outages
+MAX_WINDOWS = 64  # explicit pass windows and outages each: a day of passes, with room
 
 
 class PassWindow(BaseModel):
@@ -55,8 +56,8 @@ class LinkProfile(BaseModel):
     pass_period_s: float | None = Field(default=None, gt=0)
     pass_duration_s: float | None = Field(default=None, gt=0)
     pass_offset_s: float = Field(default=0.0, ge=0)
-    windows: tuple[PassWindow, ...] = ()
-    outages: tuple[PassWindow, ...] = ()
+    windows: tuple[PassWindow, ...] = Field(default=(), max_length=MAX_WINDOWS)
+    outages: tuple[PassWindow, ...] = Field(default=(), max_length=MAX_WINDOWS)
     burst_s: float = Field(default=0.5, ge=0, le=60)
 
     @model_validator(mode="after")

@@ -3,9 +3,14 @@
 Curve ``a`` is the anchor and ``b`` the test: a negative BD-rate means ``b`` needs that many
 percent fewer bits than ``a`` for the same PSNR; a positive BD-PSNR means ``b`` is that many dB
 better at the same rate. Each curve is fitted by a cubic polynomial (of log10 rate against PSNR
-for BD-rate, of PSNR against log10 rate for BD-PSNR), as in the reference; with fewer than four
-points the degree drops to the number of points minus one. The fits are integrated over the
-interval both curves cover; curves that do not overlap have no delta.
+for BD-rate, of PSNR against log10 rate for BD-PSNR), as in the reference, and the fits are
+integrated over the interval both curves cover (never their union).
+
+A delta is a number only where it means something: each curve needs at least
+:data:`MIN_POINTS` points that are monotone (more bits, more PSNR: a cubic through a curve that
+turns back is not a rate-distortion curve), and the two curves' PSNR ranges must overlap by at
+least :data:`MIN_OVERLAP_DB`. Otherwise :class:`~shared.errors.UndefinedDeltaError` says why,
+and reports print "n/a" with that reason.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import numpy as np
 from numpy.polynomial import Polynomial
 from numpy.typing import NDArray
 
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, UndefinedDeltaError
+
+MIN_POINTS = 4  # a cubic fit, as VCEG-M33
+MIN_OVERLAP_DB = 2.0  # PSNR interval both curves must cover
 
 
 def _curve(rates: Sequence[float], psnrs: Sequence[float], name: str) -> tuple[NDArray[Any], ...]:
@@ -36,7 +44,30 @@ def _curve(rates: Sequence[float], psnrs: Sequence[float], name: str) -> tuple[N
         )
     if np.unique(q).size != q.size or np.unique(r).size != r.size:
         raise ConfigurationError(f"curve {name} repeats a rate or PSNR value; merge duplicates")
+    if r.size < MIN_POINTS:
+        raise UndefinedDeltaError(
+            f"curve {name} has {r.size} points; a Bjontegaard delta needs at least {MIN_POINTS}"
+        )
+    order = np.argsort(r)
+    r, q = r[order], q[order]
+    if (np.diff(q) <= 0).any():
+        k = int(np.argmax(np.diff(q) <= 0))
+        raise UndefinedDeltaError(
+            f"curve {name} is not monotone: {r[k + 1]:.4g} bpp gives {q[k + 1]:.2f} dB, no more "
+            f"than {q[k]:.2f} dB at {r[k]:.4g} bpp"
+        )
     return np.log10(r), q
+
+
+def _check_overlap(q_a: NDArray[Any], q_b: NDArray[Any]) -> None:
+    """Refuse curves whose PSNR ranges share less than :data:`MIN_OVERLAP_DB`."""
+    low, high = max(q_a.min(), q_b.min()), min(q_a.max(), q_b.max())
+    if high - low < MIN_OVERLAP_DB:
+        span = f"{high - low:.2f} dB ({low:.2f}-{high:.2f} dB)" if high > low else "nothing"
+        raise UndefinedDeltaError(
+            f"the curves' PSNR ranges overlap by {span}; a Bjontegaard delta needs at least "
+            f"{MIN_OVERLAP_DB:g} dB: measure rate points that reach into the other's range"
+        )
 
 
 def _mean_gap(x_a: NDArray[Any], y_a: NDArray[Any], x_b: NDArray[Any], y_b: NDArray[Any]) -> float:
@@ -44,7 +75,7 @@ def _mean_gap(x_a: NDArray[Any], y_a: NDArray[Any], x_b: NDArray[Any], y_b: NDAr
     low = max(x_a.min(), x_b.min())
     high = min(x_a.max(), x_b.max())
     if not high > low:
-        raise ConfigurationError(
+        raise UndefinedDeltaError(
             f"the two curves do not overlap (common interval [{low:.4g}, {high:.4g}]); "
             "measure more rate points so that their ranges intersect"
         )
@@ -66,11 +97,13 @@ def bd_rate(
     Rates in any positive unit (bpp); the same unit for both curves.
 
     Raises:
-        ConfigurationError: a curve is too short, holds invalid values, or the curves' PSNR
-            ranges do not overlap.
+        ConfigurationError: a curve holds invalid values.
+        UndefinedDeltaError: a curve is short or not monotone, or the PSNR ranges overlap by
+            less than :data:`MIN_OVERLAP_DB`.
     """
     log_a, q_a = _curve(rates_a, psnr_a, "a")
     log_b, q_b = _curve(rates_b, psnr_b, "b")
+    _check_overlap(q_a, q_b)
     return (math.pow(10.0, _mean_gap(q_a, log_a, q_b, log_b)) - 1.0) * 100.0
 
 
@@ -83,9 +116,11 @@ def bd_psnr(
     """Bjontegaard delta PSNR of curve ``b`` against the anchor ``a``, in dB.
 
     Raises:
-        ConfigurationError: a curve is too short, holds invalid values, or the curves' rate
-            ranges do not overlap.
+        ConfigurationError: a curve holds invalid values.
+        UndefinedDeltaError: a curve is short or not monotone, the PSNR ranges overlap by less
+            than :data:`MIN_OVERLAP_DB`, or the rate ranges do not overlap.
     """
     log_a, q_a = _curve(rates_a, psnr_a, "a")
     log_b, q_b = _curve(rates_b, psnr_b, "b")
+    _check_overlap(q_a, q_b)
     return _mean_gap(log_a, q_a, log_b, q_b)

@@ -21,7 +21,7 @@ TRANSFER_STATES: tuple[str, ...] = ("receiving", "committed", "processing", "pro
 
 def is_valid_id(value: str) -> bool:
     """True when ``value`` is a safe transfer or scene id."""
-    return bool(_ID_RE.match(value))
+    return bool(_ID_RE.fullmatch(value))
 
 
 def _check_id(value: str) -> str:

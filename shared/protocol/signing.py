@@ -77,11 +77,11 @@ def sign_request(
     """
     if len(key) < 16:
         raise ConfigurationError("the link key must be at least 16 bytes; generate a longer one")
-    if not _KEY_ID_RE.match(key_id):
+    if not _KEY_ID_RE.fullmatch(key_id):
         raise ConfigurationError(f"key id {key_id!r} must be 1-64 of [A-Za-z0-9._-]")
     timestamp = f"{(time.time() if now is None else now):.3f}"
     nonce = secrets.token_urlsafe(16) if nonce is None else nonce
-    if not _NONCE_RE.match(nonce):
+    if not _NONCE_RE.fullmatch(nonce):
         raise ConfigurationError("a nonce must be 8-128 characters of [A-Za-z0-9_-]")
     body_sha256 = hashlib.sha256(body).hexdigest()
     message = canonical_request(method, path, timestamp, nonce, body_sha256)
@@ -192,7 +192,9 @@ def verify_request(
     signature = _require(h, HEADER_SIGNATURE)
     key = keys.get(key_id)
     if key is None:
-        raise AuthenticationError(f"unknown key id {key_id!r}; the ground knows {sorted(keys)}")
+        raise AuthenticationError(
+            f"unknown key id {key_id!r}: configure this satellite's key on the ground"
+        )
     expected = _signature(key, canonical_request(method, path, stamp_text, nonce, claimed_sha))
     if not hmac.compare_digest(expected, signature.lower()):
         raise AuthenticationError(

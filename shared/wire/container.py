@@ -65,7 +65,7 @@ def encode_metadata(metadata: dict[str, Any]) -> bytes:
             ``reconstruction_sha256``, or exceeds ``MAX_METADATA_BYTES``.
     """
     digest = metadata.get(DIGEST_KEY)
-    if not isinstance(digest, str) or not _SHA256_RE.match(digest):
+    if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest):
         raise ContainerError(
             f"metadata must hold {DIGEST_KEY!r} as 64 lowercase hex digits "
             "(shared.codecs.base.reconstruction_digest of the encoder's reconstruction)"
@@ -231,10 +231,12 @@ def _parse_metadata(blob: bytes) -> dict[str, Any]:
         metadata = json.loads(blob.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ContainerError(f"metadata section is not UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:  # json nests by recursion: a hostile depth is corruption
+        raise ContainerError("metadata section nests too deeply to be a scene's metadata") from exc
     if not isinstance(metadata, dict):
         raise ContainerError(f"metadata must be a JSON object, got {type(metadata).__name__}")
     digest = metadata.get(DIGEST_KEY)
-    if not isinstance(digest, str) or not _SHA256_RE.match(digest):
+    if not isinstance(digest, str) or not _SHA256_RE.fullmatch(digest):
         raise ContainerError(f"metadata lacks a valid {DIGEST_KEY!r} (64 lowercase hex digits)")
     return metadata
 

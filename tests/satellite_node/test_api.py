@@ -42,6 +42,8 @@ def detail(response: Any) -> str:
         ("fire", np.zeros((1, 32, 32), np.uint16), {"codec": "zip"}, "valid codecs"),
         ("fire", np.zeros((1, 32, 32), np.uint16), {"bpp": "1", "lossless": "true"}, "exactly one"),
         ("fire", np.zeros((1, 32, 32), np.uint16), {"priority": "urgent!"}, "priority"),
+        # "²".isdigit() is True and int("²") raises: this was a 500
+        ("fire", np.zeros((1, 32, 32), np.uint16), {"priority": "²"}, "priority"),
     ],
 )
 def test_bad_uploads_are_refused_with_what_was_wrong(

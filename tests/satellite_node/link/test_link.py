@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from satellite_node.link import LinkEmulator, LinkInterruptedError, LinkProfile, PassWindow
+from satellite_node.link.profile import MAX_WINDOWS
 
 
 class FakeClock:
@@ -65,6 +66,9 @@ def test_no_schedule_means_always_up() -> None:
         {"pass_period_s": 5, "pass_duration_s": 2, "windows": [{"start_s": 0, "end_s": 1}]},
         {"rate_bps": 0},
         {"windows": [{"start_s": 3, "end_s": 1}]},
+        # 1,000 outages made every GET /v1/link walk them all (44 s): counts are bounded
+        {"outages": [{"start_s": 2 * k, "end_s": 2 * k + 1} for k in range(MAX_WINDOWS + 1)]},
+        {"windows": [{"start_s": 2 * k, "end_s": 2 * k + 1} for k in range(MAX_WINDOWS + 1)]},
     ],
 )
 def test_contradictory_profiles_are_refused(fields: dict[str, object]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, UndefinedDeltaError
 from shared.metrics import bd_psnr, bd_rate
 
 RATES = [0.1, 0.25, 0.5, 1.0, 2.0]
@@ -40,14 +40,54 @@ def test_partial_overlap_uses_common_interval() -> None:
     assert bd_rate(rates_a, PSNRS, rates_b, psnr_b) == pytest.approx(-20.0, abs=1e-6)
 
 
-def test_short_curves_fit_a_lower_degree() -> None:
-    assert bd_rate([0.5, 1.0], [30.0, 33.0], [0.25, 0.5], [30.0, 33.0]) == pytest.approx(-50.0)
+def test_the_delta_is_taken_over_the_overlap_never_the_union() -> None:
+    # a: log10(rate) linear in PSNR over 28-40 dB; b: a plus a quadratic offset f(q), sampled
+    # over 34-46 dB. Both fits are exact (degree <= 3), so the delta is 10**mean(f) - 1 over
+    # the interval integrated: 34-40 dB gives -18.35 %, the union 28-46 dB would give -13.70 %.
+    def log_a(q: float) -> float:
+        return 0.05 * q - 2.0
+
+    def offset(q: float) -> float:
+        return 0.001 * (q - 34.0) ** 2 - 0.1
+
+    psnr_a = [28.0, 31.0, 34.0, 37.0, 40.0]
+    psnr_b = [34.0, 38.0, 42.0, 46.0]
+    rates_a = [10 ** log_a(q) for q in psnr_a]
+    rates_b = [10 ** (log_a(q) + offset(q)) for q in psnr_b]
+    overlap = (10 ** (0.001 * 12.0 - 0.1) - 1.0) * 100.0  # mean of f over [34, 40]
+    assert overlap == pytest.approx(-18.35, abs=0.01)
+    assert bd_rate(rates_a, psnr_a, rates_b, psnr_b) == pytest.approx(overlap, abs=1e-6)
+
+
+def test_an_order_of_points_does_not_matter() -> None:
+    shuffled = [2, 0, 4, 1, 3]
+    rates = [RATES[k] for k in shuffled]
+    psnrs = [PSNRS[k] for k in shuffled]
+    assert bd_rate(RATES, PSNRS, rates, psnrs) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(
     ("rates_b", "psnr_b", "message"),
     [
-        ([0.5, 1.0, 2.0, 4.0], [50.0, 52.0, 54.0, 56.0], "do not overlap"),
+        # more bits, less PSNR: a cubic through it is no rate-distortion curve
+        ([0.25, 0.3, 0.35, 0.5], [25.98, 26.20, 25.87, 27.0], "not monotone"),
+        ([0.5, 1.0, 2.0], [30.0, 33.0, 36.0], "at least 4"),
+        # overlap 28.0-29.5 dB: 1.5 dB, under the 2 dB a delta needs
+        ([0.01, 0.02, 0.03, 0.06], [22.0, 25.0, 27.0, 29.5], "overlap by 1.50 dB"),
+    ],
+)
+def test_an_undefined_delta_is_refused_not_computed(
+    rates_b: list[float], psnr_b: list[float], message: str
+) -> None:
+    for delta in (bd_rate, bd_psnr):
+        with pytest.raises(UndefinedDeltaError, match=message):
+            delta(RATES, PSNRS, rates_b, psnr_b)
+
+
+@pytest.mark.parametrize(
+    ("rates_b", "psnr_b", "message"),
+    [
+        ([0.5, 1.0, 2.0, 4.0], [50.0, 52.0, 54.0, 56.0], "overlap by nothing"),
         ([0.5], [30.0], "at least 2"),
         ([0.5, 1.0, 2.0], [30.0, 33.0], "matching"),
         ([0.0, 1.0, 2.0], [30.0, 33.0, 36.0], "positive finite"),

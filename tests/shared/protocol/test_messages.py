@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.protocol.messages import CommitRequest, TransferCreate, TransferStatus
+from shared.protocol.messages import CommitRequest, TransferCreate, TransferStatus, is_valid_id
 
 SHA = "ab" * 32
 
@@ -26,12 +26,17 @@ def _create(**overrides: object) -> TransferCreate:
     return TransferCreate.model_validate(fields)
 
 
+def test_a_trailing_newline_is_not_a_valid_id() -> None:
+    # "$" also matches before a final newline: ids are checked with fullmatch
+    assert is_valid_id("transfer-1") and not is_valid_id("transfer-1\n")
+
+
 def test_valid_create() -> None:
     assert _create().scene_id == "fire_0001.a"
 
 
 @pytest.mark.parametrize(
-    "bad_id", ["", "../etc", "a/b", ".hidden", "-x", "a b", "x" * 129, "a\\b", "é"]
+    "bad_id", ["", "../etc", "a/b", ".hidden", "-x", "a b", "x" * 129, "a\\b", "é", "abc\n"]
 )
 def test_unsafe_ids_are_refused(bad_id: str) -> None:
     with pytest.raises(ValidationError):

@@ -173,6 +173,14 @@ def test_refuses_bad_metadata(blob: bytes, message: str) -> None:
         unpack_container(_with_metadata(blob))
 
 
+def test_metadata_nested_beyond_any_scene_is_a_container_error() -> None:
+    depth = 5000  # json.loads recurses per level: deeper than Python's recursion limit
+    blob = b'{"reconstruction_sha256":"' + DIGEST.encode() + b'","x":'
+    blob += b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(ContainerError, match="nests too deeply"):
+        unpack_container(_with_metadata(blob))
+
+
 def test_size_cap_is_a_resource_limit() -> None:
     data = _pack()
     with pytest.raises(ResourceLimitError, match="exceeds the cap"):
