@@ -129,18 +129,31 @@ def encode(
         Path | None, typer.Option("--mask", help="Truth mask to carry in the sidecar.")
     ] = None,
     scene_id: Annotated[str | None, typer.Option("--scene-id", help="Scene id.")] = None,
-    task: Annotated[str | None, typer.Option("--task", help="fire, cloud, building.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="fire, cloud, building: apply that sensor profile (bands, dtype, bit depth, "
+            "scale; --bit-depth and --scale still override) and refuse a raster that breaks it.",
+        ),
+    ] = None,
     sensor: Annotated[str | None, typer.Option("--sensor", help="Sensor name.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Compress a raster into a container; prints bpp, size and PSNR."""
     from shared.compression import compress_raster
+    from shared.sensors.profiles import get_profile, validate_raster
     from shared.sensors.readers import read_mask, read_raster
 
     codec_info(codec)  # an unknown name fails before the raster is read
     _check_output(out_path)
     target = RateTarget(bpp=bpp, quality=quality, lossless=lossless)
     raster = read_raster(in_path)
+    if task is not None:
+        profile = get_profile(task)
+        validate_raster(raster, profile)
+        scale = profile.global_max if scale is None else scale
+        bit_depth = profile.bit_depth if bit_depth is None else bit_depth
     truth = read_mask(mask) if mask is not None else None
     extra = {"scene_id": scene_id, "task": task, "sensor": sensor}
     scene = compress_raster(
@@ -165,6 +178,8 @@ def encode(
             "payload_bpp": round(scene.payload_bpp, 6),
             "bits_per_sample": round(scene.bits_per_sample, 6),
             "psnr_db": _psnr_text(scene.psnr_db),
+            "scale": scene.header.spec.scale,
+            "bit_depth": scene.header.spec.bit_depth,
         },
         as_json,
     )

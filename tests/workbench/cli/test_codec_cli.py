@@ -17,7 +17,13 @@ from typer.testing import CliRunner
 from shared.codecs.base import ModelRef, RasterSpec, RateTarget
 from shared.codecs.jpeg2000 import Jpeg2000Codec
 from shared.codecs.registry import all_codecs
-from shared.errors import ConfigurationError, RateTargetError, UnknownNameError
+from shared.compression import compress_raster
+from shared.errors import (
+    ConfigurationError,
+    InvalidRasterError,
+    RateTargetError,
+    UnknownNameError,
+)
 from shared.wire import HEADER_SIZE, pack_container
 from workbench.cli import codec_cmds
 
@@ -114,8 +120,6 @@ def test_geotiff_input_and_mask_sidecar(
             str(tmp_path / "mask.npy"),
             "--scene-id",
             "tile-1",
-            "--task",
-            "building",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -234,6 +238,64 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fields = {"architecture": "factorized-prior", "quality": 1}
     checkpoint.save_checkpoint(model, root / "fp-q1", fields)
     return root
+
+
+def _building_tile() -> np.ndarray:
+    from workbench.datasets.generate import generate_scene
+
+    return generate_scene("building", 3).image
+
+
+def test_task_applies_the_sensor_profile_to_a_learned_codec(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    # A building tile is 14-bit reflectance x 10000; without its profile a uint16 raster is
+    # read as 16-bit with full scale 65535, and the learned codec sees it 6.5x too dark.
+    image = _building_tile()
+    np.save(tmp_path / "tile.npy", image)
+    args = ["encode", str(tmp_path / "tile.npy"), "--codec", "cheng2020-gmm", "--quality", "1"]
+    with_task = runner.invoke(
+        app, [*args[:2], str(tmp_path / "a.eodl"), *args[2:], "--task", "building", "--json"]
+    )
+    assert with_task.exit_code == 0, with_task.output
+    row = _json(with_task.output)
+    assert (row["scale"], row["bit_depth"]) == (10000.0, 14)
+    expected = compress_raster(
+        image, codec="cheng2020-gmm", target=RateTarget(quality=1), scale=10000.0, bit_depth=14
+    )
+    assert row["psnr_db"] == pytest.approx(expected.psnr_db, abs=1e-3)
+    without = runner.invoke(app, [*args[:2], str(tmp_path / "b.eodl"), *args[2:], "--json"])
+    assert _json(without.output)["scale"] == 65535.0
+
+
+@pytest.mark.parametrize(
+    ("raster", "needle"),
+    [
+        (np.full((10, 32, 32), 20000, np.uint16), "above the profile's 14-bit full scale"),
+        (np.zeros((3, 32, 32), np.uint16), "the profile has 10"),
+    ],
+)
+def test_task_refuses_a_raster_that_breaks_the_profile(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path, raster: np.ndarray, needle: str
+) -> None:
+    np.save(tmp_path / "bad.npy", raster)
+    out = tmp_path / "bad.eodl"
+    result = runner.invoke(
+        app,
+        [
+            "encode",
+            str(tmp_path / "bad.npy"),
+            str(out),
+            "--codec",
+            "jpeg2000",
+            "--bpp",
+            "2",
+            "--task",
+            "building",
+        ],
+    )
+    assert isinstance(result.exception, InvalidRasterError) and needle in str(result.exception)
+    assert not out.exists()
 
 
 def test_learned_codec_with_checkpoints_folder(
