@@ -9,17 +9,18 @@ from sqlalchemy import func, select, text
 from ground_station.api.deps import ContextDep
 from ground_station.db import TransferRecord
 from shared.errors import EODownlinkError
+from shared.protocol.routes import HEALTHZ, METRICS, READYZ
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get(HEALTHZ)
 def healthz() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(READYZ)
 def readyz(context: ContextDep, response: Response) -> dict[str, object]:
     """The database answers, the store has room and the processing threads run."""
     checks: dict[str, str] = {}
@@ -40,7 +41,7 @@ def readyz(context: ContextDep, response: Response) -> dict[str, object]:
     return {"status": "ready" if ready else "not ready", "checks": checks}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(METRICS, response_class=Response)
 def metrics(context: ContextDep) -> Response:
     """Prometheus text format: transfers by state, chunks, worker failures, latencies."""
     with context.sessions() as session:

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from ground_station.api.deps import ContextDep, ReadAccess, SignedJson
-from ground_station.api.plan_schemas import PlanReceipt, PlanReport, PlanView
+from ground_station.api.plan_views import PlanView
 from ground_station.api.transfers import parse_body
 from ground_station.db import PlanRecord, iso
 from shared.errors import NotFoundError
+from shared.protocol.plans import PlanReceipt, PlanReport
 from shared.protocol.routes import PLANS
 
 router = APIRouter(tags=["plans"])

@@ -8,8 +8,9 @@ from satellite_node.api.deps import ContextDep
 from satellite_node.api.views import LinkView
 from satellite_node.link.emulator import LinkEmulator
 from satellite_node.link.profile import LinkProfile
+from shared.protocol.routes import LINK
 
-router = APIRouter(prefix="/v1/link", tags=["link"])
+router = APIRouter(prefix=LINK, tags=["link"])
 
 
 def link_view(link: LinkEmulator) -> LinkView:

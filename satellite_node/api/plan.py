@@ -22,8 +22,9 @@ from satellite_node.planner.curves import CurveBook
 from satellite_node.priority import priority_name
 from satellite_node.store import SceneRecord
 from shared.errors import UnknownNameError
+from shared.protocol.routes import PLAN
 
-router = APIRouter(prefix="/v1/plan", tags=["plan"])
+router = APIRouter(prefix=PLAN, tags=["plan"])
 WAITING = ("held", "queued", "downlinking")
 
 

@@ -12,8 +12,9 @@ from satellite_node.intake import build_upload, npy_bytes, rate_target, rate_to_
 from satellite_node.store.schema import SCENE_STATES
 from shared.errors import ConfigurationError, NotFoundError
 from shared.protocol.messages import is_valid_id
+from shared.protocol.routes import SCENES
 
-router = APIRouter(prefix="/v1/scenes", tags=["scenes"])
+router = APIRouter(prefix=SCENES, tags=["scenes"])
 
 
 @router.post("", status_code=202)

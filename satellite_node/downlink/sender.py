@@ -26,10 +26,10 @@ from satellite_node.downlink.transfer import Transfer, announcement, next_after
 from satellite_node.link.emulator import LinkEmulator, LinkInterruptedError
 from satellite_node.store import SceneRecord, SceneStore
 from shared.errors import NotFoundError
+from shared.protocol.chunks import REQUEST_OVERHEAD_BYTES
 from shared.protocol.messages import Receipt
 
 LOG = logging.getLogger(__name__)
-REQUEST_OVERHEAD_BYTES = 512  # request line and signed headers, charged to the link
 Outcome = Literal["delivered", "preempted", "failed"]
 _RETRIABLE = (LinkInterruptedError, GroundUnavailableError, GroundRefusedError)
 __all__ = ["DownlinkSender", "SenderStats"]

@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from satellite_node.downlink.sender import REQUEST_OVERHEAD_BYTES
 from satellite_node.encoding import encode_scene, load_raw
 from satellite_node.intake import rate_from_dict
 from satellite_node.planner.allocator import Candidate
@@ -25,6 +24,7 @@ from satellite_node.roi_choice import RoiMode
 from satellite_node.store import ContainerInfo, SceneRecord, SceneStore
 from shared.codecs.base import RateTarget
 from shared.errors import EODownlinkError, UnknownNameError
+from shared.protocol.chunks import REQUEST_OVERHEAD_BYTES
 
 LOG = logging.getLogger(__name__)
 #: Fractions of the asked bpp the plan may choose (1.0: the asked rate itself).

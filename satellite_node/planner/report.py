@@ -9,7 +9,6 @@ the next re-plan of the same pass and dropped when the pass ends; the ground kee
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,8 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from satellite_node.downlink.sender import REQUEST_OVERHEAD_BYTES
 from satellite_node.link.emulator import LinkEmulator, LinkInterruptedError
+from shared.protocol.chunks import REQUEST_OVERHEAD_BYTES
+from shared.protocol.plans import PlanReport
 from shared.protocol.routes import PLANS
 from shared.protocol.signing import sign_request
 
@@ -28,19 +28,26 @@ _RETRY_STATUS = {401, 408, 425, 429, 507}
 
 
 def report_body(view: dict[str, Any], satellite: str, max_bytes: int) -> bytes:
-    """The report's JSON, its scene list cut (alerts first, as planned) to fit ``max_bytes``."""
-    report = {
-        "plan_id": f"{satellite}:{view['pass_key']}",
-        "satellite": satellite,
-        "sent_at": time.time(),
-        **{k: v for k, v in view.items() if k not in ("link_bytes_sent",)},
-    }
-    report["f1_expected_sum"] = round(sum(s["f1_expected"] for s in view["scenes"]), 4)
-    report["scene_count"] = len(view["scenes"])
-    body = json.dumps(report, separators=(",", ":")).encode()
-    while len(body) > max_bytes and report["scenes"]:
-        report["scenes"] = report["scenes"][:-1]
-        body = json.dumps(report, separators=(",", ":")).encode()
+    """The report's JSON (a :class:`~shared.protocol.plans.PlanReport`, the model the ground
+    validates), its scene list cut (alerts first, as planned) to fit ``max_bytes``.
+
+    Raises:
+        pydantic.ValidationError: the applier's view does not make a valid report (a bug).
+    """
+    report = PlanReport.model_validate(
+        {
+            **view,
+            "plan_id": f"{satellite}:{view['pass_key']}",
+            "satellite": satellite,
+            "sent_at": time.time(),
+            "f1_expected_sum": round(sum(s["f1_expected"] for s in view["scenes"]), 4),
+            "scene_count": len(view["scenes"]),
+        }
+    )
+    body = report.model_dump_json().encode()
+    while len(body) > max_bytes and report.scenes:
+        report = report.model_copy(update={"scenes": report.scenes[:-1]})
+        body = report.model_dump_json().encode()
     return body
 
 

@@ -14,6 +14,9 @@ from shared.errors import ConfigurationError
 
 HEADER_CHUNK_CRC32C = "X-EODL-Chunk-CRC32C"
 DEFAULT_CHUNK_BYTES = 256 * 1024
+#: Link bytes of one request beyond its body (request line and signed headers); the sender
+#: charges it to the link and the planner budgets it.
+REQUEST_OVERHEAD_BYTES = 512
 
 
 def crc32c_hex(data: bytes) -> str:

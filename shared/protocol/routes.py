@@ -1,4 +1,8 @@
-"""Path templates of the ground station's protocol routes (fill with ``str.format``)."""
+"""Path templates of both services' routes (fill with ``str.format``), named once.
+
+The ground station's: the downlink protocol (transfers, chunks, commit), the plan reports and
+the read API. The satellite's: scene upload and status, the link profile, the pass plan.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,17 @@ QUICKLOOK = "/v1/transfers/{transfer_id}/quicklook.png"
 MASK = "/v1/transfers/{transfer_id}/mask.png"
 SUMMARY = "/v1/summary"
 PLANS = "/v1/plans"  # the satellite reports each pass plan; the dashboard shows the latest
+
+# Both services: liveness, readiness, Prometheus metrics.
+HEALTHZ = "/healthz"
+READYZ = "/readyz"
+METRICS = "/metrics"
+
+# The satellite node's API.
+SCENES = "/v1/scenes"
+SCENE = "/v1/scenes/{scene_id}"
+LINK = "/v1/link"
+PLAN = "/v1/plan"
 
 
 def transfer_path(transfer_id: str) -> str:

@@ -1,7 +1,8 @@
-"""The plan report a satellite sends once per pass (``POST /v1/plans``) and its views.
+"""The plan report a satellite sends once per pass (``POST /v1/plans``) and the ground's answer.
 
-The satellite builds it in ``satellite_node.planner.report``; the two sides share this shape
-until it moves to ``shared.protocol.messages`` beside the transfer bodies.
+Both sides use these models: the satellite builds a :class:`PlanReport`
+(``satellite_node.planner.report``), the ground validates the same model and answers a
+:class:`PlanReceipt`.
 """
 
 from __future__ import annotations
@@ -50,13 +51,6 @@ class PlanReport(BaseModel):
     deferred: list[str] = Field(default_factory=list, max_length=100_000)
     f1_expected_sum: float = Field(ge=0)
     scene_count: int = Field(ge=0)
-
-
-class PlanView(PlanReport):
-    """A stored plan report and when the ground received it."""
-
-    received_at: str | None = None
-    budget_used: float | None = None
 
 
 class PlanReceipt(BaseModel):
