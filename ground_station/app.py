@@ -18,6 +18,7 @@ from ground_station import dashboard
 from ground_station.api import health, plans, query, transfers
 from ground_station.api.errors import install_error_handlers
 from ground_station.context import GroundContext
+from ground_station.dashboard.state import DashboardState
 from ground_station.db import make_engine, make_session_factory
 from ground_station.metrics import GroundMetrics
 from ground_station.processing.decode import WorkerLimits
@@ -32,7 +33,8 @@ from shared.sensors.profiles import PROFILES
 log = logging.getLogger(__name__)
 
 
-def _worker_limits(settings: GroundSettings) -> WorkerLimits:
+def worker_limits(settings: GroundSettings) -> WorkerLimits:
+    """The decode worker's limits, built once: processing and the dashboard use the same."""
     return WorkerLimits(
         timeout_s=settings.decode_timeout_s,
         memory_mb=settings.decode_memory_mb,
@@ -54,13 +56,9 @@ def build_context(settings: GroundSettings) -> GroundContext:
     metrics = GroundMetrics()
     device = settings.resolved_device()
     segmenters = load_segmenters(tuple(PROFILES), settings.segmenter_dir, device)
+    decode_limits = worker_limits(settings)
     processor = Processor(
-        sessions,
-        store,
-        metrics,
-        segmenters,
-        _worker_limits(settings),
-        settings.processing_workers,
+        sessions, store, metrics, segmenters, decode_limits, settings.processing_workers
     )
     limits = TransferLimits(settings.max_chunk_bytes, settings.max_transfer_bytes)
     service = TransferService(sessions, store, metrics, limits, processor.enqueue)
@@ -74,6 +72,8 @@ def build_context(settings: GroundSettings) -> GroundContext:
         metrics=metrics,
         service=service,
         processor=processor,
+        worker_limits=decode_limits,
+        dashboard=DashboardState(),
     )
 
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ground_station.dashboard.state import DashboardState
 from ground_station.metrics import GroundMetrics
+from ground_station.processing.decode import WorkerLimits
 from ground_station.processing.pipeline import Processor
 from ground_station.settings import GroundSettings
 from ground_station.store import TransferStore
@@ -28,3 +30,5 @@ class GroundContext:
     metrics: GroundMetrics
     service: TransferService
     processor: Processor
+    worker_limits: WorkerLimits
+    dashboard: DashboardState

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,6 @@ from ground_station.db import TransferRecord
 from ground_station.processing.decode import (
     DecodeOutcome,
     WorkerFailure,
-    WorkerLimits,
     run_decode_worker,
 )
 from ground_station.processing.measure import roi_of
@@ -39,8 +36,6 @@ from shared.sensors.profiles import PROFILES
 
 INDEX_NAME = "panels.json"
 CACHE_DIR = "dashboard"
-# A fixed pool (bounded memory): one transfer's first view decodes once, others wait for it.
-_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 
 @dataclass(frozen=True)
@@ -52,29 +47,10 @@ class Panel:
     png: bytes
 
 
-def _lock_for(transfer_id: str) -> threading.Lock:
-    return _LOCKS[zlib.crc32(transfer_id.encode()) % len(_LOCKS)]
-
-
 def cache_dir(ground: GroundContext, transfer_id: str) -> Path:
     """The transfer's panel folder (the id is validated as a safe folder name)."""
     ground.store.folder(transfer_id)  # raises ConflictError on an unsafe id
     return Path(ground.settings.data_dir) / CACHE_DIR / transfer_id
-
-
-def worker_limits(ground: GroundContext) -> WorkerLimits:
-    """The decode worker's limits, the same as processing uses."""
-    settings = ground.settings
-    return WorkerLimits(
-        timeout_s=settings.decode_timeout_s,
-        memory_mb=settings.decode_memory_mb,
-        max_pixels=settings.max_pixels,
-        max_bands=settings.max_bands,
-        max_payload_bytes=settings.max_transfer_bytes,
-        checkpoint_dirs=(str(settings.codec_checkpoint_dir),)
-        if settings.codec_checkpoint_dir
-        else (),
-    )
 
 
 def read_mask_png(path: Path) -> np.ndarray:
@@ -156,7 +132,7 @@ def render_panels(
 def _decode(ground: GroundContext, transfer_id: str, work: Path) -> DecodeOutcome:
     try:
         return run_decode_worker(
-            ground.store.container_path(transfer_id), work, worker_limits(ground)
+            ground.store.container_path(transfer_id), work, ground.worker_limits
         )
     except WorkerFailure as failure:
         raise ConflictError(
@@ -205,7 +181,7 @@ def ensure_panels(ground: GroundContext, transfer_id: str) -> dict[str, Any]:
             f"transfer {transfer_id!r} is {record.state}; its imagery exists once it is processed"
             + (f" (reason: {record.reason})" if record.reason else "")
         )
-    with _lock_for(transfer_id):
+    with ground.dashboard.panel_lock(transfer_id):
         index_path = folder / INDEX_NAME
         if index_path.is_file():
             return dict(json.loads(index_path.read_text()))

@@ -3,7 +3,6 @@ one transfer. Reads follow the query API's access rule (``GS_PUBLIC_READS``)."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -27,9 +26,6 @@ _MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css", ".js": 
 _NO_STORE = {"Cache-Control": "no-store"}
 ChartName = Literal["psnr-bpp", "f1-bpp", "link", "queue"]
 PanelName = Literal["scene", "true-colour", "false-colour", "roi", "overlay", "truth", "errors"]
-
-_CHART_CACHE: dict[tuple[str, str], tuple[tuple[Any, ...], bytes]] = {}
-_CHART_LOCK = threading.Lock()
 
 router = APIRouter(tags=["dashboard"], dependencies=[ReadAccess])
 
@@ -86,15 +82,11 @@ def chart(name: ChartName, context: ContextDep) -> Response:
     transfers it shows changed.
     """
     points = load_points(context)
-    key, fingerprint = (str(context.settings.data_dir), name), _fingerprint(points)
-    with _CHART_LOCK:
-        cached = _CHART_CACHE.get(key)
-    if cached is not None and cached[0] == fingerprint:
-        png = cached[1]
-    else:
+    fingerprint = _fingerprint(points)
+    png = context.dashboard.cached_chart(name, fingerprint)
+    if png is None:
         png = render_chart(name, points, datetime.now(UTC))
-        with _CHART_LOCK:
-            _CHART_CACHE[key] = (fingerprint, png)
+        context.dashboard.keep_chart(name, fingerprint, png)
     return Response(png, media_type="image/png", headers=_NO_STORE)
 
 
