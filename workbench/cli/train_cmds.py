@@ -172,11 +172,21 @@ def train_codec_cmd(
     threads: Threads = None,
     resume: Resume = False,
     as_json: Json = False,
+    rate_lmbdas: Annotated[
+        str | None,
+        typer.Option(
+            "--rate-lmbdas",
+            help="comma-separated lambdas, highest rate first: train one variable-rate "
+            "cheng2020-gmm with a gain level per lambda (then --lmbda is ignored)",
+        ),
+    ] = None,
 ) -> None:
-    """Train one rate point: L = lmbda * MSE + bpp; report real bpp from the bitstreams."""
+    """Train one rate point (L = lmbda * MSE + bpp; real bpp measured from the bitstreams),
+    or with --rate-lmbdas one variable-rate model (estimated figures per level)."""
     from workbench.training.codec import CodecTrainConfig, train_codec
 
     _threads(threads)
+    levels = _lambda_list(rate_lmbdas)
     config = CodecTrainConfig(
         task=task,
         data=data,
@@ -200,9 +210,12 @@ def train_codec_cmd(
         device=device,
         resume=resume,
         command=recorded_command(ctx),
+        rate_lmbdas=levels,
     )
     manifest = train_codec(config)
-    if manifest:
+    if manifest and levels:
+        _echo(manifest, as_json, f"{out}: variable rate, {len(levels)} levels")
+    elif manifest:
         mt = manifest["metrics"]
         _echo(
             manifest,
@@ -210,6 +223,25 @@ def train_codec_cmd(
             f"{out}: bpp {mt['bpp']:.4f} (payload {mt['payload_bpp']:.4f}, "
             f"estimate {mt['bpp_estimate']:.4f}) psnr_db {mt['psnr_db']:.2f}",
         )
+
+
+def _lambda_list(text: str | None) -> tuple[float, ...]:
+    """Parse ``--rate-lmbdas``: 2+ positive numbers, strictly decreasing (highest rate first)."""
+    if text is None:
+        return ()
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigurationError(
+            f"--rate-lmbdas must be comma-separated numbers, got {text!r}"
+        ) from None
+    decreasing = all(a > b for a, b in zip(values, values[1:], strict=False))
+    if len(values) < 2 or any(v <= 0 for v in values) or not decreasing:
+        raise ConfigurationError(
+            f"--rate-lmbdas needs 2 or more positive lambdas, highest rate first (strictly "
+            f"decreasing), got {text!r}; e.g. 200000,50000,12500,3125"
+        )
+    return values
 
 
 @train_app.command("joint")

@@ -7,6 +7,7 @@ bpp of actual bytes next to the estimate from the likelihoods.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,16 +64,26 @@ class CodecTrainConfig:
     resume: bool = False
     command: str = ""
     progress: bool = True
+    rate_lmbdas: tuple[float, ...] = ()
+
+    def lmbda_at(self, level: int | None) -> float:
+        """The lambda of a rate level (``lmbda`` for a fixed-rate run)."""
+        return self.lmbda if level is None else self.rate_lmbdas[level]
 
 
-def codec_step(model: nn.Module, x: torch.Tensor, lmbda: float) -> tuple[RDTerms, torch.Tensor]:
+def codec_step(
+    model: nn.Module, x: torch.Tensor, lmbda: float, level: int | None = None
+) -> tuple[RDTerms, torch.Tensor]:
     """Forward a batch padded to the codec's multiple; the loss counts only the real pixels.
+
+    ``level``: the rate level of a variable-rate model (None: fixed rate).
 
     Shape:
         x: (B, C, H, W) in [0, 1]; returns the terms and x_hat (B, C, H, W), cropped.
     """
     height, width = x.shape[-2:]
-    output = model(pad_to_multiple(x, CODEC_PAD))
+    padded = pad_to_multiple(x, CODEC_PAD)
+    output = model(padded) if level is None else model(padded, level=level)
     cropped = {"x_hat": output["x_hat"][..., :height, :width], "likelihoods": output["likelihoods"]}
     return rd_terms(cropped, x, lmbda), cropped["x_hat"]
 
@@ -86,12 +97,15 @@ def _train_epoch(
     ctx: DistContext,
     budget: Budget,
     desc: str,
+    epoch: int,
 ) -> tuple[float, bool]:
     main_opt, aux_opt = optimisers
     bar = Progress(loader, desc, enabled=ctx.is_main)
     total, steps, expired = 0.0, 0, False
+    levels = _level_sampler(config, epoch)
     for x, _mask in bar:
-        terms, _ = codec_step(model, x.to(ctx.device), config.lmbda)
+        level = levels()
+        terms, _ = codec_step(model, x.to(ctx.device), config.lmbda_at(level), level)
         main_opt.zero_grad(set_to_none=True)
         terms.loss.backward()
         if config.clip_norm > 0:
@@ -110,15 +124,31 @@ def _train_epoch(
     return total / max(steps, 1), expired
 
 
+def _level_sampler(config: CodecTrainConfig, epoch: int) -> Callable[[], int | None]:
+    """Each step's rate level: uniform over the levels of a variable-rate run, a function of
+    (seed, epoch) so that every rank and a resumed run draw the same; None at fixed rate."""
+    if not config.rate_lmbdas:
+        return lambda: None
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    count = len(config.rate_lmbdas)
+    return lambda: int(torch.randint(count, (1,), generator=generator))
+
+
+def validation_levels(config: CodecTrainConfig) -> tuple[int | None, ...]:
+    """The levels validated each epoch: the two ends and the middle of a variable-rate run."""
+    count = len(config.rate_lmbdas)
+    return (None,) if count == 0 else tuple(sorted({0, count // 2, count - 1}))
+
+
 def validate_codec(
-    model: nn.Module, loader: Any, lmbda: float, ctx: DistContext
+    model: nn.Module, loader: Any, lmbda: float, ctx: DistContext, level: int | None = None
 ) -> dict[str, float]:
     """Mean loss, estimated bpp and MSE over a loader (quantised latents; all ranks pooled)."""
     sums = torch.zeros(4, dtype=torch.float64)
     model.eval()
     with torch.inference_mode():
         for x, _mask in loader:
-            terms, _ = codec_step(model, x.to(ctx.device), lmbda)
+            terms, _ = codec_step(model, x.to(ctx.device), lmbda, level)
             n = x.shape[0]
             sums += torch.tensor(
                 [float(terms.loss) * n, float(terms.bpp) * n, float(terms.mse) * n, n],
@@ -132,6 +162,31 @@ def validate_codec(
         "bpp_estimate": float(sums[1]) / count,
         "mse": float(sums[2]) / count,
     }
+
+
+def _validate_levels(
+    model: nn.Module, loader: Any, config: CodecTrainConfig, ctx: DistContext
+) -> dict[str, float]:
+    """Validation at the run's rate point, or at the validated levels of a variable-rate run:
+    their mean loss, and each level's estimated bpp and MSE (``bpp_estimate_L<k>``, ...)."""
+    levels = validation_levels(config)
+    if levels == (None,):
+        return validate_codec(model, loader, config.lmbda, ctx)
+    out: dict[str, float] = {"loss": 0.0}
+    for level in levels:
+        val = validate_codec(model, loader, config.lmbda_at(level), ctx, level)
+        out["loss"] += val["loss"] / len(levels)
+        out[f"bpp_estimate_L{level}"], out[f"mse_L{level}"] = val["bpp_estimate"], val["mse"]
+    return out
+
+
+def _val_text(val: dict[str, float]) -> str:
+    if "bpp_estimate" in val:
+        return f"bpp~{val['bpp_estimate']:.4f} mse {val['mse']:.3g}"
+    levels = sorted(k.removeprefix("mse_L") for k in val if k.startswith("mse_L"))
+    return " ".join(
+        f"L{k}: bpp~{val[f'bpp_estimate_L{k}']:.4f} mse {val[f'mse_L{k}']:.3g}" for k in levels
+    )
 
 
 def train_codec(config: CodecTrainConfig) -> dict[str, Any]:
@@ -166,7 +221,13 @@ def _warm_start(config: CodecTrainConfig, net: nn.Module) -> None:
             f"--init {config.init} is {manifest.architecture} N={manifest.N} M={manifest.M}; "
             f"this run trains {config.model} N={net.N} M={net.M}: pass a matching checkpoint"
         )
-    net.load_state_dict(source.state_dict())
+    # A fixed-rate start for a variable-rate run: its gains begin at 1, where it was trained.
+    missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not name.startswith("rate_gains.") for name in missing):
+        raise CheckpointError(
+            f"--init {config.init} does not fit this model: missing {missing}, "
+            f"unexpected {unexpected}"
+        )
 
 
 def _restore(config: CodecTrainConfig, net: nn.Module, optimisers: tuple[Any, Any]) -> _Run:
@@ -211,7 +272,14 @@ def _train(config: CodecTrainConfig, ctx: DistContext) -> dict[str, Any]:
 
     seed_everything(config.seed)
     splits = load_splits(config.data, config.task, crop=config.crop)
-    net = build_model(config.model, splits.bands, config.quality, N=config.N, M=config.M)
+    net = build_model(
+        config.model,
+        splits.bands,
+        config.quality,
+        N=config.N,
+        M=config.M,
+        rate_levels=len(config.rate_lmbdas),
+    )
     net = net.to(ctx.device)
     aux_names = aux_parameter_names(net)
     aux_params = [p for n, p in net.named_parameters() if n in set(aux_names)]
@@ -225,9 +293,9 @@ def _train(config: CodecTrainConfig, ctx: DistContext) -> dict[str, Any]:
         desc = f"{config.task} {config.model} q{config.quality} lmbda {config.lmbda:g} "
         desc += f"epoch {epoch + 1}"
         loss, expired = _train_epoch(
-            model, train_loader, optimisers, aux_params, config, ctx, run.budget, desc
+            model, train_loader, optimisers, aux_params, config, ctx, run.budget, desc, epoch
         )
-        val = validate_codec(model, val_loader, config.lmbda, ctx)
+        val = _validate_levels(model, val_loader, config, ctx)
         run.losses.append(loss)
         improved = run.stopper.update(-val["loss"])
         if improved:
@@ -235,8 +303,8 @@ def _train(config: CodecTrainConfig, ctx: DistContext) -> dict[str, Any]:
             run.best_val = val
         log_line(
             ctx.is_main,
-            f"{desc}: loss {loss:.4f} val loss {val['loss']:.4f} "
-            f"bpp~{val['bpp_estimate']:.4f} mse {val['mse']:.3g}" + (" (best)" if improved else ""),
+            f"{desc}: loss {loss:.4f} val loss {val['loss']:.4f} {_val_text(val)}"
+            + (" (best)" if improved else ""),
         )
         if ctx.is_main:
             _save_state(config, net, optimisers, epoch, run)
@@ -284,7 +352,8 @@ def _finish(
     fields = {
         "architecture": config.model,
         "quality": config.quality,
-        "lmbda": config.lmbda,
+        "lmbda": config.rate_lmbdas[0] if config.rate_lmbdas else config.lmbda,
+        "rate_lmbdas": list(config.rate_lmbdas),
         "task": config.task,
         "trained": True,
         "data": describe_data(config.data),
@@ -292,6 +361,22 @@ def _finish(
         "command": config.command,
     }
     manifest = save_checkpoint(net, config.out, fields)
+    run_metrics = {
+        "epochs": len(losses),
+        "train_loss_first": losses[0] if losses else float("nan"),
+        "train_loss_last": losses[-1] if losses else float("nan"),
+        "train_seconds": round(budget.elapsed_s(), 1),
+        "lr": config.lr,
+        "aux_lr": config.aux_lr,
+        "batch_size": config.batch_size,
+        "processes": world_size,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if config.rate_lmbdas:  # entropy coding at a level is not wired yet: estimates only
+        metrics = {**{k: v for k, v in val.items() if k != "loss"}, **run_metrics}
+        manifest = dataclasses.replace(manifest, metrics=metrics)
+        write_manifest(manifest, checkpoint_paths(config.out)[1])
+        return manifest.to_dict()
     point = measure_codec_checkpoint(
         Path(config.out),
         config.model,
@@ -308,15 +393,7 @@ def _finish(
         "psnr_db": point["psnr_db"],
         "bpp_estimate": val.get("bpp_estimate", float("nan")),
         "val_scenes": point["scenes"],
-        "epochs": len(losses),
-        "train_loss_first": losses[0] if losses else float("nan"),
-        "train_loss_last": losses[-1] if losses else float("nan"),
-        "train_seconds": round(budget.elapsed_s(), 1),
-        "lr": config.lr,
-        "aux_lr": config.aux_lr,
-        "batch_size": config.batch_size,
-        "processes": world_size,
-        "torch_threads": torch.get_num_threads(),
+        **run_metrics,
     }
     manifest = dataclasses.replace(manifest, metrics=metrics)
     write_manifest(manifest, checkpoint_paths(config.out)[1])

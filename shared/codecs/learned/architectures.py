@@ -154,7 +154,12 @@ _BUILDERS: dict[str, tuple[_Builder, Callable[[CompressionModel, int, Widths], N
 
 
 def build_model(
-    architecture: str, bands: int, quality: int, N: int | None = None, M: int | None = None
+    architecture: str,
+    bands: int,
+    quality: int,
+    N: int | None = None,
+    M: int | None = None,
+    rate_levels: int = 0,
 ) -> CompressionModel:
     """Build an untrained N-band model (weights from the current torch RNG state).
 
@@ -164,6 +169,8 @@ def build_model(
         quality: 1..6; picks the default widths.
         N: transform width override (default per quality).
         M: latent width override (cheng2020 models take N only; M = N).
+        rate_levels: 0 for a fixed-rate model; else the levels of a variable-rate one
+            (cheng2020-gmm only, see :mod:`shared.codecs.learned.rate_gain`).
 
     Returns:
         A CompressAI ``CompressionModel`` whose ``forward(x)`` maps (1, bands, H, W) inputs
@@ -178,4 +185,8 @@ def build_model(
     fit_ends(model, bands, widths)
     model.bands = bands
     model.N, model.M = widths.N, widths.M
+    if rate_levels:
+        from shared.codecs.learned.rate_gain import attach_rate_gains
+
+        attach_rate_gains(model, rate_levels)
     return model

@@ -76,6 +76,12 @@ def save_checkpoint(
     fields["sha256"] = "0" * 64
     draft = CheckpointManifest.from_dict(fields, source="manifest_fields")
     check_architecture(draft.architecture)
+    gains = getattr(model, "rate_gains", None)
+    if len(draft.rate_lmbdas) != (0 if gains is None else gains.levels):
+        raise CheckpointError(
+            f"manifest lists {len(draft.rate_lmbdas)} rate lambdas but the model has "
+            f"{0 if gains is None else gains.levels} rate levels"
+        )
     if (draft.bands, draft.N, draft.M) != (model.bands, model.N, model.M):
         raise CheckpointError(
             f"manifest says bands={draft.bands}, N={draft.N}, M={draft.M} but the model has "
@@ -113,7 +119,12 @@ def load_checkpoint(path: Path | str) -> tuple[CompressionModel, CheckpointManif
             f"{manifest.sha256[:16]}...: the file was modified or is incomplete; re-copy it"
         )
     model = build_model(
-        manifest.architecture, manifest.bands, manifest.quality, manifest.N, manifest.M
+        manifest.architecture,
+        manifest.bands,
+        manifest.quality,
+        manifest.N,
+        manifest.M,
+        rate_levels=len(manifest.rate_lmbdas),
     )
     try:
         model.load_state_dict(load_file(str(weights_path)))

@@ -29,6 +29,7 @@ from shared.codecs.base import (
 from shared.codecs.learned import coding
 from shared.codecs.learned.architectures import MAX_BANDS, CompressionModel
 from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
+from shared.codecs.learned.manifest import CheckpointManifest
 from shared.codecs.learned.payload import pack_payload, unpack_payload
 from shared.codecs.learned.roi_gain import (
     DEFAULT_ROI_GAIN,
@@ -104,6 +105,7 @@ class LearnedCodec(Codec):
         gain_map = None if roi_mask is None else _gain_map(roi_mask, spec, layout, roi_gain)
         entry = self._select(spec, target)
         model, manifest = self.checkpoints.load(entry)
+        _refuse_variable_rate(manifest)
         x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
         with coding.deterministic_coding():
             coded = coding.compress(self.name, model.eval(), x, gain_map)
@@ -148,7 +150,8 @@ class LearnedCodec(Codec):
                 f"{model.weights_prefix.hex()} are quality {entry.manifest.quality}: "
                 "the container header is inconsistent"
             )
-        net, _ = self.checkpoints.load(entry)
+        net, manifest = self.checkpoints.load(entry)
+        _refuse_variable_rate(manifest)
         return self._decode_with(net, payload, spec)
 
     def _decode_with(self, net: CompressionModel, payload: bytes, spec: RasterSpec) -> NDArray[Any]:
@@ -194,6 +197,16 @@ def _gain_map(
             "pass an (H, W) mask (e.g. from satellite_node.detectors.detect_roi)"
         )
     return latent_gain_map(roi_mask, layout.y_shape, levels)
+
+
+def _refuse_variable_rate(manifest: CheckpointManifest) -> None:
+    """Entropy coding at a rate level is not wired yet: a variable-rate checkpoint would code
+    with every gain at 1, a rate point it was never trained at."""
+    if manifest.rate_lmbdas:
+        raise CheckpointError(
+            f"checkpoint {manifest.sha256[:12]} is a variable-rate model "
+            f"({len(manifest.rate_lmbdas)} levels); the codec codes fixed-rate checkpoints only"
+        )
 
 
 def _pad(unit: NDArray[Any], block: int) -> NDArray[Any]:

@@ -53,12 +53,19 @@ class Cheng2020GMM(Cheng2020Attention):  # type: ignore[misc]  # CompressAI is u
         weights = logits.reshape(b, self.K, -1, h, w).softmax(dim=1).reshape(b, -1, h, w)
         return means, scales, weights
 
-    def forward(self, x: Tensor) -> dict[str, Any]:
+    def forward(self, x: Tensor, level: float | None = None) -> dict[str, Any]:
         """Training pass: reconstruction and likelihoods of y (mixture) and z (factorized).
+
+        ``level``: the rate level of a variable-rate model (see
+        :mod:`shared.codecs.learned.rate_gain`); None for a fixed-rate one.
 
         Shape:
             x: (B, bands, H, W) in [0, 1], H and W multiples of 64.
         """
+        if level is not None:
+            from shared.codecs.learned.rate_gain import forward_at
+
+            return forward_at(self, x, level)
         y = self.g_a(x)
         z = self.h_a(y)
         z_hat, z_likelihoods = self.entropy_bottleneck(z)

@@ -29,6 +29,8 @@ class CheckpointManifest:
         metrics: measured figures, e.g. ``{"bpp": 0.41, "psnr_db": 38.2}``.
         command: the command that made it.
         sha256: hex digest of NAME.safetensors.
+        rate_lmbdas: empty for a fixed-rate model; the lambda of each level of a variable-rate
+            one, level 0 first (the highest rate).
     """
 
     architecture: str
@@ -44,6 +46,7 @@ class CheckpointManifest:
     seed: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     command: str = ""
+    rate_lmbdas: list[float] = field(default_factory=list)
     format: int = MANIFEST_FORMAT
 
     @property
@@ -84,6 +87,15 @@ class CheckpointManifest:
             ok = False
         if not ok:
             raise CheckpointError(f"{source}: sha256 must be 64 hex digits, got {self.sha256!r}")
+        lmbdas = self.rate_lmbdas
+        if (
+            not isinstance(lmbdas, list)
+            or len(lmbdas) == 1
+            or not all(isinstance(v, int | float) and v > 0 for v in lmbdas)
+        ):
+            raise CheckpointError(
+                f"{source}: rate_lmbdas must be empty or list 2+ positive lambdas, got {lmbdas!r}"
+            )
         if not isinstance(self.metrics, dict) or not all(
             isinstance(v, int | float) for v in self.metrics.values()
         ):

@@ -244,3 +244,21 @@ def test_joint_needs_weights_or_a_scenario(
             ],
             catch_exceptions=False,
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("2e5", "2 or more"),
+        ("1000,4000", "strictly decreasing"),
+        ("4000,-1", "positive"),
+        ("4000,high", "comma-separated numbers"),
+        ("4000,4000", "strictly decreasing"),
+    ],
+)
+def test_rate_lmbdas_are_refused_unless_a_decreasing_list(text: str, needle: str) -> None:
+    from workbench.cli.train_cmds import _lambda_list
+
+    with pytest.raises(ConfigurationError, match=needle):
+        _lambda_list(text)
+    assert _lambda_list("2e5,5e4,1.25e4") == (200000.0, 50000.0, 12500.0)

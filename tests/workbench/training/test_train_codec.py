@@ -168,3 +168,45 @@ def test_warm_start_begins_from_the_given_rate_point(
     assert warm["metrics"]["train_loss_first"] < cold["metrics"]["train_loss_first"]
     with pytest.raises(CheckpointError, match="N=16"):
         run("wrong", fire_codec[0], n=16)
+
+
+def test_a_variable_rate_run_starts_from_a_fixed_rate_checkpoint(
+    trained: tuple[Path, dict], fire_dir: Path, tmp_path: Path
+) -> None:
+    from shared.codecs.base import RateTarget
+    from shared.codecs.learned.checkpoint import load_checkpoint
+    from shared.compression import compress_raster
+    from shared.errors import CheckpointError
+    from workbench.training.codec import CodecTrainConfig, train_codec
+    from workbench.training.evaluate import isolated_store
+
+    base, _ = trained
+    out = tmp_path / "fire-gmm-vr"
+    config = CodecTrainConfig(
+        task="fire",
+        data=fire_dir,
+        out=out,
+        quality=2,
+        N=8,
+        epochs=2,
+        batch_size=8,
+        lr=3e-3,
+        init=base,
+        seed=1,
+        device="cpu",
+        command="test",
+        rate_lmbdas=(800.0, 200.0, 50.0),
+    )
+    manifest = train_codec(config)
+    assert manifest["rate_lmbdas"] == [800.0, 200.0, 50.0] and manifest["lmbda"] == 800.0
+    metrics = manifest["metrics"]
+    # validated at both ends and the middle: more lambda, more bits
+    assert metrics["bpp_estimate_L0"] > metrics["bpp_estimate_L2"] > 0
+    model, _ = load_checkpoint(out)
+    assert model.rate_gains.levels == 3
+    # entropy coding at a level is not wired yet: the codec refuses rather than code wrongly
+    image = np.load(sorted(fire_dir.glob("*[0-9].npy"))[0])
+    with isolated_store(out) as store, pytest.raises(CheckpointError, match="variable-rate"):
+        compress_raster(
+            image, codec="cheng2020-gmm", target=RateTarget(quality=2), checkpoints=store
+        )
