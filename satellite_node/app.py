@@ -18,6 +18,9 @@ from satellite_node.api import health, link, plan, scenes
 from satellite_node.context import SatelliteContext
 from satellite_node.errors import install_error_handler
 from satellite_node.settings import SatelliteSettings, get_settings
+from shared.protocol.body_limit import BodyLimit
+
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 def create_app(
@@ -58,6 +61,13 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = None
+    # A raster and a mask of up to max_upload_bytes each, plus the form fields' framing.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=2 * settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        name="upload",
+        hint="split the scene into tiles or raise SAT_MAX_UPLOAD_BYTES",
+    )
     install_error_handler(app)
     for router in (scenes.router, link.router, plan.router, health.router):
         app.include_router(router)
