@@ -20,7 +20,13 @@ from shared.codecs.base import RateTarget
 from shared.codecs.registry import codec_info
 from shared.errors import InvalidRasterError, PayloadTooLargeError
 from shared.sensors.profiles import get_profile, validate_raster
-from shared.sensors.readers import NPY_SUFFIXES, TIFF_SUFFIXES, read_mask, read_raster
+from shared.sensors.readers import (
+    NPY_SUFFIXES,
+    TIFF_SUFFIXES,
+    PlaneLimit,
+    read_mask,
+    read_raster,
+)
 
 _BLOCK = 1 << 20
 
@@ -94,10 +100,14 @@ def _spool(source: BinaryIO, target: BinaryIO, max_bytes: int, what: str) -> Non
     target.flush()
 
 
-def read_upload(source: BinaryIO, filename: str, max_bytes: int, *, mask: bool) -> np.ndarray:
+def read_upload(
+    source: BinaryIO, filename: str, max_bytes: int, *, mask: bool, plane: PlaneLimit
+) -> np.ndarray:
     """Read an uploaded raster (C, H, W) or mask (H, W) through the project's readers.
 
     The upload is spooled under its own (sanitised) name, so the readers' messages name it.
+    ``plane`` bounds the image the file declares, checked before it is decoded (a raster:
+    the task's largest scene; a mask: exactly its raster's plane).
     """
     what = "mask" if mask else "raster"
     suffix = _suffix(filename, what)
@@ -106,7 +116,9 @@ def read_upload(source: BinaryIO, filename: str, max_bytes: int, *, mask: bool) 
         path = Path(folder) / f"{stem}{suffix}"
         with path.open("wb") as spool:
             _spool(source, spool, max_bytes, what)
-        return read_mask(path) if mask else read_raster(path, max_bytes=max_bytes * 4)
+        if mask:
+            return read_mask(path, max_bytes=max_bytes * 4, plane=plane)
+        return read_raster(path, max_bytes=max_bytes * 4, plane=plane)
 
 
 def validate_upload(upload: SceneUpload) -> None:

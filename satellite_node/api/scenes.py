@@ -13,6 +13,8 @@ from satellite_node.store.schema import SCENE_STATES
 from shared.errors import ConfigurationError, NotFoundError
 from shared.protocol.messages import is_valid_id
 from shared.protocol.routes import SCENES
+from shared.sensors.profiles import get_profile, max_plane
+from shared.sensors.readers import PlaneLimit
 
 router = APIRouter(prefix=SCENES, tags=["scenes"])
 
@@ -36,10 +38,14 @@ def upload_scene(
     settings = context.settings
     rate = rate_target(bpp, quality, lossless, settings.default_bpp)
     limit = settings.max_upload_bytes
-    data = read_upload(raster.file, raster.filename or "raster.npy", limit, mask=False)
+    largest = PlaneLimit(largest=max_plane(get_profile(task.strip())))  # before any decoding
+    data = read_upload(
+        raster.file, raster.filename or "raster.npy", limit, mask=False, plane=largest
+    )
     truth = None
     if mask is not None and mask.filename:
-        truth = read_upload(mask.file, mask.filename, limit, mask=True)
+        own = PlaneLimit(exact=(int(data.shape[-2]), int(data.shape[-1])))
+        truth = read_upload(mask.file, mask.filename, limit, mask=True, plane=own)
     upload = build_upload(
         task=task.strip(),
         codec=codec,

@@ -194,6 +194,11 @@ def validate_raster(
         )
 
 
+def max_plane(profile: SensorProfile) -> tuple[int, int]:
+    """The largest (H, W) a scene of the profile may have: its tile times MAX_SIDE_FACTOR."""
+    return profile.tile[0] * MAX_SIDE_FACTOR, profile.tile[1] * MAX_SIDE_FACTOR
+
+
 def _check_size(hw: tuple[int, ...], profile: SensorProfile, exact_tile: bool) -> None:
     height, width = int(hw[0]), int(hw[1])
     if exact_tile and (height, width) != profile.tile:
@@ -201,7 +206,7 @@ def _check_size(hw: tuple[int, ...], profile: SensorProfile, exact_tile: bool) -
             f"{profile.task} tile must be {profile.tile[0]}x{profile.tile[1]}, got "
             f"{height}x{width}; crop or tile the scene to that size"
         )
-    cap_h, cap_w = (side * MAX_SIDE_FACTOR for side in profile.tile)
+    cap_h, cap_w = max_plane(profile)
     if height < 1 or width < 1 or height > cap_h or width > cap_w:
         raise InvalidRasterError(
             f"{profile.task} raster is {height}x{width}; accepted sizes are 1x1 to "

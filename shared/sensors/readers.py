@@ -10,7 +10,10 @@ caller fills them. Integer GeoTIFFs keep their counts (NaN does not exist there)
 value is reported by :func:`read_raster_info` so the caller can mask it. ``.npy`` files carry no
 nodata value; NaNs in them are kept as they are. The reader itself allows NaN; validation flags it.
 
-Declared sizes are checked from the header before any sample is read (``max_bytes``).
+Declared sizes are checked from the header before any sample is read: the bytes
+(``max_bytes``), and the image plane against a cap (``max_plane``, a task's largest scene) or
+an exact size (``plane``, a mask must match its raster). A compressed TIFF is thus refused on
+its tags, never after it expanded.
 """
 
 from __future__ import annotations
@@ -44,7 +47,35 @@ class RasterInfo:
     source_axes: str
 
 
-def read_raster(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NDArray[Any]:
+@dataclass(frozen=True)
+class PlaneLimit:
+    """What the image plane (H, W) a file declares may be: at most ``largest``, exactly
+    ``exact``, or anything (both None)."""
+
+    largest: tuple[int, int] | None = None
+    exact: tuple[int, int] | None = None
+
+    def check(self, height: int, width: int, path: Path) -> None:
+        """Refuse a declared plane outside the limit, before anything is decoded."""
+        if self.exact is not None and (height, width) != self.exact:
+            raise InvalidRasterError(
+                f"{path.name}: declares a {height}x{width} image, but it must be "
+                f"{self.exact[0]}x{self.exact[1]} (the raster it belongs to); upload this "
+                "scene's own mask"
+            )
+        if self.largest is not None and (height > self.largest[0] or width > self.largest[1]):
+            raise InvalidRasterError(
+                f"{path.name}: declares a {height}x{width} image, above the largest accepted "
+                f"{self.largest[0]}x{self.largest[1]}; split the scene into tiles"
+            )
+
+
+NO_PLANE_LIMIT = PlaneLimit()
+
+
+def read_raster(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, plane: PlaneLimit = NO_PLANE_LIMIT
+) -> NDArray[Any]:
     """Read a ``.npy`` or GeoTIFF raster as (C, H, W) in its stored dtype.
 
     Shape:
@@ -54,11 +85,15 @@ def read_raster(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NDArray[An
         DatasetError: the file is missing, of an unknown type, truncated or unreadable.
         InvalidRasterError: the contents are not a raster (dtype, number of dims, size).
     """
-    return read_raster_info(path, max_bytes=max_bytes).data
+    return read_raster_info(path, max_bytes=max_bytes, plane=plane).data
 
 
 def read_raster_info(
-    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, allow_bool: bool = False
+    path: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    allow_bool: bool = False,
+    plane: PlaneLimit = NO_PLANE_LIMIT,
 ) -> RasterInfo:
     """Like :func:`read_raster`, also returning the file's nodata value and original axes.
 
@@ -70,10 +105,10 @@ def read_raster_info(
         raise DatasetError(f"raster file {path} does not exist; check the path")
     suffix = path.suffix.lower()
     if suffix in NPY_SUFFIXES:
-        data = _read_npy(path, max_bytes, kinds)
+        data = _read_npy(path, max_bytes, kinds, plane)
         info = RasterInfo(_to_chw(data, path), None, "CYX" if data.ndim == 3 else "YX")
     elif suffix in TIFF_SUFFIXES:
-        info = _read_tiff(path, max_bytes, kinds)
+        info = _read_tiff(path, max_bytes, kinds, plane)
     else:
         raise DatasetError(
             f"{path.name}: unknown raster type {suffix!r}; use .npy or GeoTIFF (.tif/.tiff)"
@@ -81,7 +116,9 @@ def read_raster_info(
     return info
 
 
-def read_mask(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NDArray[Any]:
+def read_mask(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, plane: PlaneLimit = NO_PLANE_LIMIT
+) -> NDArray[Any]:
     """Read a binary mask (``.npy`` or GeoTIFF) as (H, W) uint8 holding only 0 and 1.
 
     Accepts bool, 0/1 and 0/255 masks (the 38-Cloud convention), with or without a leading
@@ -94,7 +131,7 @@ def read_mask(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NDArray[Any]
         DatasetError: the file is missing or unreadable.
         InvalidRasterError: more than one band, or values other than 0/1 (or 0/255).
     """
-    raster = read_raster_info(path, max_bytes=max_bytes, allow_bool=True).data
+    raster = read_raster_info(path, max_bytes=max_bytes, allow_bool=True, plane=plane).data
     if raster.shape[0] != 1:
         raise InvalidRasterError(
             f"{Path(path).name}: a mask has one band, got {raster.shape[0]}; save it as (H, W)"
@@ -119,7 +156,7 @@ def binarise_mask(mask: NDArray[Any], *, name: str = "mask") -> NDArray[Any]:
     )
 
 
-def _read_npy(path: Path, max_bytes: int, kinds: str) -> NDArray[Any]:
+def _read_npy(path: Path, max_bytes: int, kinds: str, plane: PlaneLimit) -> NDArray[Any]:
     try:
         with path.open("rb") as fh:
             version = np.lib.format.read_magic(fh)
@@ -127,6 +164,8 @@ def _read_npy(path: Path, max_bytes: int, kinds: str) -> NDArray[Any]:
     except (ValueError, EOFError, OSError) as exc:
         raise DatasetError(f"{path.name}: not a readable .npy file ({exc}); re-save it") from exc
     _check_dtype(dtype, path, kinds)
+    if len(shape) >= 2:
+        plane.check(int(shape[-2]), int(shape[-1]), path)
     _check_declared(shape, dtype, path, max_bytes)
     try:
         data = np.load(path, allow_pickle=False)
@@ -147,17 +186,21 @@ def _read_npy_header(
     raise ValueError(f"unsupported .npy format version {version}")
 
 
-def _read_tiff(path: Path, max_bytes: int, kinds: str) -> RasterInfo:
+def _read_tiff(path: Path, max_bytes: int, kinds: str, plane: PlaneLimit) -> RasterInfo:
     import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             _check_dtype(np.dtype(series.dtype), path, kinds)
-            _check_declared(tuple(series.shape), np.dtype(series.dtype), path, max_bytes)
             axes = series.axes
+            if "Y" in axes and "X" in axes:
+                plane.check(series.shape[axes.index("Y")], series.shape[axes.index("X")], path)
+            _check_declared(tuple(series.shape), np.dtype(series.dtype), path, max_bytes)
             data = series.asarray()
             nodata = _tiff_nodata(tif.pages[0])
+    except InvalidRasterError:
+        raise
     except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
         raise DatasetError(f"{path.name}: not a readable TIFF ({exc}); check the file") from exc
     cube = _tiff_to_chw(np.asarray(data), axes, path)

@@ -37,7 +37,7 @@ def detail(response: Any) -> str:
         ("building", np.zeros((3, 128, 128), np.uint16), {}, "3 bands"),
         ("fire", np.zeros((1, 32, 32), np.float32), {}, "dtype"),
         ("fire", np.full((1, 32, 32), 20000, np.uint16), {}, "14-bit"),
-        ("fire", np.zeros((1, 32, 600), np.uint16), {}, "accepted sizes"),
+        ("fire", np.zeros((1, 32, 600), np.uint16), {}, "largest accepted 512x512"),
         ("lava", np.zeros((1, 32, 32), np.uint16), {}, "valid tasks"),
         ("fire", np.zeros((1, 32, 32), np.uint16), {"codec": "zip"}, "valid codecs"),
         ("fire", np.zeros((1, 32, 32), np.uint16), {"bpp": "1", "lossless": "true"}, "exactly one"),

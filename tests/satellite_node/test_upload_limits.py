@@ -1,22 +1,28 @@
-"""Upload bodies are bounded while they stream: a real uvicorn on loopback answers 413 before
-the body is on disk (security review, issue 19 item 3: a 400 MiB upload with a 256 MiB limit
-used to get its 413 only after all of it had arrived)."""
+"""Uploads are bounded before they cost anything, on a real uvicorn on loopback (security
+review, issue 19): a body over the limit is answered 413 while it streams (a 400 MiB upload
+with a 256 MiB limit used to get its 413 only after all of it had arrived), and a compressed
+raster or mask is refused on its declared size before it is decoded (a 941 KB deflate TIFF
+used to expand to 22000 x 22000, +1 GB, before its 422)."""
 
 from __future__ import annotations
 
+import io
 import select
 import socket
 import time
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+import tifffile
 from sat_harness import ServerThread, free_port, satellite_settings
 
 from satellite_node.app import FORM_OVERHEAD_BYTES, create_app
 
-MAX_UPLOAD = 256 * 1024  # per file; the body may carry a raster and a mask
+MAX_UPLOAD = 16 * 1024 * 1024  # per file (x4 decoded: 64 MiB, above both bombs below)
 BODY_LIMIT = 2 * MAX_UPLOAD + FORM_OVERHEAD_BYTES
 BLOCK = 64 * 1024
 #: The start of a multipart body whose file part then runs on: the parser accepts every block.
@@ -109,3 +115,54 @@ def test_a_body_within_the_limit_is_still_read(satellite: ServerThread, tmp_path
     with httpx.Client(base_url=satellite.url, timeout=10) as client:
         response = client.post("/v1/scenes", data={"task": "fire"}, files=files)
     assert response.status_code == 422, response.text
+
+
+def _traced_peak_mb(request: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    """The answer and the peak of Python-visible allocations (numpy's included) meanwhile."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        response = request()
+        return response, tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def _deflate_tiff(path: Path, shape: tuple[int, int], dtype: str) -> bytes:
+    tifffile.imwrite(path, np.zeros(shape, dtype), compression="zlib")
+    return path.read_bytes()
+
+
+def test_a_compressed_tiff_bomb_is_refused_on_its_tags(
+    satellite: ServerThread, tmp_path: Path
+) -> None:
+    # 5000 x 5000 uint16 (50 MB decoded) in a few kB of deflate: cloud scenes stop at 4096
+    bomb = _deflate_tiff(tmp_path / "bomb.tif", (5000, 5000), "uint16")
+    assert len(bomb) < MAX_UPLOAD
+    files = {"raster": ("bomb.tif", bomb, "image/tiff")}
+    with httpx.Client(base_url=satellite.url, timeout=30) as client:
+        response, peak_mb = _traced_peak_mb(
+            lambda: client.post("/v1/scenes", data={"task": "cloud"}, files=files)
+        )
+    assert response.status_code == 422, response.text
+    assert "declares a 5000x5000 image, above the largest accepted 4096x4096" in response.text
+    assert peak_mb < 20  # the 50 MB image was never decoded
+
+
+def test_a_mask_is_checked_against_its_raster_before_it_is_decoded(
+    satellite: ServerThread, tmp_path: Path
+) -> None:
+    raster = io.BytesIO()
+    np.save(raster, np.zeros((1, 32, 32), np.uint16))
+    bomb = _deflate_tiff(tmp_path / "mask.tif", (4096, 4096), "uint8")  # 16 MB decoded
+    files = {
+        "raster": ("patch.npy", raster.getvalue(), "application/octet-stream"),
+        "mask": ("mask.tif", bomb, "image/tiff"),
+    }
+    with httpx.Client(base_url=satellite.url, timeout=30) as client:
+        response, peak_mb = _traced_peak_mb(
+            lambda: client.post("/v1/scenes", data={"task": "fire"}, files=files)
+        )
+    assert response.status_code == 422, response.text
+    assert "declares a 4096x4096 image, but it must be 32x32" in response.text
+    assert peak_mb < 12  # the 16 MB mask was never decoded
