@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from ground_station.dashboard.state import DashboardState
 from ground_station.metrics import GroundMetrics
 from ground_station.processing.decode import WorkerLimits
 from ground_station.processing.pipeline import Processor
@@ -15,6 +15,9 @@ from ground_station.settings import GroundSettings
 from ground_station.store import TransferStore
 from ground_station.transfers import TransferService
 from shared.protocol.signing import NonceCache
+
+if TYPE_CHECKING:  # the dashboard package imports its routes, which import this module
+    from ground_station.dashboard.state import DashboardState
 
 
 @dataclass

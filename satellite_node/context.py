@@ -91,7 +91,7 @@ class SatelliteContext:
                 on_release=sender.wake.set,
             )
         else:  # nothing holds scenes back: what an acting plan held flies now
-            released = store.release_all_held()
+            released = store.plan.release_all_held()
             if released:
                 LOG.info("SAT_PLAN=%s: released %d held scenes", settings.plan, released)
         worker = CompressionWorker(

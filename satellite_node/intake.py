@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from satellite_node.priority import parse_priority
+from satellite_node.store.records import NewScene
 from shared.codecs.base import RateTarget
 from shared.codecs.registry import codec_info
 from shared.errors import InvalidRasterError, PayloadTooLargeError
@@ -47,6 +48,18 @@ class SceneUpload:
     raster_name: str
     raster: np.ndarray = field(repr=False)
     mask: np.ndarray | None = field(default=None, repr=False)
+
+    def for_store(self) -> NewScene:
+        """The upload in the store's format (``.npy`` bytes, the rate as JSON fields)."""
+        return NewScene(
+            task=self.task,
+            codec=self.codec,
+            rate=rate_to_dict(self.rate),
+            priority=self.priority,
+            raster_name=self.raster_name,
+            raster=npy_bytes(self.raster),
+            mask=None if self.mask is None else npy_bytes(self.mask),
+        )
 
 
 def rate_target(

@@ -96,7 +96,7 @@ class CompressionWorker:
             self._fail(record, f"internal error while compressing ({type(exc).__name__}: {exc})")
             return
         self.store.mark_compressed(record.scene_id, info)
-        keep = self.store.kept_raw_bytes() + record.raw_bytes <= self.policy.raw_keep_bytes
+        keep = self.store.plan.kept_raw_bytes() + record.raw_bytes <= self.policy.raw_keep_bytes
         self.store.mark_queued(record.scene_id, keep_raw=keep, hold=self.policy.hold)
         self.compressed += 1
         LOG.info(

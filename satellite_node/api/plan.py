@@ -21,11 +21,11 @@ from satellite_node.planner.budget import DEFAULT_HORIZON_S, next_pass, pass_bud
 from satellite_node.planner.curves import CurveBook
 from satellite_node.priority import priority_name
 from satellite_node.store import SceneRecord
+from satellite_node.store.states import WAITING
 from shared.errors import UnknownNameError
 from shared.protocol.routes import PLAN
 
 router = APIRouter(prefix=PLAN, tags=["plan"])
-WAITING = ("held", "queued", "downlinking")
 
 
 class PlannedScene(BaseModel):

@@ -8,8 +8,8 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from satellite_node.api.deps import ContextDep
 from satellite_node.api.views import SceneAccepted, SceneList, SceneView
-from satellite_node.intake import build_upload, npy_bytes, rate_target, rate_to_dict, read_upload
-from satellite_node.store.schema import SCENE_STATES
+from satellite_node.intake import build_upload, rate_target, read_upload
+from satellite_node.store.states import SCENE_STATES
 from shared.errors import ConfigurationError, NotFoundError
 from shared.protocol.messages import is_valid_id
 from shared.protocol.routes import SCENES
@@ -55,15 +55,7 @@ def upload_scene(
         raster=data,
         mask=truth,
     )
-    record = context.store.admit(
-        task=upload.task,
-        codec=upload.codec,
-        rate=rate_to_dict(upload.rate),
-        priority=upload.priority,
-        raster_name=upload.raster_name,
-        raster=npy_bytes(upload.raster),
-        mask=None if upload.mask is None else npy_bytes(upload.mask),
-    )
+    record = context.store.admit(upload.for_store())
     context.worker.wake.set()
     return SceneAccepted(scene_id=record.scene_id, state=record.state)
 

@@ -25,6 +25,7 @@ from satellite_node.downlink.stats import SenderStats
 from satellite_node.downlink.transfer import Transfer, announcement, next_after
 from satellite_node.link.emulator import LinkEmulator, LinkInterruptedError
 from satellite_node.store import SceneRecord, SceneStore
+from satellite_node.store.states import SENDABLE
 from shared.errors import NotFoundError
 from shared.protocol.chunks import REQUEST_OVERHEAD_BYTES
 from shared.protocol.messages import Receipt
@@ -204,7 +205,7 @@ class DownlinkSender:
     def _open_ahead(self, current: Transfer, stop: threading.Event) -> None:
         """Open the next scene and start its first chunk while ``current`` is finished."""
         record = next_after(self.store, current.record.scene_id)
-        if record is None or record.state not in ("queued", "downlinking"):
+        if record is None or record.state not in SENDABLE:
             return
         try:
             record = self.store.mark_downlinking(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from satellite_node.priority import wire_priority
 from satellite_node.store import SceneRecord, SceneStore
+from satellite_node.store.states import SceneState
 from shared.protocol.chunks import chunk_bounds
 from shared.protocol.messages import TransferCreate, TransferStatus
 
@@ -71,8 +72,10 @@ def next_after(store: SceneStore, scene_id: str) -> SceneRecord | None:
         return first
     waiting = [
         record
-        for state in ("downlinking", "queued")
+        for state in (SceneState.DOWNLINKING, SceneState.QUEUED)
         for record in store.list(state=state, limit=_AHEAD_SCAN)
         if record.scene_id != scene_id
     ]
-    return min(waiting, key=lambda r: (r.priority, r.state != "downlinking", r.seq), default=None)
+    return min(
+        waiting, key=lambda r: (r.priority, r.state != SceneState.DOWNLINKING, r.seq), default=None
+    )

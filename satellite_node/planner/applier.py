@@ -30,6 +30,7 @@ from satellite_node.planner.budget import DEFAULT_HORIZON_S, pass_budget_bytes
 from satellite_node.planner.candidates import CandidateLadder, Option
 from satellite_node.planner.passes import PassLedger, ReleasedScene, pass_key
 from satellite_node.store import SceneRecord, SceneStore
+from satellite_node.store.states import SceneState
 from shared.errors import ConflictError, EODownlinkError
 
 LOG = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class PlanApplier:
         carried = {
             r.scene_id: self.ladder.stored(r, r.chunk_bytes or chunk).candidate.bytes
             for r in waiting
-            if r.state == "downlinking"
+            if r.state == SceneState.DOWNLINKING
         }
         carried = _outstanding(carried, current)
         budget = pass_budget_bytes(profile, now, self.horizon_s)
@@ -161,7 +162,9 @@ class PlanApplier:
         return ledger
 
     def _replan(self, ledger: PassLedger) -> None:
-        records = [r for r in self.store.waiting() if r.state in ("held", "queued")]
+        records = [
+            r for r in self.store.waiting() if r.state in (SceneState.HELD, SceneState.QUEUED)
+        ]
         records.sort(key=lambda r: (r.priority, r.seq))
         self.ladder.forget({r.scene_id for r in self.store.waiting()})
         chunk = self.chunk_bytes_for(self.link.profile.rate_bps)
@@ -227,7 +230,9 @@ class PlanApplier:
         ledger.revisions += 1
         stale = False
         for scene_id in plan.deferred:
-            if records[scene_id].state == "held" or _quietly(self.store.hold, scene_id):
+            if records[scene_id].state == SceneState.HELD or _quietly(
+                self.store.plan.hold, scene_id
+            ):
                 ledger.released.pop(scene_id, None)
                 continue
             stale = True  # the sender took it just now: it flies in this pass
@@ -259,10 +264,12 @@ class PlanApplier:
             when the re-encode could not be applied: the scene then stays held.
         """
         if option.info is not None:
-            if record.state == "queued" and not _quietly(self.store.hold, record.scene_id):
+            if record.state == SceneState.QUEUED and not _quietly(
+                self.store.plan.hold, record.scene_id
+            ):
                 return stored  # the sender took it at its stored rate
             try:
-                self.store.replace_container(record.scene_id, option.info)
+                self.store.plan.replace_container(record.scene_id, option.info)
             except (ConflictError, EODownlinkError, OSError) as exc:
                 LOG.warning("re-encode of %s not applied: %s", record.scene_id, exc)
                 return None
@@ -273,8 +280,8 @@ class PlanApplier:
                 option.candidate.bpp,
                 option.container_bytes,
             )
-        if record.state == "held" or option.info is not None:
-            _quietly(self.store.release, record.scene_id)
+        if record.state == SceneState.HELD or option.info is not None:
+            _quietly(self.store.plan.release, record.scene_id)
         return option
 
 

@@ -1,11 +1,36 @@
-"""The typed view of one scene row."""
+"""The typed view of one scene row, and of a scene the store admits."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from satellite_node.store.states import SceneState
+
+
+@dataclass(frozen=True)
+class NewScene:
+    """A validated upload in the store's own format: what :meth:`SceneStore.admit` takes.
+
+    Attributes:
+        raster, mask: ``.npy`` bytes (no pickles) of the (C, H, W) raster and (H, W) mask.
+        rate: the rate target as JSON fields (``bpp``, ``quality``, ``lossless``).
+    """
+
+    task: str
+    codec: str
+    rate: dict[str, Any]
+    priority: int
+    raster_name: str
+    raster: bytes = field(repr=False)
+    mask: bytes | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Bytes the scene takes in the store before compression."""
+        return len(self.raster) + len(self.mask or b"")
 
 
 @dataclass(frozen=True)
@@ -14,7 +39,7 @@ class SceneRecord:
 
     seq: int
     scene_id: str
-    state: str
+    state: SceneState
     reason: str | None
     task: str
     codec: str
@@ -43,6 +68,40 @@ class SceneRecord:
     container_version: int = 1
 
 
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What compression produced for one scene."""
+
+    container: bytes = field(repr=False)
+    sha256: str
+    codec_used: str
+    bpp: float
+    payload_bpp: float
+    bits_per_sample: float
+    psnr_db: float | None
+    header: dict[str, Any]
+
+    #: The scene columns a container sets (``UPDATE ... SET`` fragment, see :meth:`values`).
+    COLUMNS = (
+        "codec_used = ?, container_bytes = ?, container_sha256 = ?, header_json = ?, bpp = ?, "
+        "payload_bpp = ?, bits_per_sample = ?, psnr_db = ?, transfer_id = ?"
+    )
+
+    def values(self, transfer_id: str) -> tuple[Any, ...]:
+        """The values of :attr:`COLUMNS`, in order."""
+        return (
+            self.codec_used,
+            len(self.container),
+            self.sha256,
+            json.dumps(self.header),
+            self.bpp,
+            self.payload_bpp,
+            self.bits_per_sample,
+            self.psnr_db,
+            transfer_id,
+        )
+
+
 def _json(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
@@ -52,7 +111,7 @@ def record_from_row(row: sqlite3.Row) -> SceneRecord:
     return SceneRecord(
         seq=row["seq"],
         scene_id=row["scene_id"],
-        state=row["state"],
+        state=SceneState(row["state"]),
         reason=row["reason"],
         task=row["task"],
         codec=row["codec"],

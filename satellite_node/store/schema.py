@@ -1,24 +1,7 @@
-"""The onboard store's SQLite schema and the scene states."""
+"""The onboard store's SQLite schema (the states are in :mod:`satellite_node.store.states`)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
-SceneState = Literal[
-    "received", "compressed", "held", "queued", "downlinking", "delivered", "failed"
-]
-#: ``held``: compressed and waiting for the pass plan to release it (``SAT_PLAN=apply``).
-SCENE_STATES: tuple[str, ...] = (
-    "received",
-    "compressed",
-    "held",
-    "queued",
-    "downlinking",
-    "delivered",
-    "failed",
-)
-#: States in which a scene still waits for delivery (it counts against the queue).
-UNDELIVERED: tuple[str, ...] = ("received", "compressed", "held", "queued", "downlinking")
 #: Columns added after the first release, with their DDL (an older store upgrades in place).
 ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("raw_kept", "INTEGER NOT NULL DEFAULT 0"),

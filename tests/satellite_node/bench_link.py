@@ -25,7 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sat_harness import ServerThread, ground_app, raster_for, satellite_settings  # noqa: E402
 
 from satellite_node.context import SatelliteContext  # noqa: E402
-from satellite_node.store import ContainerInfo  # noqa: E402
+from satellite_node.store import (
+    ContainerInfo,  # noqa: E402
+    NewScene,
+)
 from shared.codecs.base import RateTarget  # noqa: E402
 from shared.compression import compress_raster  # noqa: E402
 
@@ -83,13 +86,15 @@ def queue_scenes(services: SatelliteContext, container: bytes, count: int) -> li
     store, ids = services.store, []
     for _ in range(count):
         record = store.admit(
-            task="building",
-            codec="jpeg2000",
-            rate={"lossless": True},
-            priority=3,
-            raster_name="bench.npy",
-            raster=b"x",
-            mask=None,
+            NewScene(
+                task="building",
+                codec="jpeg2000",
+                rate={"lossless": True},
+                priority=3,
+                raster_name="bench.npy",
+                raster=b"x",
+                mask=None,
+            )
         )
         store.mark_compressed(
             record.scene_id,

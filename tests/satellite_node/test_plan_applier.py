@@ -14,7 +14,7 @@ from satellite_node.link.profile import LinkProfile
 from satellite_node.planner.applier import PlanApplier
 from satellite_node.planner.candidates import CandidateLadder
 from satellite_node.planner.curves import CurveBook
-from satellite_node.store import SceneStore
+from satellite_node.store import NewScene, SceneStore
 from satellite_node.worker import CompressionWorker, QueuePolicy
 
 CHUNK = 4096
@@ -31,13 +31,15 @@ class Clock:
 def admit(store: SceneStore, task: str, raster_bytes: bytes, bpp: float) -> str:
     priority = 0 if task == "fire" else 2
     record = store.admit(
-        task=task,
-        codec="jpeg2000",
-        rate={"bpp": bpp},
-        priority=priority,
-        raster_name="x.npy",
-        raster=raster_bytes,
-        mask=None,
+        NewScene(
+            task=task,
+            codec="jpeg2000",
+            rate={"bpp": bpp},
+            priority=priority,
+            raster_name="x.npy",
+            raster=raster_bytes,
+            mask=None,
+        )
     )
     return record.scene_id
 

@@ -10,6 +10,7 @@ from sat_harness import raster_for
 
 from satellite_node.detectors import detect_fire
 from satellite_node.roi_choice import codec_takes_roi, roi_for
+from satellite_node.store import NewScene
 from shared.codecs.base import RateTarget
 from shared.errors import InvalidRasterError, UnknownNameError
 from workbench.datasets.synth_cloud import generate_cloud_scene
@@ -73,13 +74,15 @@ def test_a_learned_codec_codes_the_fire_roi_and_records_it(tmp_path: Path) -> No
     image = fire_image()
     store = SceneStore(tmp_path, capacity_bytes=10**7)
     record = store.admit(
-        task="fire",
-        codec="cheng2020-gmm",
-        rate={"quality": 2},
-        priority=0,
-        raster_name="x.npy",
-        raster=b"x",
-        mask=None,
+        NewScene(
+            task="fire",
+            codec="cheng2020-gmm",
+            rate={"quality": 2},
+            priority=0,
+            raster_name="x.npy",
+            raster=b"x",
+            mask=None,
+        )
     )
     checkpoints = open_checkpoints(None)
     info = encode_scene(

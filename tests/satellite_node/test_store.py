@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from satellite_node.store import ContainerInfo, SceneStore
+from satellite_node.store import ContainerInfo, NewScene, SceneStore
 from shared.durable import atomic_write
 from shared.errors import ConflictError, NotFoundError, StorageFullError
 
@@ -16,13 +16,15 @@ def admit(
     store: SceneStore, raster: bytes = b"r" * 100, priority: int = 2, mask: bytes | None = None
 ) -> str:
     record = store.admit(
-        task="cloud",
-        codec="jpeg2000",
-        rate={"bpp": 1.0},
-        priority=priority,
-        raster_name="x.npy",
-        raster=raster,
-        mask=mask,
+        NewScene(
+            task="cloud",
+            codec="jpeg2000",
+            rate={"bpp": 1.0},
+            priority=priority,
+            raster_name="x.npy",
+            raster=raster,
+            mask=mask,
+        )
     )
     return record.scene_id
 
@@ -129,5 +131,5 @@ def test_recovery_after_a_crash_loses_and_duplicates_nothing(tmp_path: Path) -> 
 
 def test_database_is_wal_with_full_sync(tmp_path: Path) -> None:
     store = SceneStore(tmp_path, capacity_bytes=1)
-    assert store._query("PRAGMA journal_mode")[0][0] == "wal"
-    assert store._query("PRAGMA synchronous")[0][0] == 2  # FULL
+    assert store.db.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert store.db.query("PRAGMA synchronous")[0][0] == 2  # FULL

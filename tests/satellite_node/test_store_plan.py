@@ -27,32 +27,32 @@ def test_held_scenes_wait_for_release_and_keep_their_raw_raster_until_delivery(
     store = SceneStore(tmp_path, capacity_bytes=10_000)
     scene_id = held_scene(store)
     assert store.get(scene_id).state == "held" and store.next_to_send() is None
-    assert store.raster_path(scene_id).exists() and store.kept_raw_bytes() == 110
+    assert store.raster_path(scene_id).exists() and store.plan.kept_raw_bytes() == 110
     assert store.used_bytes() == 150 and store.bytes_pending() == 40
-    store.release(scene_id)
+    store.plan.release(scene_id)
     assert store.next_to_send().scene_id == scene_id  # type: ignore[union-attr]
-    store.hold(scene_id)
+    store.plan.hold(scene_id)
     assert store.next_to_send() is None
-    store.release(scene_id)
+    store.plan.release(scene_id)
     store.mark_downlinking(scene_id, 16)
     with pytest.raises(ConflictError):
-        store.hold(scene_id)  # started: the sender keeps it
+        store.plan.hold(scene_id)  # started: the sender keeps it
     store.mark_delivered(scene_id, {"receipt_id": "r"})
     assert not store.raster_path(scene_id).exists() and not store.mask_path(scene_id).exists()
-    assert store.used_bytes() == 0 and store.kept_raw_bytes() == 0
+    assert store.used_bytes() == 0 and store.plan.kept_raw_bytes() == 0
 
 
 def test_a_re_encode_is_a_new_version_with_a_new_transfer_id(tmp_path: Path) -> None:
     store = SceneStore(tmp_path, capacity_bytes=10_000)
     scene_id = held_scene(store)
-    record = store.replace_container(scene_id, info(b"n" * 20))
+    record = store.plan.replace_container(scene_id, info(b"n" * 20))
     assert record.container_version == 2 and record.transfer_id == f"{scene_id}.2"
     assert store.read_container(scene_id) == b"n" * 20 and record.container_bytes == 20
     assert not store.container_path(scene_id, 1).exists()
     assert store.used_bytes() == 20 + 110
-    store.release(scene_id)
+    store.plan.release(scene_id)
     with pytest.raises(ConflictError):  # only a held scene (never seen by the ground)
-        store.replace_container(scene_id, info(b"x" * 10))
+        store.plan.replace_container(scene_id, info(b"x" * 10))
     assert store.read_container(scene_id) == b"n" * 20
     assert sorted(p.name for p in store.containers_dir.iterdir()) == [f"{scene_id}.v2.eodl"]
 
@@ -62,7 +62,7 @@ def test_a_crash_in_the_middle_of_a_re_encode_loses_nothing(tmp_path: Path) -> N
     before = held_scene(store)  # crash after the new file, before its row committed
     atomic_write(store.container_path(before, 2), b"half-way")
     after = held_scene(store)  # crash after the row committed, before the old file went
-    store.replace_container(after, info(b"n" * 20))
+    store.plan.replace_container(after, info(b"n" * 20))
     atomic_write(store.container_path(after, 1), b"c" * 40)
     store.close()
     reopened = SceneStore(tmp_path, capacity_bytes=10_000)
@@ -87,7 +87,7 @@ def test_a_kept_raw_raster_missing_at_restart_only_stops_re_encoding(tmp_path: P
 def test_release_all_held_queues_every_held_scene(tmp_path: Path) -> None:
     store = SceneStore(tmp_path, capacity_bytes=10_000)
     ids = [held_scene(store) for _ in range(3)]
-    assert store.release_all_held() == 3
+    assert store.plan.release_all_held() == 3
     assert {store.get(i).state for i in ids} == {"queued"}
 
 

@@ -27,7 +27,7 @@ BODY_LIMIT = 2 * MAX_UPLOAD + FORM_OVERHEAD_BYTES
 BLOCK = 64 * 1024
 #: The start of a multipart body whose file part then runs on: the parser accepts every block.
 PREAMBLE = (
-    b"--x\r\nContent-Disposition: form-data; name=\"raster\"; filename=\"big.npy\"\r\n"
+    b'--x\r\nContent-Disposition: form-data; name="raster"; filename="big.npy"\r\n'
     b"Content-Type: application/octet-stream\r\n\r\n"
 )
 

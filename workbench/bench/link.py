@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from satellite_node.store import NewScene
 from shared.errors import ConfigurationError, LinkError
 from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
 
@@ -180,13 +181,15 @@ def queue_copies(store: Any, container: BenchContainer, count: int) -> None:
     )
     for _ in range(count):
         record = store.admit(
-            task=BENCH_TASK,
-            codec="jpeg2000",
-            rate={"lossless": True},
-            priority=PRIORITY_NAMES["normal"],
-            raster_name="bench-link.npy",
-            raster=b"\0",
-            mask=None,
+            NewScene(
+                task=BENCH_TASK,
+                codec="jpeg2000",
+                rate={"lossless": True},
+                priority=PRIORITY_NAMES["normal"],
+                raster_name="bench-link.npy",
+                raster=b"\0",
+                mask=None,
+            )
         )
         store.mark_compressed(record.scene_id, info)
         store.mark_queued(record.scene_id)
