@@ -128,4 +128,9 @@ def test_a_decode_over_its_time_limit_fails_one_transfer_and_counts(tmp_path: Pa
     ]
     print(f"\nworker limit: state {view['state']}, reason {view.get('reason')!r}; {counted}")
     assert view["state"] == "failed" and view.get("reason")
-    assert any(not line.endswith(" 0.0") for line in counted), counted
+    # a time-limit failure, not a crash counted as one: the reason and the counter say so
+    assert "ran past the 0.05 s limit" in view["reason"], view
+    timeouts = [line for line in counted if 'kind="timeout"' in line]
+    assert timeouts and not timeouts[0].endswith(" 0.0"), counted
+    crashes = [line for line in counted if 'kind="crash"' in line]
+    assert all(line.endswith(" 0.0") for line in crashes), counted

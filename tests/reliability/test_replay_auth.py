@@ -72,7 +72,17 @@ def test_every_chunk_and_commit_twice_gives_one_processed_transfer(ground: Signe
     assert listing["total"] == 1 and listing["items"][0]["transfer_id"] == "t-replay"
     metrics = ground.client.get("/metrics").text
     print(f"\nreplay: {chunks} chunks x2 (+1), 3 commits -> 1 transfer; outcomes {outcomes}")
-    assert "duplicate" in metrics
+    # the counter, not its help text (which always names "duplicate"): every replayed chunk
+    assert _counter(metrics, 'eodl_ground_chunks_total{outcome="duplicate"}') == chunks + 1
+    assert _counter(metrics, 'eodl_ground_chunks_total{outcome="stored"}') == chunks
+
+
+def _counter(metrics: str, sample: str) -> float:
+    """The value of one Prometheus sample line, 0 when the series does not exist yet."""
+    for line in metrics.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def test_a_byte_identical_replay_of_a_signed_request_is_401(ground: SignedClient) -> None:
