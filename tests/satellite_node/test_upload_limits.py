@@ -11,7 +11,7 @@ import select
 import socket
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -117,15 +117,19 @@ def test_a_body_within_the_limit_is_still_read(satellite: ServerThread, tmp_path
     assert response.status_code == 422, response.text
 
 
-def _traced_peak_mb(request: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
-    """The answer and the peak of Python-visible allocations (numpy's included) meanwhile."""
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        response = request()
-        return response, tracemalloc.get_traced_memory()[1] / 1e6
-    finally:
-        tracemalloc.stop()
+def _upload_traced(
+    satellite: ServerThread, task: str, files: dict[str, tuple[str, bytes, str]]
+) -> tuple[httpx.Response, float]:
+    """Upload through the real server; the answer and the peak of Python-visible allocations
+    (numpy's included) meanwhile, in MB."""
+    with httpx.Client(base_url=satellite.url, timeout=30) as client:
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            response = client.post("/v1/scenes", data={"task": task}, files=files)
+            return response, tracemalloc.get_traced_memory()[1] / 1e6
+        finally:
+            tracemalloc.stop()
 
 
 def _deflate_tiff(path: Path, shape: tuple[int, int], dtype: str) -> bytes:
@@ -139,11 +143,9 @@ def test_a_compressed_tiff_bomb_is_refused_on_its_tags(
     # 5000 x 5000 uint16 (50 MB decoded) in a few kB of deflate: cloud scenes stop at 4096
     bomb = _deflate_tiff(tmp_path / "bomb.tif", (5000, 5000), "uint16")
     assert len(bomb) < MAX_UPLOAD
-    files = {"raster": ("bomb.tif", bomb, "image/tiff")}
-    with httpx.Client(base_url=satellite.url, timeout=30) as client:
-        response, peak_mb = _traced_peak_mb(
-            lambda: client.post("/v1/scenes", data={"task": "cloud"}, files=files)
-        )
+    response, peak_mb = _upload_traced(
+        satellite, "cloud", {"raster": ("bomb.tif", bomb, "image/tiff")}
+    )
     assert response.status_code == 422, response.text
     assert "declares a 5000x5000 image, above the largest accepted 4096x4096" in response.text
     assert peak_mb < 20  # the 50 MB image was never decoded
@@ -159,10 +161,7 @@ def test_a_mask_is_checked_against_its_raster_before_it_is_decoded(
         "raster": ("patch.npy", raster.getvalue(), "application/octet-stream"),
         "mask": ("mask.tif", bomb, "image/tiff"),
     }
-    with httpx.Client(base_url=satellite.url, timeout=30) as client:
-        response, peak_mb = _traced_peak_mb(
-            lambda: client.post("/v1/scenes", data={"task": "fire"}, files=files)
-        )
+    response, peak_mb = _upload_traced(satellite, "fire", files)
     assert response.status_code == 422, response.text
     assert "declares a 4096x4096 image, but it must be 32x32" in response.text
     assert peak_mb < 12  # the 16 MB mask was never decoded
