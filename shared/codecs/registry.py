@@ -7,7 +7,7 @@ weights, what block does it pad to) instead of testing a codec's type or kind.
 
 Wire ids are written into every container: never renumber or reuse one. The modules that
 define codecs are imported on the first lookup (:data:`CODEC_MODULES`), not when this module
-is imported.
+is imported, and only as far as a lookup needs (:func:`_import_until`).
 """
 
 from __future__ import annotations
@@ -89,20 +89,24 @@ def register_codec(
     return register
 
 
-def _loaded() -> None:
+def _import_until(found: Callable[[], bool]) -> None:
+    """Import the codec modules in order until ``found()``: a JPEG 2000 lookup never imports
+    torch and CompressAI (7 s here), which only the learned codecs need."""
     for module in CODEC_MODULES:
+        if found():
+            return
         importlib.import_module(module)
 
 
 def all_codecs() -> tuple[CodecInfo, ...]:
-    """Every registered codec, by wire id."""
-    _loaded()
+    """Every registered codec, by wire id (imports every codec module)."""
+    _import_until(lambda: False)
     return tuple(sorted(_BY_NAME.values(), key=lambda info: info.wire_id))
 
 
 def codec_info(name: str) -> CodecInfo:
     """Look a codec up by name; an unknown name lists the valid ones."""
-    _loaded()
+    _import_until(lambda: name in _BY_NAME)
     try:
         return _BY_NAME[name]
     except KeyError:
@@ -113,7 +117,7 @@ def codec_info(name: str) -> CodecInfo:
 
 def codec_info_by_wire_id(wire_id: int) -> CodecInfo:
     """Look a codec up by the wire id a container carries."""
-    _loaded()
+    _import_until(lambda: wire_id in _BY_WIRE_ID)
     try:
         return _BY_WIRE_ID[wire_id]
     except KeyError:

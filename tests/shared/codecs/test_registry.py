@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from shared.codecs import Capabilities, all_codecs, codec_info, codec_info_by_wire_id, get_codec
@@ -64,3 +67,16 @@ def test_a_taken_name_or_wire_id_is_refused(name: str, wire_id: int) -> None:
 def test_an_unknown_name_lists_the_valid_ones() -> None:
     with pytest.raises(UnknownNameError, match="valid codecs: jpeg2000, factorized-prior"):
         codec_info("jpeg-xl")
+
+
+def test_a_jpeg2000_lookup_does_not_import_torch() -> None:
+    # the satellite codes JPEG 2000 without torch: importing CompressAI costs ~7 s here, which
+    # delayed a fresh satellite's first scene past the netns test's goodput bound
+    script = (
+        "import sys; from shared.codecs.registry import codec_info, codec_info_by_wire_id; "
+        "import shared.compression; codec_info('jpeg2000'); codec_info_by_wire_id(1); "
+        "print('torch' in sys.modules, 'compressai' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
