@@ -56,16 +56,13 @@ def measured_points(checkpoints: Any, task: str) -> list[MeasuredPoint]:
             continue
         for stored in checkpoints.candidates(info.name, bands):
             manifest = stored.manifest
-            metrics = manifest.metrics
-            if manifest.trained and manifest.task == task and {"bpp", "psnr_db"} <= set(metrics):
-                points.append(
-                    MeasuredPoint(
-                        info.name,
-                        manifest.quality,
-                        float(metrics["bpp"]),
-                        float(metrics["psnr_db"]),
-                    )
-                )
+            if not (manifest.trained and manifest.task == task):
+                continue
+            for quality in manifest.qualities:
+                metrics = manifest.metrics_at(quality)
+                if {"bpp", "psnr_db"} <= set(metrics):
+                    bpp, psnr_db = float(metrics["bpp"]), float(metrics["psnr_db"])
+                    points.append(MeasuredPoint(info.name, quality, bpp, psnr_db))
     return points
 
 

@@ -376,23 +376,37 @@ def evaluate_codec_cmd(
     limit: Annotated[
         int | None, typer.Option("--limit", help="evaluate the first N scenes")
     ] = None,
+    real: Annotated[
+        Path | None,
+        typer.Option("--real", help="also the task's real samples (the handbook's data/ folder)"),
+    ] = None,
+    against: Annotated[
+        str, typer.Option("--against", help="codec to compare at the same payload rates, or none")
+    ] = "jpeg2000",
     threads: Threads = None,
     as_json: Json = False,
 ) -> None:
-    """bpp (real), bits per sample and PSNR per rate point of a codec on a folder."""
-    from workbench.training.evaluate import evaluate_codec
+    """Payload and container bpp and PSNR per rate point of a codec on a held-out folder (and
+    real samples), beside JPEG 2000 at the same payload rates, with BD-rate and BD-PSNR."""
+    from workbench.training.codec_report import evaluate_codec
 
     _threads(threads)
-    points = evaluate_codec(codec, data, root=checkpoints, limit=limit)
-    public = [
-        {k: p[k] for k in ("codec", "quality", "bpp", "bits_per_sample", "psnr_db")} for p in points
-    ]
+    reference = None if against == "none" else against
+    comparisons = evaluate_codec(codec, data, checkpoints, limit, real, reference)
+    keys = ("codec", "quality", "payload_bpp", "bpp", "bits_per_sample", "psnr_db", "scenes")
+    points = [{k: p[k] for k in (*keys, "set")} for c in comparisons for p in c.rows()]
+    bd = [{"set": c.scene_set, "against": reference, **c.bd} for c in comparisons if c.bd]
     lines = [
-        f"{p['codec']} q={p['quality']}: bpp {p['bpp']:.4f} (payload {p['payload_bpp']:.4f}) "
-        f"bits/sample {p['bits_per_sample']:.4f} psnr_db {p['psnr_db']:.2f}"
+        f"[{p['set']}] {p['codec']} q={p['quality']}: payload bpp {p['payload_bpp']:.4f} "
+        f"(container {p['bpp']:.4f}) psnr_db {p['psnr_db']:.2f} over {p['scenes']} scenes"
         for p in points
     ]
-    _echo(public, as_json, "\n".join(lines))
+    lines += [f"[{b['set']}] against {reference}: " + _bd_text(b) for b in bd]
+    _echo({"points": points, "bd": bd}, as_json, "\n".join(lines))
+
+
+def _bd_text(bd: dict[str, Any]) -> str:
+    return "; ".join(f"{k} {v}" for k, v in bd.items() if k.startswith("bd_"))
 
 
 def register(app: typer.Typer) -> None:

@@ -141,6 +141,22 @@ def load_building_scenes(root: Path) -> list[RealSample]:
     return samples
 
 
+def task_samples(root: Path, task: str) -> list[RealSample]:
+    """Every real sample of a task: the 144 fire patches, the two TIRS scenes, the five
+    Sentinel-2 building scenes.
+
+    Raises:
+        DatasetError: an unknown task, or its files are missing or unreadable.
+    """
+    if task == "fire":
+        return load_fire_patches(root)
+    if task == "cloud":
+        return [load_tirs_cloud_scene(root), load_tirs_unlabelled_scene(root)]
+    if task == "building":
+        return load_building_scenes(root)
+    raise DatasetError(f"no real samples for task {task!r}; use fire, cloud or building")
+
+
 def _require(root: Path, *parts: str) -> Path:
     path = Path(root).joinpath(*parts)
     if not path.exists():

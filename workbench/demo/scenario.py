@@ -53,7 +53,7 @@ def learned_qualities(task: str, limit: int = 2) -> list[int]:
 
     bands = len(get_profile(task).band_names)
     entries = CheckpointStore().candidates(LEARNED_CODEC, bands)
-    qualities = sorted({e.manifest.quality for e in entries if e.manifest.trained})
+    qualities = sorted({q for e in entries if e.manifest.trained for q in e.manifest.qualities})
     if len(qualities) <= limit:
         return qualities
     return [qualities[0], qualities[-1]]

@@ -124,7 +124,7 @@ def _fit_bytes(raster: np.ndarray, task: str, codec: str, total_bytes: int, **co
         entries, _ = shipped_rate_points(codec, task)
         tries = [
             compress_raster(
-                raster, target=RateTarget(quality=e.manifest.quality), **common, **compress
+                raster, target=RateTarget(quality=e.quality), **common, **compress
             )
             for e in entries
         ]

@@ -221,13 +221,14 @@ def _warm_start(config: CodecTrainConfig, net: nn.Module) -> None:
             f"--init {config.init} is {manifest.architecture} N={manifest.N} M={manifest.M}; "
             f"this run trains {config.model} N={net.N} M={net.M}: pass a matching checkpoint"
         )
-    # A fixed-rate start for a variable-rate run: its gains begin at 1, where it was trained.
     missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
     if unexpected or any(not name.startswith("rate_gains.") for name in missing):
         raise CheckpointError(
             f"--init {config.init} does not fit this model: missing {missing}, "
             f"unexpected {unexpected}"
         )
+    if missing:  # a fixed-rate start for a variable-rate run: spread its levels over the rates
+        net.rate_gains.spread(config.rate_lmbdas)  # type: ignore[union-attr,operator]
 
 
 def _restore(config: CodecTrainConfig, net: nn.Module, optimisers: tuple[Any, Any]) -> _Run:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.codecs.base import RateTarget
-from shared.errors import CheckpointError, RateTargetError
+from shared.errors import CheckpointError
 
 JPEG2000_DEFAULT_BPPS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -61,12 +62,14 @@ def measure_rate_point(
     limit: int | None = None,
     split: str = "all",
     segmenter: Any = None,
+    scenes: Iterable[tuple[str, np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """Compress every scene of a folder for real and average the figures.
 
     Args:
         segmenter: when given, it also segments each decoded scene and the pooled
             ``f1_positive`` and ``f1_macro`` are added (one compression serves both).
+        scenes: (scene_id, raster, mask) to use instead of the folder's (e.g. real samples).
 
     Returns:
         ``{"codec", "quality", "bpp", "bits_per_sample", "payload_bpp", "psnr_db", "scenes"}``:
@@ -83,7 +86,7 @@ def measure_rate_point(
         "psnr_db": [],
     }
     truths, preds = [], []
-    for scene_id, image, mask in iter_scenes(data_dir, limit, split):
+    for scene_id, image, mask in scenes or iter_scenes(data_dir, limit, split):
         scene = compress_raster(
             image,
             codec=codec,
@@ -144,8 +147,19 @@ def measure_codec_checkpoint(
         )
 
 
-def shipped_rate_points(codec: str, task: str, root: Path | None = None) -> tuple[list[Any], Any]:
-    """(trained checkpoints of a learned codec for a task in quality order, their store)."""
+@dataclass(frozen=True)
+class ShippedPoint:
+    """One quality a shipped checkpoint codes, with the figures its manifest measured there."""
+
+    quality: int
+    metrics: dict[str, float]
+
+
+def shipped_rate_points(
+    codec: str, task: str, root: Path | None = None
+) -> tuple[list[ShippedPoint], Any]:
+    """(the qualities the trained checkpoints of a learned codec code for a task, in quality
+    order, and their store); a variable-rate checkpoint gives all six."""
     from shared.codecs.learned.checkpoint import CheckpointStore
     from shared.sensors.profiles import get_profile
 
@@ -158,25 +172,22 @@ def shipped_rate_points(codec: str, task: str, root: Path | None = None) -> tupl
         if c.manifest.trained and c.manifest.task in (task, None)
         and Path(c.path).resolve().parent == folder
     ]
-    unique = {c.manifest.quality: c for c in reversed(found)}
-    return [unique[q] for q in sorted(unique)], store
+    unique = {q: c.manifest.metrics_at(q) for c in reversed(found) for q in c.manifest.qualities}
+    return [ShippedPoint(q, unique[q]) for q in sorted(unique)], store
 
 
-def evaluate_codec(
-    codec: str, data_dir: Path | str, root: Path | None = None, limit: int | None = None
-) -> list[dict[str, Any]]:
-    """Rate points of a codec on a folder: shipped checkpoints for learned codecs, and for
-    ``jpeg2000`` target rates spanning the shipped ``cheng2020-gmm`` points (or 0.1..4 bpp).
+def codec_targets(codec: str, task: str, root: Path | None = None) -> tuple[list[RateTarget], Any]:
+    """The rate targets to evaluate a codec at, and the checkpoint store to code with: the
+    qualities of the shipped (or ``root``'s) checkpoints for a learned codec, and for a
+    classical one bpp targets spanning the shipped ``cheng2020-gmm`` points (or 0.1..4 bpp).
 
     Raises:
-        CheckpointError: a learned codec has no shipped checkpoint for the folder's task.
+        CheckpointError: a learned codec has no trained checkpoint for the task.
     """
     from shared.codecs.registry import codec_info
-    from workbench.training.data import folder_task
 
-    task = folder_task(data_dir)
     if codec_info(codec).kind == "classical":
-        return _classical_points(codec, task, data_dir, _jpeg2000_targets(task, root), limit)
+        return [RateTarget(bpp=b) for b in _jpeg2000_targets(task, root)], None
     entries, store = shipped_rate_points(codec, task, root)
     if not entries:
         raise CheckpointError(
@@ -184,41 +195,7 @@ def evaluate_codec(
             f"{root or shipped_codec_root(task)}; "
             f"train one with `eodl train codec --task {task} --model {codec} ...`"
         )
-    return [
-        _public(
-            measure_rate_point(
-                codec,
-                task,
-                data_dir,
-                RateTarget(quality=e.manifest.quality),
-                checkpoints=store,
-                limit=limit,
-            )
-        )
-        for e in entries
-    ]
-
-
-def _classical_points(
-    codec: str, task: str, data_dir: Path | str, targets: list[float], limit: int | None
-) -> list[dict[str, Any]]:
-    """Rate points at target bpps; targets the codec cannot reach (marker overhead on small
-    rasters) are skipped with a note on stderr."""
-    import sys
-
-    points, refused = [], []
-    for bpp in targets:
-        try:
-            points.append(
-                _public(measure_rate_point(codec, task, data_dir, RateTarget(bpp=bpp), limit=limit))
-            )
-        except RateTargetError as exc:
-            refused.append(f"{bpp:.3g} bpp ({exc})")
-    if refused:
-        print(f"{codec}: skipped unreachable targets: {'; '.join(refused)}", file=sys.stderr)
-    if not points:
-        raise RateTargetError(f"{codec} reached none of the targets {targets} on {data_dir}")
-    return points
+    return [RateTarget(quality=e.quality) for e in entries], store
 
 
 def _jpeg2000_targets(task: str, root: Path | None) -> list[float]:
@@ -226,17 +203,13 @@ def _jpeg2000_targets(task: str, root: Path | None) -> list[float]:
         entries, _ = shipped_rate_points("cheng2020-gmm", task, root)
     except CheckpointError:
         entries = []
-    rates = sorted(float(e.manifest.metrics["bpp"]) for e in entries if "bpp" in e.manifest.metrics)
+    rates = sorted(float(e.metrics["bpp"]) for e in entries if "bpp" in e.metrics)
     if len(rates) < 2:
         return list(JPEG2000_DEFAULT_BPPS)
     # from the learned codec's lowest rate to twice its highest, so that the PSNR range of
     # the learned curve is covered (BD-rate integrates over the overlap only)
     low, high = rates[0], 2.0 * rates[-1]
     return [float(b) for b in np.geomspace(low, high, num=max(len(rates), 5))]
-
-
-def _public(point: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in point.items() if not k.startswith("_")}
 
 
 def _unit(image: np.ndarray, scale: float) -> np.ndarray:

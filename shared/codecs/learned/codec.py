@@ -29,8 +29,10 @@ from shared.codecs.base import (
 from shared.codecs.learned import coding
 from shared.codecs.learned.architectures import MAX_BANDS, CompressionModel
 from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
+from shared.codecs.learned.gmm_coding import WAVEFRONT_MARKER
 from shared.codecs.learned.manifest import CheckpointManifest
 from shared.codecs.learned.payload import pack_payload, unpack_payload
+from shared.codecs.learned.rate_gain import level_code, level_for_bpp, quality_at_or_below
 from shared.codecs.learned.roi_gain import (
     DEFAULT_ROI_GAIN,
     LatentGainMap,
@@ -105,17 +107,18 @@ class LearnedCodec(Codec):
         gain_map = None if roi_mask is None else _gain_map(roi_mask, spec, layout, roi_gain)
         entry = self._select(spec, target)
         model, manifest = self.checkpoints.load(entry)
-        _refuse_variable_rate(manifest)
         x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
+        frame_bits = _frame_bits(layout, gain_map)
+        rate_code, quality = _rate_point(model, manifest, target, x, spec, frame_bits)
         with coding.deterministic_coding():
-            coded = coding.compress(self.name, model.eval(), x, gain_map)
+            coded = coding.compress(self.name, model.eval(), x, gain_map, rate_code)
         payload = pack_payload(coded, layout)
         reconstruction = self._decode_with(model, payload, spec)
         return EncodedPayload(
             payload=payload,
             model=ModelRef(manifest.quality, manifest.weights_prefix),
             reconstruction=reconstruction,
-            quality=manifest.quality,
+            quality=quality,
             roi=None if gain_map is None else gain_map.to_metadata(spec.height, spec.width),
         )
 
@@ -150,8 +153,7 @@ class LearnedCodec(Codec):
                 f"{model.weights_prefix.hex()} are quality {entry.manifest.quality}: "
                 "the container header is inconsistent"
             )
-        net, manifest = self.checkpoints.load(entry)
-        _refuse_variable_rate(manifest)
+        net, _ = self.checkpoints.load(entry)
         return self._decode_with(net, payload, spec)
 
     def _decode_with(self, net: CompressionModel, payload: bytes, spec: RasterSpec) -> NDArray[Any]:
@@ -167,13 +169,28 @@ class LearnedCodec(Codec):
     def _select(self, spec: RasterSpec, target: RateTarget) -> StoredCheckpoint:
         if target.lossless:
             raise RateTargetError("learned codecs are lossy; use jpeg2000 --lossless")
+        # A variable-rate checkpoint meets every quality and bpp target: the first one in the
+        # search order wins over the fixed-rate checkpoints after it.
+        candidates = self.checkpoints.candidates(self.name, spec.bands)
         if target.quality is not None:
-            return self.checkpoints.find(self.name, spec.bands, quality=target.quality)
+            fitting = [
+                c
+                for c in candidates
+                if c.manifest.rate_lmbdas or c.manifest.quality == target.quality
+            ]
+            return (
+                fitting[0]
+                if fitting
+                else self.checkpoints.find(self.name, spec.bands, quality=target.quality)
+            )
         measured = [
             c
-            for c in self.checkpoints.candidates(self.name, spec.bands)
-            if isinstance(c.manifest.metrics.get("bpp"), int | float)
+            for c in candidates
+            if c.manifest.rate_lmbdas or isinstance(c.manifest.metrics.get("bpp"), int | float)
         ]
+        if measured and measured[0].manifest.rate_lmbdas:
+            return measured[0]
+        measured = [c for c in measured if not c.manifest.rate_lmbdas]
         if not measured:
             raise CheckpointError(
                 f"no {self.name} checkpoint for {spec.bands} bands has a measured bpp in its "
@@ -199,14 +216,40 @@ def _gain_map(
     return latent_gain_map(roi_mask, layout.y_shape, levels)
 
 
-def _refuse_variable_rate(manifest: CheckpointManifest) -> None:
-    """Entropy coding at a rate level is not wired yet: a variable-rate checkpoint would code
-    with every gain at 1, a rate point it was never trained at."""
-    if manifest.rate_lmbdas:
-        raise CheckpointError(
-            f"checkpoint {manifest.sha256[:12]} is a variable-rate model "
-            f"({len(manifest.rate_lmbdas)} levels); the codec codes fixed-rate checkpoints only"
-        )
+def _rate_point(
+    model: CompressionModel,
+    manifest: CheckpointManifest,
+    target: RateTarget,
+    x: torch.Tensor,
+    spec: RasterSpec,
+    frame_bits: int,
+) -> tuple[int | None, int]:
+    """The rate level code (None for fixed-rate weights) and the quality the container records.
+
+    A variable-rate model codes a quality at its evenly spread level
+    (:func:`~shared.codecs.learned.rate_gain.level_code`) and a bpp target at the highest-rate
+    level whose estimated bits, plus the payload's ``frame_bits``, meet it
+    (:func:`~shared.codecs.learned.rate_gain.level_for_bpp`); the quality recorded is then the
+    highest one at or below that level's rate.
+    """
+    if not manifest.rate_lmbdas:
+        return None, manifest.quality
+    levels = len(manifest.rate_lmbdas)
+    if target.quality is not None:
+        return level_code(target.quality, levels), target.quality
+    pixels = spec.height * spec.width
+    latent_bpp = float(target.bpp or 0.0) - frame_bits / pixels
+    with coding.deterministic_coding():
+        code = level_for_bpp(model.eval(), x, latent_bpp, pixels)
+    return code, quality_at_or_below(code, levels)
+
+
+def _frame_bits(layout: coding.LatentLayout, gain_map: LatentGainMap | None) -> int:
+    """Bits of a cheng2020-gmm rate-level payload beyond its symbols: header, ROI section,
+    string lengths, CRC, the wavefront marker and each rANS stream's flushed state."""
+    empty = bytes(coding.MIN_STRING_BYTES)
+    template = coding.LatentStrings((WAVEFRONT_MARKER + empty, empty), 1, gain_map, 0)
+    return 8 * len(pack_payload(template, layout))
 
 
 def _pad(unit: NDArray[Any], block: int) -> NDArray[Any]:

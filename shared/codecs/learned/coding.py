@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from shared.codecs.learned.architectures import CompressionModel
+from shared.codecs.learned.rate_gain import ChannelGains, coding_gains
 from shared.codecs.learned.roi_gain import LatentGainMap, gained_view
 from shared.errors import CodecError
 
@@ -52,12 +53,14 @@ class LatentLayout:
 
 @dataclass(frozen=True)
 class LatentStrings:
-    """The coded latents of one image: one string per group, the GMM symbol bound, and the
-    ROI gain map the latents were scaled by (``None``: no ROI coding)."""
+    """The coded latents of one image: one string per group, the GMM symbol bound, the ROI
+    gain map the latents were scaled by (``None``: no ROI coding) and the rate level code of a
+    variable-rate model (``None``: a fixed-rate model)."""
 
     strings: tuple[bytes, ...]
     symbol_bound: int = 0
     gain_map: LatentGainMap | None = None
+    rate_code: int | None = None
 
 
 @contextmanager
@@ -74,17 +77,22 @@ def deterministic_coding() -> Iterator[None]:
 
 
 def compress(
-    architecture: str, model: CompressionModel, x: Tensor, gain_map: LatentGainMap | None = None
+    architecture: str,
+    model: CompressionModel,
+    x: Tensor,
+    gain_map: LatentGainMap | None = None,
+    rate_code: int | None = None,
 ) -> LatentStrings:
     """Entropy-code one image with ``model`` (call inside :func:`deterministic_coding`).
 
     With ``gain_map`` the latents are scaled per position before coding (ROI coding, see
-    :mod:`shared.codecs.learned.roi_gain`); ``model`` itself is not modified.
+    :mod:`shared.codecs.learned.roi_gain`); ``model`` itself is not modified. A variable-rate
+    model codes at the level ``rate_code`` (:mod:`shared.codecs.learned.rate_gain`).
 
     Shape:
         x: (1, bands, H, W) float32 in [0, 1], H and W multiples of 64.
     """
-    coder, extra = _coder(architecture, model, gain_map)
+    coder, extra = _coder(architecture, model, gain_map, rate_code)
     out = coder.compress(x, **extra)
     strings = tuple(group[0] for group in out["strings"])
     if len(strings) != STRING_COUNT[architecture]:
@@ -92,23 +100,54 @@ def compress(
             f"{architecture} produced {len(strings)} strings, expected "
             f"{STRING_COUNT[architecture]}; the model does not fit its name"
         )
-    return LatentStrings(strings, int(out.get("symbol_bound", 0)), gain_map)
+    return LatentStrings(strings, int(out.get("symbol_bound", 0)), gain_map, rate_code)
 
 
 def _coder(
-    architecture: str, model: CompressionModel, gain_map: LatentGainMap | None
-) -> tuple[CompressionModel, dict[str, Tensor]]:
+    architecture: str,
+    model: CompressionModel,
+    gain_map: LatentGainMap | None,
+    rate_code: int | None,
+) -> tuple[CompressionModel, dict[str, Tensor | ChannelGains]]:
     """The module to code with and the extra keywords its compress/decompress take.
 
     cheng2020-gmm takes the gains itself and keeps its entropy model calibrated (the mixture of
     each position is widened by its gain); the CompressAI models code ``g_a(x) * G`` through a
     per-call view whose hyper and context paths see the scaled latents.
     """
+    extra: dict[str, Tensor | ChannelGains] = {}
+    rate = _rate_gains(architecture, model, rate_code)
+    if rate is not None:
+        extra["rate"] = rate
     if gain_map is None:
-        return model, {}
+        return model, extra
     if architecture == "cheng2020-gmm":
-        return model, {"gain": gain_map.tensor()}
-    return gained_view(model, gain_map), {}
+        return model, {**extra, "gain": gain_map.tensor()}
+    return gained_view(model, gain_map), extra
+
+
+def _rate_gains(
+    architecture: str, model: CompressionModel, rate_code: int | None
+) -> ChannelGains | None:
+    """The channel gains of ``rate_code``; a level and the weights must agree on variable rate.
+
+    Raises:
+        CodecError: a level for fixed-rate weights, or none for variable-rate weights.
+    """
+    gains = getattr(model, "rate_gains", None)
+    if gains is None and rate_code is None:
+        return None
+    if gains is None:
+        raise CodecError(
+            f"the payload is coded at rate level {rate_code} but these {architecture} weights "
+            "are fixed-rate: the payload is corrupt or names other weights"
+        )
+    if rate_code is None:
+        raise CodecError(
+            f"these {architecture} weights are variable-rate ({gains.levels} levels) but the "
+            "payload names no rate level: it is corrupt or names other weights"
+        )
+    return coding_gains(gains, rate_code)
 
 
 def symbol_counts(architecture: str, model: CompressionModel, layout: LatentLayout) -> list[int]:
@@ -153,7 +192,7 @@ def decompress(
         CodecError: a string is too short, or the decoded image is not finite.
     """
     strings = guard_strings(coded.strings, symbol_counts(architecture, model, layout))
-    model, extra = _coder(architecture, model, coded.gain_map)
+    model, extra = _coder(architecture, model, coded.gain_map, coded.rate_code)
     if architecture == "factorized-prior":
         out = model.decompress(strings, layout.y_shape)
     elif architecture == "cheng2020-checkerboard":

@@ -9,12 +9,15 @@ likelihood is CompressAI's ``GaussianMixtureConditional``. Entropy coding is in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from compressai.entropy_models import GaussianMixtureConditional
 from compressai.models import Cheng2020Attention
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from shared.codecs.learned.rate_gain import ChannelGains
 
 MIXTURE_COMPONENTS = 3
 
@@ -77,15 +80,18 @@ class Cheng2020GMM(Cheng2020Attention):  # type: ignore[misc]  # CompressAI is u
         x_hat = self.g_s(y_hat)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
-    def compress(self, x: Tensor, gain: Tensor | None = None) -> dict[str, Any]:
+    def compress(
+        self, x: Tensor, gain: Tensor | None = None, rate: ChannelGains | None = None
+    ) -> dict[str, Any]:
         """Entropy-code x: ``{"strings": [[y], [z]], "shape": z_shape, "symbol_bound": int}``.
 
-        ``gain``: optional ROI gains per latent position, shape (1, 1, h, w) (see
+        ``gain``: optional ROI gains per latent position, shape (1, 1, h, w); ``rate``: the
+        channel gains of a variable-rate model's level (see
         :func:`shared.codecs.learned.gmm_coding.compress_gmm`).
         """
         from shared.codecs.learned.gmm_coding import compress_gmm
 
-        return compress_gmm(self, x, gain=gain)
+        return compress_gmm(self, x, gain=gain, rate=rate)
 
     def decompress(
         self,
@@ -93,8 +99,9 @@ class Cheng2020GMM(Cheng2020Attention):  # type: ignore[misc]  # CompressAI is u
         shape: tuple[int, int],
         symbol_bound: int = 0,
         gain: Tensor | None = None,
+        rate: ChannelGains | None = None,
     ) -> dict[str, Tensor]:
         """Decode what :meth:`compress` produced: ``{"x_hat"}`` clamped to [0, 1]."""
         from shared.codecs.learned.gmm_coding import decompress_gmm
 
-        return decompress_gmm(self, strings, shape, symbol_bound, gain=gain)
+        return decompress_gmm(self, strings, shape, symbol_bound, gain=gain, rate=rate)

@@ -18,7 +18,7 @@ with the raster scan above.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,9 @@ from torch import Tensor
 
 from shared.codecs.learned import wavefront
 from shared.errors import CodecError
+
+if TYPE_CHECKING:
+    from shared.codecs.learned.rate_gain import ChannelGains
 
 PRECISION = 16
 MAX_SYMBOL_BOUND = 128
@@ -116,7 +119,11 @@ def _hyper(model: Any, z_strings: list[bytes], shape: tuple[int, int]) -> Tensor
 
 
 def compress_gmm(
-    model: Any, x: Tensor, order: Order = "wavefront", gain: Tensor | None = None
+    model: Any,
+    x: Tensor,
+    order: Order = "wavefront",
+    gain: Tensor | None = None,
+    rate: ChannelGains | None = None,
 ) -> dict[str, Any]:
     """Encode one image (batch 1) into a y string and a z string.
 
@@ -128,20 +135,23 @@ def compress_gmm(
             symbols are ``round(G * y)``; the hyper path, the context model and the mixture
             see the unscaled latents, and each position's mixture is widened by its G, so the
             entropy model stays calibrated. Shape: (1, 1, h, w).
+        rate: the per-channel gains of a variable-rate model's level (wavefront order only),
+            applied like ``gain`` (:mod:`shared.codecs.learned.rate_gain`); both multiply.
     """
     y = model.g_a(x)
     z = model.h_a(y)
     z_shape = (int(z.shape[-2]), int(z.shape[-1]))
     z_strings = model.entropy_bottleneck.compress(z)
     params = _hyper(model, z_strings, z_shape)
-    scaled = y if gain is None else y * gain
+    scaled = y if rate is None else y * rate.gain.float().view(1, -1, 1, 1)
+    scaled = scaled if gain is None else scaled * gain
     y_int = torch.round(scaled).clamp(-SYMBOL_CLIP, SYMBOL_CLIP)
     bound = int(min(max(int(y_int.abs().max().item()), 1), MAX_SYMBOL_BOUND))
     if order == "wavefront":
-        y_string = WAVEFRONT_MARKER + encode_wavefront(model, params, y_int, bound, gain)
+        y_string = WAVEFRONT_MARKER + encode_wavefront(model, params, y_int, bound, gain, rate)
         return {"strings": [[y_string], z_strings], "shape": z_shape, "symbol_bound": bound}
-    if gain is not None:
-        raise CodecError("ROI gains are coded in wavefront order only; use order='wavefront'")
+    if gain is not None or rate is not None:
+        raise CodecError("gains are coded in wavefront order only; use order='wavefront'")
     encoder = BufferedRansEncoder()
     indexes = list(range(model.M))
 
@@ -163,13 +173,15 @@ def decompress_gmm(
     symbol_bound: int,
     schedule: Schedule = "wavefront",
     gain: Tensor | None = None,
+    rate: ChannelGains | None = None,
 ) -> dict[str, Tensor]:
     """Decode the y and z strings of :func:`compress_gmm`; ``x_hat`` is clamped to [0, 1].
 
     The caller validates the strings (lengths, padding) and the shape first: rANS does not.
     Wavefront-order strings decode a diagonal per step, or with ``schedule="sequential"`` one
     position per step (the reference decoder; same pixels). Raster strings ignore ``schedule``.
-    ``gain`` is the encoder's ROI gain map (shape (1, 1, h, w)); y_hat is the symbols over G.
+    ``gain`` is the encoder's ROI gain map (shape (1, 1, h, w)) and ``rate`` its rate level's
+    channel gains; synthesis reads the symbols over G, times the level's inverse gains.
     """
     if not 1 <= symbol_bound <= MAX_SYMBOL_BOUND:
         raise CodecError(
@@ -178,12 +190,12 @@ def decompress_gmm(
     (y_string,), z_strings = strings
     params = _hyper(model, z_strings, shape)
     if y_string.startswith(WAVEFRONT_MARKER):
-        y_hat = decode_wavefront(
-            model, params, y_string[len(WAVEFRONT_MARKER) :], symbol_bound, schedule, gain
+        symbols = decode_wavefront(
+            model, params, y_string[len(WAVEFRONT_MARKER) :], symbol_bound, schedule, gain, rate
         )
-        return {"x_hat": model.g_s(y_hat).clamp_(0, 1)}
-    if gain is not None:
-        raise CodecError("a raster-order y string cannot carry ROI gains: the payload is corrupt")
+        return {"x_hat": model.g_s(synthesis_input(symbols, gain, rate)).clamp_(0, 1)}
+    if gain is not None or rate is not None:
+        raise CodecError("a raster-order y string cannot carry gains: the payload is corrupt")
     decoder = RansDecoder()
     decoder.set_stream(y_string)
     indexes = list(range(model.M))
@@ -203,20 +215,40 @@ def _context_grid(m: int, height: int, width: int) -> Tensor:
     return torch.zeros((height + PAD, width + 2 * PAD, m), dtype=torch.float64)
 
 
-def _gains(gain: Tensor | None, height: int, width: int) -> Tensor:
-    """Per-position gains (h, w) float64; ones without ROI coding."""
-    if gain is None:
-        return torch.ones((height, width), dtype=torch.float64)
-    return gain.reshape(height, width).double()
+def _gains(gain: Tensor | None, height: int, width: int, rate: ChannelGains | None) -> Tensor:
+    """The gain of every latent: ROI gain per position times the rate level's per channel.
+
+    Shape:
+        returns (h, w, M) float64, or (h, w, 1) without a rate level (ones without ROI).
+    """
+    grid = torch.ones((height, width), dtype=torch.float64)
+    if gain is not None:
+        grid = gain.reshape(height, width).double()
+    grid = grid.unsqueeze(-1)
+    return grid if rate is None else grid * rate.gain.view(1, 1, -1)
 
 
 def _store(grid: Tensor, positions: Tensor, values: Tensor, gains: Tensor) -> None:
-    """Write coded symbols (P, M) over their gains into the context grid, clamped and on the
-    activation grid (exact: gains are powers of two of at most 2^3, ACT_BITS is 12)."""
+    """Write coded symbols (P, M) over their gains into the context grid, clamped and rounded
+    to the activation grid (element-wise, so the same at both ends; with power-of-two ROI gains
+    alone the values are already on it)."""
     limit = wavefront.CONTEXT_LIMIT
-    unscaled = values.double() / gains[positions[:, 0], positions[:, 1]].unsqueeze(1)
-    scaled = unscaled.clamp(-limit, limit) * 2.0**wavefront.ACT_BITS
+    unscaled = values.double() / gains[positions[:, 0], positions[:, 1]]
+    scaled = torch.round(unscaled.clamp(-limit, limit) * 2.0**wavefront.ACT_BITS)
     grid[positions[:, 0] + PAD, positions[:, 1] + PAD] = scaled
+
+
+def synthesis_input(symbols: Tensor, gain: Tensor | None, rate: ChannelGains | None) -> Tensor:
+    """What the synthesis transform reads: the symbols over the ROI gains, times the rate
+    level's inverse gains (float64, then float32).
+
+    Shape:
+        symbols: (1, M, h, w) float64; gain: (1, 1, h, w). Returns (1, M, h, w) float32.
+    """
+    y_hat = symbols if gain is None else symbols / gain.double()
+    if rate is not None:
+        y_hat = y_hat * rate.inverse.view(1, -1, 1, 1)
+    return y_hat.float()
 
 
 def _cdf_rows(
@@ -229,25 +261,34 @@ def _cdf_rows(
 ) -> list[list[int]]:
     """CDF rows of P positions, position-major then channel: (P * M) rows of 2*bound + 3.
 
-    A position's mixture of y is widened to one of G * y (means and scales times G, exact).
+    A latent's mixture of y is widened to one of G * y (means and scales times its gain).
     """
     rows = positions[:, :1] + PAD + torch.tensor([[dr for dr, _ in exact.taps]])
     cols = positions[:, 1:] + PAD + torch.tensor([[dc for _, dc in exact.taps]])
     patches = grid[rows, cols].reshape(positions.shape[0], -1)
     means, scales, weights = exact.parameters_at(hyper[positions[:, 0], positions[:, 1]], patches)
-    g = gains[positions[:, 0], positions[:, 1]].reshape(-1, 1, 1)
+    g = gains[positions[:, 0], positions[:, 1]].unsqueeze(1)  # (P, 1, M or 1)
     mixture = (means * g, scales * g, weights)
     return wavefront.batched_cdfs(*mixture, bound).reshape(-1, 2 * bound + 3).tolist()
 
 
 def encode_wavefront(
-    model: Any, params: Tensor, y_int: Tensor, bound: int, gain: Tensor | None = None
+    model: Any,
+    params: Tensor,
+    y_int: Tensor,
+    bound: int,
+    gain: Tensor | None = None,
+    rate: ChannelGains | None = None,
 ) -> bytes:
-    """rANS-encode round(G y) diagonal by diagonal. Shape: y_int (1, M, h, w), gain (1, 1, h, w)."""
+    """rANS-encode round(G g y) diagonal by diagonal.
+
+    Shape:
+        y_int: (1, M, h, w); gain: (1, 1, h, w) ROI gains; rate: the level's channel gains.
+    """
     exact = wavefront.exact_entropy_model(model)
     hyper = exact.hyper_terms(params)
     _, m, height, width = y_int.shape
-    gains = _gains(gain, height, width)
+    gains = _gains(gain, height, width, rate)
     grid = _context_grid(m, height, width)
     everything = torch.cartesian_prod(torch.arange(height), torch.arange(width))
     _store(grid, everything, y_int[0].permute(1, 2, 0).reshape(-1, m), gains)
@@ -274,20 +315,21 @@ def decode_wavefront(
     bound: int,
     schedule: Schedule,
     gain: Tensor | None = None,
+    rate: ChannelGains | None = None,
 ) -> Tensor:
     """Decode wavefront-order symbols, a diagonal (or one position) per step.
 
     Shape:
-        params: (1, 2M, h, w); gain: (1, 1, h, w) or None. Returns y_hat = symbols / G,
-        (1, M, h, w) float32.
+        params: (1, 2M, h, w); gain: (1, 1, h, w) or None. Returns the symbols,
+        (1, M, h, w) float64 (:func:`synthesis_input` turns them into y_hat).
     """
     exact = wavefront.exact_entropy_model(model)
     hyper = exact.hyper_terms(params)
     _, _, height, width = params.shape
     m = exact.m
-    gains = _gains(gain, height, width)
+    gains = _gains(gain, height, width, rate)
     grid = _context_grid(m, height, width)
-    y_hat = torch.zeros((height, width, m), dtype=torch.float64)
+    symbols = torch.zeros((height, width, m), dtype=torch.float64)
     steps = wavefront.diagonals(height, width)
     if schedule == "sequential":
         steps = [position.unsqueeze(0) for diagonal in steps for position in diagonal]
@@ -301,7 +343,5 @@ def decode_wavefront(
         )
         decoded = torch.tensor(values, dtype=torch.float64).reshape(-1, m)
         _store(grid, positions, decoded, gains)
-        y_hat[positions[:, 0], positions[:, 1]] = decoded / gains[
-            positions[:, 0], positions[:, 1]
-        ].unsqueeze(1)
-    return y_hat.permute(2, 0, 1).unsqueeze(0).float()
+        symbols[positions[:, 0], positions[:, 1]] = decoded
+    return symbols.permute(2, 0, 1).unsqueeze(0)

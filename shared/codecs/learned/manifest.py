@@ -26,7 +26,8 @@ class CheckpointManifest:
         trained: False for the initial weights of :func:`init_checkpoint`.
         data: what it was trained on.
         seed: RNG seed of the initial weights.
-        metrics: measured figures, e.g. ``{"bpp": 0.41, "psnr_db": 38.2}``.
+        metrics: measured figures, e.g. ``{"bpp": 0.41, "psnr_db": 38.2}``; a variable-rate
+            model's carry the quality, ``{"bpp_q3": 0.41, ...}`` (see :meth:`metrics_at`).
         command: the command that made it.
         sha256: hex digest of NAME.safetensors.
         rate_lmbdas: empty for a fixed-rate model; the lambda of each level of a variable-rate
@@ -53,6 +54,18 @@ class CheckpointManifest:
     def weights_prefix(self) -> bytes:
         """The first bytes of the weights' SHA-256 that containers carry."""
         return bytes.fromhex(self.sha256)[:WEIGHTS_PREFIX_BYTES]
+
+    @property
+    def qualities(self) -> tuple[int, ...]:
+        """The container qualities the checkpoint codes: all six for a variable-rate model."""
+        return tuple(range(1, 7)) if self.rate_lmbdas else (self.quality,)
+
+    def metrics_at(self, quality: int) -> dict[str, float]:
+        """Measured figures at one quality (``bpp_q3`` read as ``bpp`` on variable rate)."""
+        if not self.rate_lmbdas:
+            return dict(self.metrics) if quality == self.quality else {}
+        suffix = f"_q{quality}"
+        return {k.removesuffix(suffix): v for k, v in self.metrics.items() if k.endswith(suffix)}
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as JSON-ready fields."""

@@ -31,6 +31,12 @@ lengths it carries the latent gain map::
 
 Payloads without an ROI are written as version 1 or 2, byte for byte as before.
 
+Version 4 is written by a variable-rate cheng2020-gmm (:mod:`shared.codecs.learned.rate_gain`;
+wavefront order only). Between the header and the string lengths::
+
+    24      1     rate level code, u8 (level = code / 32, within the weights' trained levels)
+    25      1     ROI flag, u8: 0 none, 1 the version-3 ROI section follows at 26
+
 Everything is checked here, before rANS sees a byte: CompressAI's decoder crashes on short
 strings and silently returns garbage on corrupted ones.
 """
@@ -55,10 +61,12 @@ MAGIC = b"EOLP"
 VERSION = 2  # written for wavefront-order latents
 RASTER_VERSION = 1
 ROI_VERSION = 3  # any order, with a latent gain map
-VERSIONS = (RASTER_VERSION, VERSION, ROI_VERSION)
+RATE_VERSION = 4  # cheng2020-gmm wavefront at a rate level, ROI optional
+VERSIONS = (RASTER_VERSION, VERSION, ROI_VERSION, RATE_VERSION)
 _HEADER = struct.Struct("<4sBBIIIIH")
 HEADER_BYTES = _HEADER.size
 _SHIFTS = struct.Struct("<BB")
+_RATE = struct.Struct("<BB")  # level code, ROI flag
 _LENGTH = struct.Struct("<I")
 _CRC = struct.Struct("<I")
 
@@ -73,6 +81,11 @@ def pack_payload(coded: LatentStrings, layout: LatentLayout) -> bytes:
     section = b""
     if coded.gain_map is not None:
         version, section = ROI_VERSION, _gain_section(coded.gain_map, layout)
+    if coded.rate_code is not None:
+        if not 0 <= coded.rate_code <= 255:
+            raise ConfigurationError(f"rate level code {coded.rate_code} does not fit a byte")
+        flag = _RATE.pack(coded.rate_code, coded.gain_map is not None)
+        version, section = RATE_VERSION, flag + section
     header = _HEADER.pack(
         MAGIC, version, len(coded.strings), *layout.y_shape, *layout.z_shape, coded.symbol_bound
     )
@@ -118,15 +131,22 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
             f"payload symbol bound {bound} is outside {bounds[0]}..{bounds[1]} for "
             f"{architecture}: the payload is corrupt or from another codec"
         )
-    gain_map, offset = None, _HEADER.size
-    if version == ROI_VERSION:
+    rate_code, has_roi, offset = None, version == ROI_VERSION, _HEADER.size
+    if version == RATE_VERSION:
+        _check_length(payload, offset + _RATE.size + _LENGTH.size * count + _CRC.size)
+        rate_code, flag = _RATE.unpack_from(body, offset)
+        if flag not in (0, 1):
+            raise CodecError(f"the payload's ROI flag is {flag}, not 0 or 1: it is corrupt")
+        has_roi, offset = bool(flag), offset + _RATE.size
+    gain_map = None
+    if has_roi:
         section = _SHIFTS.size + bitmap_bytes(layout.y_shape)
-        _check_length(payload, _HEADER.size + section + _LENGTH.size * count + _CRC.size)
+        _check_length(payload, offset + section + _LENGTH.size * count + _CRC.size)
         gain_map = _read_gain_map(body[offset : offset + section], layout.y_shape)
         offset += section
     strings = _split_strings(body, count, offset)
     _check_order(version, strings, architecture)
-    return LatentStrings(strings, bound, gain_map)
+    return LatentStrings(strings, bound, gain_map, rate_code)
 
 
 def _check_length(payload: bytes, minimum: int) -> None:
@@ -164,6 +184,12 @@ def _is_wavefront(strings: tuple[bytes, ...]) -> bool:
 
 def _check_order(version: int, strings: tuple[bytes, ...], architecture: str) -> None:
     wavefront = _is_wavefront(strings)
+    if version == RATE_VERSION and not (wavefront and architecture == "cheng2020-gmm"):
+        raise CodecError(
+            f"learned payload version 4 carries cheng2020-gmm latents at a rate level in "
+            f"wavefront order, but this one is {architecture} without the wavefront marker: "
+            "corrupt"
+        )
     if version == ROI_VERSION:
         if wavefront and architecture != "cheng2020-gmm":
             raise CodecError(

@@ -12,19 +12,30 @@ interpolated geometrically: any continuous level in ``[0, levels - 1]`` is a rat
 Gains are stored as their logarithms (always positive) and start at 1, so a fixed-rate model
 loaded into a variable-rate one begins exactly where it was.
 
-This module holds the model side (parameters, the training pass); entropy coding at a level is
-not wired into the codec yet.
+Coding at a level (:func:`coding_gains`): the level travels in the payload as a code
+``level * LEVEL_STEPS`` (one byte), and both ends derive the gains from it in Python float64
+arithmetic, rounded to :data:`GAIN_BITS` significant bits, so that the encoder and any decoder
+get the same gains bit for bit (the float64 exp of the C library, then a rounding that only a
+last-bit difference exactly at a rounding boundary could move). The symbols are
+``round(g_k * y)``; the context model sees ``round(symbols / g_k)`` on its fixed-point grid, the
+mixture of channel c is scaled by ``g_k[c]`` and synthesis reads ``symbols * ig_k``
+(:mod:`shared.codecs.learned.gmm_coding`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from shared.errors import ConfigurationError
+from shared.errors import CodecError, ConfigurationError
+
+LEVEL_STEPS = 32  # a coded level is code / 32: 1/32 of a trained level apart
+GAIN_BITS = 12  # significant bits of a coding gain (relative step 2^-12)
+QUALITIES = 6  # container qualities 1..6, spread over the trained levels (6: level 0)
 
 
 class RateGains(nn.Module):
@@ -71,6 +82,26 @@ class RateGains(nn.Module):
 
         return mix(self.log_gain), mix(self.log_inverse)
 
+    @torch.no_grad()
+    def spread(self, lmbdas: tuple[float, ...]) -> None:
+        """Start each level's gains where rate-distortion theory puts them: a quantisation step
+        growing as ``sqrt(lmbda_0 / lmbda_k)`` (high-rate MSE optimum), inverse gains its
+        reciprocal, so a warm start from the highest-rate model begins spread over the rates
+        instead of at one point.
+
+        Raises:
+            ConfigurationError: ``lmbdas`` is not one positive lambda per level, highest first.
+        """
+        ordered = all(a > b for a, b in zip(lmbdas, lmbdas[1:], strict=False))
+        if len(lmbdas) != self.levels or min(lmbdas) <= 0 or not ordered:
+            raise ConfigurationError(
+                f"need {self.levels} positive lambdas, strictly decreasing (highest rate "
+                f"first), got {list(lmbdas)}"
+            )
+        logs = torch.tensor([0.5 * math.log(lm / lmbdas[0]) for lm in lmbdas])
+        self.log_gain.copy_(logs.view(-1, 1).expand_as(self.log_gain))
+        self.log_inverse.copy_(-self.log_gain)
+
 
 def attach_rate_gains(model: Any, levels: int) -> None:
     """Give a cheng2020-gmm model ``levels`` rate levels (gains at 1: no change yet)."""
@@ -103,3 +134,107 @@ def forward_at(model: Any, x: Tensor, level: float) -> dict[str, Any]:
     _, y_likelihoods = model.gaussian_conditional(y * gain, scales * gains, means * gains, weights)
     x_hat = model.g_s(y_hat_scaled * inverse)
     return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+
+@dataclass(frozen=True)
+class ChannelGains:
+    """The per-channel gains of one coded rate level, identical at both ends.
+
+    Attributes:
+        code: the level's code (level = code / LEVEL_STEPS), what the payload carries.
+        gain: g (M,) float64, each with GAIN_BITS significant bits.
+        inverse: ig (M,) float64, likewise.
+    """
+
+    code: int
+    gain: Tensor
+    inverse: Tensor
+
+
+def coding_gains(gains: RateGains, code: int) -> ChannelGains:
+    """The gains at a coded level, computed in Python float64 (never a vectorised kernel).
+
+    Raises:
+        CodecError: the code lies beyond the model's trained levels (a corrupt payload, or
+            weights other than the encoder's).
+    """
+    top = (gains.levels - 1) * LEVEL_STEPS
+    if not (isinstance(code, int) and 0 <= code <= top):
+        raise CodecError(
+            f"rate level code {code} is outside 0..{top} of this {gains.levels}-level model: "
+            "the payload is corrupt or was coded with other weights"
+        )
+    low = min(code // LEVEL_STEPS, gains.levels - 2)
+    frac = code / LEVEL_STEPS - low
+
+    def mix(logs: Tensor) -> Tensor:
+        rows = logs.detach().double().cpu()[low : low + 2].tolist()
+        values = [
+            _round_bits(math.exp((1.0 - frac) * a + frac * b)) for a, b in zip(*rows, strict=True)
+        ]
+        return torch.tensor(values, dtype=torch.float64)
+
+    return ChannelGains(code, mix(gains.log_gain), mix(gains.log_inverse))
+
+
+def _round_bits(value: float) -> float:
+    """Round a positive float to GAIN_BITS significant bits (exact in float32 too)."""
+    mantissa, exponent = math.frexp(value)
+    return math.ldexp(round(math.ldexp(mantissa, GAIN_BITS)), exponent - GAIN_BITS)
+
+
+def level_code(quality: int, levels: int) -> int:
+    """The level code a container quality 1..6 codes at: 6 the highest rate (level 0), 1 the
+    lowest (the last level), the others evenly between on the 1/32 grid.
+
+    Raises:
+        ConfigurationError: a quality outside 1..6.
+    """
+    if not (isinstance(quality, int) and 1 <= quality <= QUALITIES):
+        raise ConfigurationError(f"quality must be 1..{QUALITIES}, got {quality!r}")
+    top = (levels - 1) * LEVEL_STEPS
+    return round((QUALITIES - quality) * top / (QUALITIES - 1))
+
+
+def quality_at_or_below(code: int, levels: int) -> int:
+    """The highest quality whose level codes at no more rate than ``code`` (what a container
+    coded at a bpp target records)."""
+    fitting = [q for q in range(QUALITIES, 0, -1) if level_code(q, levels) >= code]
+    return fitting[0] if fitting else 1
+
+
+def estimated_bpp(model: Any, x: Tensor, codes: list[int], pixels: int) -> list[float]:
+    """Bits per pixel the model's likelihoods predict at each level code (no entropy coding):
+    the analysis and hyper paths run once, the context and mixture once per level.
+
+    Shape:
+        x: (1, bands, H, W) in [0, 1], H and W multiples of 64; ``pixels`` the raster's own.
+    """
+    y = model.g_a(x)
+    z_hat, z_likelihoods = model.entropy_bottleneck(model.h_a(y))
+    z_bits = float(-torch.log2(z_likelihoods).sum())
+    params = model.h_s(z_hat)
+    out = []
+    for code in codes:
+        gain = coding_gains(model.rate_gains, code).gain.float().view(1, -1, 1, 1)
+        symbols = torch.round(y * gain)
+        means, scales, weights = model.mixture_parameters(
+            params, model.context_prediction(symbols / gain)
+        )
+        gains = gain.repeat(1, model.K, 1, 1)
+        _, likelihoods = model.gaussian_conditional(symbols, scales * gains, means * gains, weights)
+        out.append((float(-torch.log2(likelihoods).sum()) + z_bits) / pixels)
+    return out
+
+
+def level_for_bpp(model: Any, x: Tensor, bpp: float, pixels: int) -> int:
+    """The highest-rate level code whose estimated bpp is at most ``bpp`` (bisection over the
+    codes; the last level when none is), for a variable-rate model in eval mode."""
+    low, high = 0, (model.rate_gains.levels - 1) * LEVEL_STEPS
+    while low < high:
+        middle = (low + high) // 2
+        if estimated_bpp(model, x, [middle], pixels)[0] <= bpp:
+            high = middle
+        else:
+            low = middle + 1
+    return low

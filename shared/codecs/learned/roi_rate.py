@@ -144,7 +144,7 @@ def _qualities(codec: LearnedCodec, spec: RasterSpec, qualities: Sequence[int] |
         chosen = sorted(set(qualities))
     else:
         found = codec.checkpoints.candidates(codec.name, spec.bands)
-        chosen = sorted({c.manifest.quality for c in found})
+        chosen = sorted({q for c in found for q in c.manifest.qualities})
     if not chosen:
         raise ConfigurationError(
             f"no {codec.name} quality level to try for {spec.bands} bands; install a checkpoint"

@@ -124,7 +124,7 @@ def test_evaluate_segmenter_through_jpeg2000(
 def test_evaluate_codec_json_shape_for_jpeg2000(
     app: typer.Typer, fire_data: Path, tmp_path: Path
 ) -> None:
-    points = json.loads(
+    out = json.loads(
         _run(
             app,
             "evaluate",
@@ -140,11 +140,22 @@ def test_evaluate_codec_json_shape_for_jpeg2000(
             "--json",
         )
     )
-    assert len(points) >= 2  # 32 x 32 patches: JPEG 2000's markers alone cost ~0.75 bpp
+    points = out["points"]
+    assert len(points) >= 2 and out["bd"] == []  # JPEG 2000 against itself: no deltas
     for point in points:
-        assert set(point) == {"codec", "quality", "bpp", "bits_per_sample", "psnr_db"}
+        assert set(point) == {
+            "codec",
+            "quality",
+            "payload_bpp",
+            "bpp",
+            "bits_per_sample",
+            "psnr_db",
+            "scenes",
+            "set",
+        }
         assert point["codec"] == "jpeg2000" and point["quality"] is None
-        assert point["bpp"] > 0 and math.isfinite(point["psnr_db"])
+        assert point["set"] == "held-out" and point["scenes"] == 3
+        assert point["bpp"] > point["payload_bpp"] > 0 and math.isfinite(point["psnr_db"])
     rates = [p["bpp"] for p in points]
     assert rates == sorted(rates)  # targets span low to high rate
 

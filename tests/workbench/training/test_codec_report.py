@@ -1,0 +1,90 @@
+"""The learned codec beside JPEG 2000: rate points, matching reference points, guarded deltas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from shared.codecs.base import RateTarget
+from workbench.training.codec_report import (
+    bd_figures,
+    compare,
+    evaluate_codec,
+    heldout,
+    real,
+    reference_rates,
+)
+
+LMBDAS = [800.0, 200.0, 50.0]
+
+
+def _points(rates: list[float], psnrs: list[float]) -> list[dict[str, float]]:
+    return [
+        {"payload_bpp": r, "bpp": r + 0.1, "psnr_db": q} for r, q in zip(rates, psnrs, strict=True)
+    ]
+
+
+def test_deltas_are_numbers_only_where_they_mean_something() -> None:
+    anchor = _points([0.5, 1.0, 2.0, 4.0], [30.0, 34.0, 38.0, 42.0])
+    better = _points([0.25, 0.5, 1.0, 2.0], [30.0, 34.0, 38.0, 42.0])  # half the bits
+    figures = bd_figures(better, anchor)
+    assert figures["bd_rate_payload_pct"] == pytest.approx(-50.0, abs=0.5)
+    assert figures["bd_psnr_payload_db"] > 0
+    short = bd_figures(better[:3], anchor)
+    assert all(str(v).startswith("n/a (") for v in short.values())
+
+
+def test_the_reference_reaches_above_the_codecs_rates() -> None:
+    assert reference_rates([0.3, 0.1, 0.2]) == [0.1, 0.2, 0.3, 0.6, 1.2]
+
+
+@pytest.fixture(scope="module")
+def variable_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-level variable-rate fire checkpoint (untrained weights, levels spread)."""
+    from shared.codecs.learned.architectures import build_model
+    from shared.codecs.learned.checkpoint import save_checkpoint
+
+    root = tmp_path_factory.mktemp("vr")
+    torch.manual_seed(0)
+    model = build_model("cheng2020-gmm", 1, 6, N=16, rate_levels=len(LMBDAS))
+    model.rate_gains.spread(tuple(LMBDAS))
+    fields = {
+        "architecture": "cheng2020-gmm",
+        "quality": 6,
+        "rate_lmbdas": LMBDAS,
+        "task": "fire",
+        "trained": True,
+    }
+    save_checkpoint(model.eval(), root / "cheng2020-gmm", fields)
+    return root
+
+
+def test_a_variable_rate_checkpoint_is_evaluated_at_all_six_qualities(
+    variable_root: Path, fire_dir: Path
+) -> None:
+    (result,) = evaluate_codec("cheng2020-gmm", fire_dir, variable_root, limit=3)
+    assert [p["quality"] for p in result.points] == [1, 2, 3, 4, 5, 6]
+    assert all(p["scenes"] == 3 and p["bpp"] > p["payload_bpp"] for p in result.points)
+    assert result.reference and {p["codec"] for p in result.reference} == {"jpeg2000"}
+    assert {row["set"] for row in result.rows()} == {"held-out"}
+    assert set(result.bd) == {"bd_rate_payload_pct", "bd_psnr_payload_db", "bd_rate_container_pct"}
+
+
+def test_real_samples_are_a_scene_set_of_their_own(sample_data: Path) -> None:
+    scenes = list(real(sample_data, "building")())
+    assert len(scenes) == 5 and all(image.shape[0] == 10 for _, image, _ in scenes)
+    point = compare(
+        "jpeg2000",
+        "building",
+        "real",
+        real(sample_data, "building"),
+        [RateTarget(bpp=1.0)],
+        reference=None,
+    )
+    assert point.points[0]["scenes"] == 5 and point.reference == []
+
+
+def test_a_held_out_folder_is_read_whole(fire_dir: Path) -> None:
+    assert len(list(heldout(fire_dir, None)())) == 24

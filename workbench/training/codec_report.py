@@ -1,0 +1,155 @@
+"""A learned codec beside JPEG 2000 on one scene set: its rate points, JPEG 2000 at the same
+payload rates, and the Bjontegaard deltas where they mean something (issue 17's table).
+
+A scene set is held-out generated scenes (a folder from a seed never trained on) or the real
+samples of ``../shared/data``; each point is measured on real bitstreams by
+:func:`workbench.training.evaluate.measure_rate_point`. BD figures are the learned codec's
+against JPEG 2000 (negative BD-rate: fewer bits at equal PSNR), on payload bpp first and on
+container bpp beside it, or "n/a" with the reason (:mod:`shared.metrics.bdrate`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.codecs.base import RateTarget
+from shared.errors import ConfigurationError, RateTargetError
+from workbench.training.evaluate import codec_targets, iter_scenes, measure_rate_point
+
+REFERENCE = "jpeg2000"
+Scenes = Callable[[], Iterable[tuple[str, np.ndarray, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One scene set's figures: ``points`` of the codec, ``reference`` JPEG 2000 points at the
+    same payload rates (those it can reach), ``bd`` the deltas or why there are none."""
+
+    scene_set: str
+    points: list[dict[str, Any]]
+    reference: list[dict[str, Any]] = field(default_factory=list)
+    bd: dict[str, float | str] = field(default_factory=dict)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every rate point, learned then reference, each tagged with its scene set."""
+        return [{**p, "set": self.scene_set} for p in self.points + self.reference]
+
+
+def heldout(data_dir: Path | str, limit: int | None) -> Scenes:
+    """The scenes of a generated folder (all of it: held-out folders are never trained on)."""
+    return lambda: iter_scenes(data_dir, limit)
+
+
+def real(root: Path, task: str) -> Scenes:
+    """The task's real samples (``../shared/data``), masks where they have one."""
+    from workbench.datasets.samples import task_samples
+
+    def scenes() -> Iterable[tuple[str, np.ndarray, np.ndarray]]:
+        for sample in task_samples(root, task):
+            mask = sample.mask if sample.mask is not None else np.zeros(sample.image.shape[1:])
+            yield sample.scene_id, sample.image, mask
+
+    return scenes
+
+
+def compare(
+    codec: str,
+    task: str,
+    scene_set: str,
+    scenes: Scenes,
+    targets: list[RateTarget],
+    checkpoints: Any = None,
+    reference: str | None = REFERENCE,
+) -> Comparison:
+    """Measure ``codec`` at each target on the scenes, then ``reference`` at the payload rates
+    it reached (and above, :func:`reference_rates`), and the deltas between them."""
+    points = [p for p in (_reach(codec, task, scenes, t, checkpoints) for t in targets) if p]
+    if not points:
+        raise RateTargetError(f"{codec} reached none of its rate targets on the {scene_set} set")
+    if reference is None or reference == codec:
+        return Comparison(scene_set, points)
+    rates = reference_rates([p["payload_bpp"] for p in points])
+    matched = [RateTarget(bpp=rate) for rate in rates]
+    theirs = [p for p in (_reach(reference, task, scenes, t, None) for t in matched) if p]
+    return Comparison(scene_set, points, theirs, bd_figures(points, theirs))
+
+
+def reference_rates(payload_bpps: list[float]) -> list[float]:
+    """The reference's payload targets: the codec's own rates, then twice and four times the
+    highest, so that its PSNR range reaches the codec's (JPEG 2000 needs more bits for the same
+    PSNR where the learned codec is ahead, and BD figures integrate over the overlap only)."""
+    top = max(payload_bpps)
+    return sorted({*payload_bpps, 2.0 * top, 4.0 * top})
+
+
+def evaluate_codec(
+    codec: str,
+    data_dir: Path | str,
+    root: Path | None = None,
+    limit: int | None = None,
+    real_root: Path | None = None,
+    against: str | None = REFERENCE,
+) -> list[Comparison]:
+    """The codec on a held-out folder (and the task's real samples under ``real_root``), beside
+    ``against`` at the same payload rates (None: alone)."""
+    from workbench.training.data import folder_task
+
+    task = folder_task(data_dir)
+    targets, store = codec_targets(codec, task, root)
+    sets = [("held-out", heldout(data_dir, limit))]
+    if real_root is not None:
+        sets.append(("real", real(Path(real_root), task)))
+    return [compare(codec, task, name, scenes, targets, store, against) for name, scenes in sets]
+
+
+def bd_figures(
+    points: list[dict[str, Any]], anchor: list[dict[str, Any]]
+) -> dict[str, float | str]:
+    """BD-rate (%) on payload and container bpp and BD-PSNR (dB) on payload bpp of ``points``
+    against ``anchor``; "n/a (reason)" where a delta is undefined."""
+    from shared.metrics.bdrate import bd_psnr, bd_rate
+
+    out: dict[str, float | str] = {}
+    for key, rate, delta in (
+        ("bd_rate_payload_pct", "payload_bpp", bd_rate),
+        ("bd_psnr_payload_db", "payload_bpp", bd_psnr),
+        ("bd_rate_container_pct", "bpp", bd_rate),
+    ):
+        try:
+            out[key] = round(
+                delta(
+                    [a[rate] for a in anchor],
+                    [a["psnr_db"] for a in anchor],
+                    [p[rate] for p in points],
+                    [p["psnr_db"] for p in points],
+                ),
+                2,
+            )
+        except ConfigurationError as exc:  # UndefinedDeltaError: short, non-monotone, no overlap
+            out[key] = f"n/a ({exc})"
+    return out
+
+
+def _measure(
+    codec: str, task: str, scenes: Scenes, target: RateTarget, checkpoints: Any
+) -> dict[str, Any]:
+    point = measure_rate_point(codec, task, "", target, checkpoints=checkpoints, scenes=scenes())
+    point["target_bpp"] = target.bpp
+    return point
+
+
+def _reach(
+    codec: str, task: str, scenes: Scenes, target: RateTarget, checkpoints: Any
+) -> dict[str, Any] | None:
+    try:
+        return _measure(codec, task, scenes, target, checkpoints)
+    except RateTargetError as exc:  # e.g. markers alone exceed the target on 32 x 32 patches
+        wanted = f"{target.bpp:.3g} bpp" if target.bpp is not None else f"quality {target.quality}"
+        print(f"{codec}: {wanted} unreachable ({exc})", file=sys.stderr)
+        return None
