@@ -3,9 +3,11 @@
 A candidate's ``bytes`` are the bytes the link will carry: the container plus the protocol's
 requests (create, one per chunk, commit), as the sender charges them to the link. Re-encodes
 are real (the container that would be sent, so its size is measured, not estimated) and made
-only where they can pay off: the raw raster is still onboard, the codec is rate-controlled
-(JPEG 2000), the upload asked a bpp and the task has an F1-vs-bpp curve for the codec. The
-plan may lower a scene's rate below what the upload asked, never raise it above.
+only where they can pay off: the raw raster is still onboard, the codec takes bpp targets
+(JPEG 2000, and cheng2020-gmm, whose variable-rate checkpoint codes any rate), and the task
+has an F1-vs-bpp curve for the codec. The ladder's rungs are fractions of the bpp the upload
+asked, or of the stored container's bpp when it asked a quality. The plan may lower a scene's
+rate below what the upload asked, never raise it above.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from shared.protocol.chunks import REQUEST_OVERHEAD_BYTES
 LOG = logging.getLogger(__name__)
 #: Fractions of the asked bpp the plan may choose (1.0: the asked rate itself).
 RATE_LADDER: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
-LADDER_CODECS = ("jpeg2000",)
+LADDER_CODECS = ("jpeg2000", "cheng2020-gmm")
 CREATE_BODY_BYTES = 400  # the create request's JSON besides the container header
 COMMIT_BODY_BYTES = 80
 
@@ -157,5 +159,15 @@ class CandidateLadder:
 
 
 def _asked_bpp(record: SceneRecord) -> float | None:
+    """The rate the ladder's fractions apply to: the asked bpp, or for a quality ask the
+    stored payload's bpp, the unit codecs' bpp targets are in (None: lossless, or nothing
+    stored yet)."""
     target = rate_from_dict(record.rate)
-    return None if target.lossless or target.quality is not None else target.bpp
+    if target.lossless:
+        return None
+    if target.quality is not None:
+        header = record.header or {}
+        pixels = int(header.get("height", 0)) * int(header.get("width", 0))
+        payload = int(header.get("payload_bytes", 0))
+        return 8.0 * payload / pixels if pixels and payload else None
+    return target.bpp

@@ -12,7 +12,7 @@ Usage:
    beside JPEG 2000 at the same payload rates (and on the real samples under ROOT), writes
    ``bpp_qN``, ``payload_bpp_qN`` and ``psnr_db_qN`` into the manifest (``--bpp`` targets and
    the satellite's codec choice read them) and the whole comparison to
-   ``docs/results/campaign/TASK.json``.
+   ``docs/results/campaign/TASK.json`` (the format of ``eodl evaluate codec --json``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def ship(task: str, source: Path, command: str) -> Path:
 
 def measure(task: str, dest: Path, heldout: Path, real: Path | None, limit: int) -> dict:
     """Every quality on the held-out folder (and real samples) beside JPEG 2000."""
-    from workbench.training.codec_report import evaluate_codec
+    from workbench.training.codec_report import REFERENCE, comparison_json, evaluate_codec
 
     comparisons = evaluate_codec(NAME, heldout, dest.parent, limit, real)
     manifest_path = dest.with_suffix(".json")
@@ -74,7 +74,7 @@ def measure(task: str, dest: Path, heldout: Path, real: Path | None, limit: int)
         "task": task,
         "checkpoint": str(dest.relative_to(REPO)),
         "heldout": str(heldout),
-        "sets": [asdict(c) for c in comparisons],
+        **comparison_json(comparisons, REFERENCE),
     }
 
 
@@ -93,7 +93,7 @@ def main() -> None:
     out = REPO / "docs" / "results" / "campaign" / f"{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results["sets"], indent=1))
+    print(json.dumps(results["bd"], indent=1))
 
 
 if __name__ == "__main__":

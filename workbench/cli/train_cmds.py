@@ -388,21 +388,20 @@ def evaluate_codec_cmd(
 ) -> None:
     """Payload and container bpp and PSNR per rate point of a codec on a held-out folder (and
     real samples), beside JPEG 2000 at the same payload rates, with BD-rate and BD-PSNR."""
-    from workbench.training.codec_report import evaluate_codec
+    from workbench.training.codec_report import comparison_json, evaluate_codec
 
     _threads(threads)
     reference = None if against == "none" else against
     comparisons = evaluate_codec(codec, data, checkpoints, limit, real, reference)
-    keys = ("codec", "quality", "payload_bpp", "bpp", "bits_per_sample", "psnr_db", "scenes")
-    points = [{k: p[k] for k in (*keys, "set")} for c in comparisons for p in c.rows()]
-    bd = [{"set": c.scene_set, "against": reference, **c.bd} for c in comparisons if c.bd]
+    result = comparison_json(comparisons, reference)
+    points, bd = result["points"], result["bd"]
     lines = [
         f"[{p['set']}] {p['codec']} q={p['quality']}: payload bpp {p['payload_bpp']:.4f} "
         f"(container {p['bpp']:.4f}) psnr_db {p['psnr_db']:.2f} over {p['scenes']} scenes"
         for p in points
     ]
     lines += [f"[{b['set']}] against {reference}: " + _bd_text(b) for b in bd]
-    _echo({"points": points, "bd": bd}, as_json, "\n".join(lines))
+    _echo(result, as_json, "\n".join(lines))
 
 
 def _bd_text(bd: dict[str, Any]) -> str:

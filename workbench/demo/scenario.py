@@ -22,6 +22,8 @@ JPEG2000_BPP: dict[str, tuple[float, ...]] = {
     "building": (1.0, 4.0),
 }
 LEARNED_CODEC = "cheng2020-gmm"
+#: The PSNR a mission keeps at least, on held-out scenes, when it picks learned rates to fly.
+MISSION_PSNR_DB = 30.0
 TERMINAL_STATES = ("processed", "failed")
 
 
@@ -48,12 +50,22 @@ def rate_plan(task: str, learned_qualities: list[int]) -> list[tuple[str, str, s
 
 
 def learned_qualities(task: str, limit: int = 2) -> list[int]:
-    """Quality levels of the shipped learned checkpoints for the task's band count."""
+    """The qualities a mission would fly for the task: of the shipped learned checkpoints'
+    measured qualities, the ``limit`` lowest-rate ones that keep at least
+    :data:`MISSION_PSNR_DB` on held-out scenes; without measurements, the lowest and highest.
+    """
     from shared.codecs.learned.checkpoint import CheckpointStore
 
     bands = len(get_profile(task).band_names)
-    entries = CheckpointStore().candidates(LEARNED_CODEC, bands)
-    qualities = sorted({q for e in entries if e.manifest.trained for q in e.manifest.qualities})
+    entries = [e for e in CheckpointStore().candidates(LEARNED_CODEC, bands) if e.manifest.trained]
+    entries = [e for e in entries if e.manifest.task in (task, None)] or entries
+    measured = {
+        q: e.manifest.metrics_at(q).get("psnr_db") for e in entries for q in e.manifest.qualities
+    }
+    good = sorted(q for q, psnr in measured.items() if psnr and psnr >= MISSION_PSNR_DB)
+    if good:
+        return good[:limit]
+    qualities = sorted(measured)
     if len(qualities) <= limit:
         return qualities
     return [qualities[0], qualities[-1]]

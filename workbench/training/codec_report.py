@@ -108,6 +108,14 @@ def evaluate_codec(
     return [compare(codec, task, name, scenes, targets, store, against) for name, scenes in sets]
 
 
+def comparison_json(comparisons: list[Comparison], reference: str | None) -> dict[str, Any]:
+    """``{"points": [one object per rate point, tagged with its set], "bd": [per set]}``."""
+    keys = ("codec", "quality", "payload_bpp", "bpp", "bits_per_sample", "psnr_db", "scenes")
+    points = [{k: p[k] for k in (*keys, "set")} for c in comparisons for p in c.rows()]
+    bd = [{"set": c.scene_set, "against": reference, **c.bd} for c in comparisons if c.bd]
+    return {"points": points, "bd": bd}
+
+
 def bd_figures(
     points: list[dict[str, Any]], anchor: list[dict[str, Any]]
 ) -> dict[str, float | str]:
