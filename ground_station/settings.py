@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError
 from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
+from shared.protocol.signing import link_key
 
 
 class GroundSettings(BaseSettings):
@@ -66,17 +67,11 @@ class GroundSettings(BaseSettings):
         """Key id -> key bytes for ``verify_request``.
 
         Raises:
-            ConfigurationError: no key is configured, or it is shorter than 16 bytes.
+            ConfigurationError: no key is configured, it is shorter than 16 bytes, or it is the
+                documentation's example key.
         """
-        if self.link_key is None or not self.link_key.get_secret_value():
-            raise ConfigurationError(
-                "no link key: set GS_LINK_KEY to the satellite's shared HMAC key "
-                "(the same value as SAT_LINK_KEY), at least 16 characters"
-            )
-        key = self.link_key.get_secret_value().encode()
-        if len(key) < 16:
-            raise ConfigurationError(f"GS_LINK_KEY is {len(key)} bytes; use at least 16")
-        return {self.link_key_id: key}
+        secret = None if self.link_key is None else self.link_key.get_secret_value()
+        return {self.link_key_id: link_key(secret, "GS_LINK_KEY", "SAT_LINK_KEY")}
 
     def resolved_device(self) -> str:
         """``cuda`` or ``cpu``: ``auto`` picks cuda when torch sees a GPU."""

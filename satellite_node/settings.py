@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from satellite_node.link.profile import LinkProfile
 from shared.errors import ConfigurationError
 from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
+from shared.protocol.signing import link_key
 
 
 class SatelliteSettings(BaseSettings):
@@ -84,17 +85,11 @@ class SatelliteSettings(BaseSettings):
         """The signing key.
 
         Raises:
-            ConfigurationError: no key is set, or it is shorter than 16 bytes.
+            ConfigurationError: no key is set, it is shorter than 16 bytes, or it is the
+                documentation's example key.
         """
-        if self.link_key is None or not self.link_key.get_secret_value():
-            raise ConfigurationError(
-                "no link key: set SAT_LINK_KEY to the key shared with the ground "
-                "(the same value as GS_LINK_KEY), at least 16 characters"
-            )
-        key = self.link_key.get_secret_value().encode()
-        if len(key) < 16:
-            raise ConfigurationError(f"SAT_LINK_KEY is {len(key)} bytes; use at least 16")
-        return key
+        secret = None if self.link_key is None else self.link_key.get_secret_value()
+        return link_key(secret, "SAT_LINK_KEY", "GS_LINK_KEY")
 
     def link_profile(self) -> LinkProfile:
         """The link profile the settings describe.

@@ -37,6 +37,43 @@ _NONCE_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 _KEY_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+MIN_KEY_BYTES = 16
+#: Keys printed in the repository's examples and docs: known to everyone, so never accepted.
+PUBLISHED_KEYS = frozenset({"change-me-to-a-long-random-key"})
+PLACEHOLDER_PREFIX = "change-me"
+
+
+def link_key(secret: str | None, variable: str, peer: str) -> bytes:
+    """The shared HMAC key from a setting, refused when it protects nothing.
+
+    Args:
+        secret: the setting's value.
+        variable: the setting's name (``SAT_LINK_KEY``).
+        peer: the other side's setting, named in the message.
+
+    Raises:
+        ConfigurationError: unset, shorter than :data:`MIN_KEY_BYTES`, or a published example
+            or placeholder key.
+    """
+    hint = 'generate one: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+    if not secret:
+        raise ConfigurationError(
+            f"no link key: set {variable} to the key shared with the other side (the same "
+            f"value as {peer}), at least {MIN_KEY_BYTES} characters; {hint}"
+        )
+    if secret in PUBLISHED_KEYS or secret.lower().startswith(PLACEHOLDER_PREFIX):
+        raise ConfigurationError(
+            f"{variable} is the example key from the documentation, which anyone can read; "
+            f"set a secret one ({hint}) on both sides"
+        )
+    key = secret.encode()
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigurationError(
+            f"{variable} is {len(key)} bytes; use at least {MIN_KEY_BYTES} ({hint})"
+        )
+    return key
+
+
 def canonical_request(
     method: str, path: str, timestamp: str, nonce: str, body_sha256: str
 ) -> bytes:

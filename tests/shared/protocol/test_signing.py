@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import AuthenticationError, IntegrityError
+from shared.errors import AuthenticationError, ConfigurationError, IntegrityError
 from shared.protocol.signing import (
     HEADER_BODY_SHA256,
     HEADER_KEY_ID,
@@ -147,3 +147,35 @@ def test_nonce_cache_expires_old_entries() -> None:
     assert nonces.check_and_add("a", NOW, now=NOW)
     assert nonces.check_and_add("b", NOW + 700, now=NOW + 700)
     assert len(nonces) == 1
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (None, "no link key"),
+        ("", "no link key"),
+        ("short-key", "is 9 bytes"),
+        ("change-me-to-a-long-random-key", "example key"),
+        ("CHANGE-ME-please-0123456789", "example key"),
+    ],
+)
+def test_both_services_refuse_a_key_that_protects_nothing(secret: str | None, reason: str) -> None:
+    from ground_station.settings import GroundSettings
+    from satellite_node.settings import SatelliteSettings
+
+    with pytest.raises(ConfigurationError, match=reason):
+        SatelliteSettings(link_key=secret).link_key_bytes()
+    with pytest.raises(ConfigurationError, match=reason):
+        GroundSettings(link_key=secret).link_keys()
+
+
+def test_the_example_key_from_deploy_env_is_refused() -> None:
+    from pathlib import Path
+
+    from shared.protocol.signing import link_key
+
+    example = Path(__file__).resolve().parents[3] / "deploy" / ".env.example"
+    line = next(x for x in example.read_text().splitlines() if x.startswith("SAT_LINK_KEY="))
+    with pytest.raises(ConfigurationError, match="example key"):
+        link_key(line.split("=", 1)[1], "SAT_LINK_KEY", "GS_LINK_KEY")
+    assert link_key("a-secret-0123456789", "SAT_LINK_KEY", "GS_LINK_KEY") == b"a-secret-0123456789"
