@@ -21,13 +21,13 @@ from ground_station.context import GroundContext
 from ground_station.dashboard.state import DashboardState
 from ground_station.db import make_engine, make_session_factory
 from ground_station.metrics import GroundMetrics
+from ground_station.nonces import DbNonceStore
 from ground_station.processing.decode import WorkerLimits
 from ground_station.processing.pipeline import Processor
 from ground_station.processing.segmenters import load_segmenters
 from ground_station.settings import GroundSettings, get_settings
 from ground_station.store import TransferStore
 from ground_station.transfers import TransferLimits, TransferService
-from shared.protocol.signing import NonceCache
 from shared.sensors.profiles import PROFILES
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def build_context(settings: GroundSettings) -> GroundContext:
     return GroundContext(
         settings=settings,
         keys=settings.link_keys(),
-        nonces=NonceCache(ttl_s=2 * settings.max_skew_s),
+        nonces=DbNonceStore(sessions, ttl_s=2 * settings.max_skew_s),
         engine=engine,
         sessions=sessions,
         store=store,

@@ -14,7 +14,7 @@ from ground_station.processing.pipeline import Processor
 from ground_station.settings import GroundSettings
 from ground_station.store import TransferStore
 from ground_station.transfers import TransferService
-from shared.protocol.signing import NonceCache
+from shared.protocol.signing import NonceStore
 
 if TYPE_CHECKING:  # the dashboard package imports its routes, which import this module
     from ground_station.dashboard.state import DashboardState
@@ -26,7 +26,7 @@ class GroundContext:
 
     settings: GroundSettings
     keys: dict[str, bytes]
-    nonces: NonceCache
+    nonces: NonceStore
     engine: Engine
     sessions: sessionmaker
     store: TransferStore

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Mapping
+from typing import Protocol
 
 from shared.errors import AuthenticationError, ConfigurationError, IntegrityError
 
@@ -131,6 +132,15 @@ def sign_request(
     }
 
 
+class NonceStore(Protocol):
+    """Where accepted nonces are remembered: :class:`NonceCache` in memory, or a database
+    shared by every receiver and surviving restarts (the ground's ``DbNonceStore``)."""
+
+    def check_and_add(self, nonce: str, timestamp: float, *, now: float | None = None) -> bool:
+        """Record ``nonce``; True when fresh, False when seen before (a replay)."""
+        ...
+
+
 class NonceCache:
     """Bounded, time-expiring memory of the nonces already accepted (replay protection).
 
@@ -197,7 +207,7 @@ def verify_request(
     path: str,
     headers: Mapping[str, str],
     body: bytes,
-    nonces: NonceCache,
+    nonces: NonceStore,
     *,
     now: float | None = None,
     max_skew_s: float = DEFAULT_MAX_SKEW_S,

@@ -137,3 +137,29 @@ def test_path_traversal_ids_are_refused(ground: SignedClient, bad_id: str) -> No
         answer = ground.request("POST", "/v1/transfers", payload, **JSON)
         assert answer.status_code == 422, (field, bad_id, answer.status_code, answer.text)
     assert ground.client.get("/v1/transfers").json()["total"] == 0
+
+
+def test_a_replay_is_refused_after_a_restart_and_by_another_receiver(tmp_path: Path) -> None:
+    """The replay memory lives in the ground's database: a new process on the same database
+    (a restart, or a second receiver) refuses a request the first one accepted."""
+    from ground_station.app import create_app
+    from ground_station.settings import GroundSettings
+
+    settings = GroundSettings(
+        data_dir=tmp_path / "ground", link_key=LINK_KEY, device="cpu", min_free_bytes=0
+    )
+    data = fire_container(3)
+    with TestClient(create_app(settings)) as first:
+        ground = SignedClient(first)
+        create = ground.create_body("t-restart", data)
+        headers = ground.signed("POST", "/v1/transfers", create, **JSON)
+        assert ground.send("POST", "/v1/transfers", create, headers).status_code == 201
+        with TestClient(create_app(settings)) as second:  # another receiver, same database
+            again = SignedClient(second).send("POST", "/v1/transfers", create, headers)
+            assert again.status_code == 401 and "replay" in again.text.lower(), again.text
+    with TestClient(create_app(settings)) as restarted:
+        replay = SignedClient(restarted).send("POST", "/v1/transfers", create, headers)
+        assert replay.status_code == 401 and "replay" in replay.text.lower(), replay.text
+        fresh_headers = SignedClient(restarted).signed("POST", "/v1/transfers", create, **JSON)
+        fresh = SignedClient(restarted).send("POST", "/v1/transfers", create, fresh_headers)
+        assert fresh.status_code in (200, 201), fresh.text  # the same create, freshly signed
