@@ -12,7 +12,8 @@ Usage:
    beside JPEG 2000 at the same payload rates (and on the real samples under ROOT), writes
    ``bpp_qN``, ``payload_bpp_qN`` and ``psnr_db_qN`` into the manifest (``--bpp`` targets and
    the satellite's codec choice read them) and the whole comparison to
-   ``docs/results/campaign/TASK.json`` (the format of ``eodl evaluate codec --json``).
+   ``docs/results/campaign/TASK.json`` (the format of ``eodl evaluate codec --json``, plus
+   ``bpp_targets``: how close ``--bpp`` targets between the qualities land, scene by scene).
 """
 
 from __future__ import annotations
@@ -75,7 +76,20 @@ def measure(task: str, dest: Path, heldout: Path, real: Path | None, limit: int)
         "checkpoint": str(dest.relative_to(REPO)),
         "heldout": str(heldout),
         **comparison_json(comparisons, REFERENCE),
+        "bpp_targets": bpp_targets(task, dest, heldout, limit, comparisons[0].points),
     }
+
+
+def bpp_targets(task: str, dest: Path, heldout: Path, limit: int, points: list) -> list:
+    """``--bpp`` accuracy at the geometric middles between neighbouring qualities."""
+    from workbench.training.codec_report import bpp_accuracy
+    from workbench.training.codec_report import heldout as heldout_scenes
+    from workbench.training.evaluate import isolated_store
+
+    rates = sorted(p["payload_bpp"] for p in points)
+    middles = [round((a * b) ** 0.5, 4) for a, b in zip(rates, rates[1:], strict=False)]
+    with isolated_store(dest) as store:
+        return bpp_accuracy(NAME, task, heldout_scenes(heldout, limit), middles[::2], store)
 
 
 def main() -> None:

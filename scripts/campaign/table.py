@@ -55,6 +55,22 @@ def task_section(task: str) -> list[str]:
     if new is None:
         return [f"## {task}", "", "not measured yet", ""]
     out = [f"## {task}", "", f"Checkpoint `{new['checkpoint']}`; held-out `{new['heldout']}`.", ""]
+    targets = new.get("bpp_targets", [])
+    if targets:
+        out += [
+            "`--bpp` targets on the held-out scenes (payload bpp; scenes whose lowest rate is",
+            "above a target are outside the covered range and counted apart):",
+            "",
+            "| target bpp | scenes | outside range | within 10 % | mean error | worst error |",
+            "|---|---|---|---|---|---|",
+            *(
+                f"| {t['target_bpp']:.4f} | {t['scenes']} | {t['outside_range']} | "
+                f"{100 * t['within_10pct']:.0f} % | {t['mean_error_pct']:+.1f} % | "
+                f"{t['max_abs_error_pct']:.1f} % |"
+                for t in targets
+            ),
+            "",
+        ]
     for scene_set in ("held-out", "real"):
         ours = [p for p in new["points"] if p["set"] == scene_set and p["codec"] != "jpeg2000"]
         theirs = [p for p in new["points"] if p["set"] == scene_set and p["codec"] == "jpeg2000"]

@@ -10,6 +10,7 @@ container bpp beside it, or "n/a" with the reason (:mod:`shared.metrics.bdrate`)
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -141,6 +142,51 @@ def bd_figures(
             )
         except ConfigurationError as exc:  # UndefinedDeltaError: short, non-monotone, no overlap
             out[key] = f"n/a ({exc})"
+    return out
+
+
+def bpp_accuracy(
+    codec: str, task: str, scenes: Scenes, targets: list[float], checkpoints: Any = None
+) -> list[dict[str, Any]]:
+    """How close ``--bpp`` targets land (payload bpp), scene by scene.
+
+    A scene whose lowest rate point (quality 1) is already above a target lies outside the
+    covered range for it: counted apart, not as a miss. Returns one record per target:
+    ``target_bpp``, ``scenes``, ``outside_range``, ``within_10pct`` (fraction of the scenes
+    inside the range), ``mean_error_pct`` and ``max_abs_error_pct`` (signed mean, worst).
+    """
+    from shared.compression import compress_raster
+    from shared.sensors.profiles import get_profile
+
+    profile = get_profile(task)
+    common = {"codec": codec, "scale": profile.global_max, "bit_depth": profile.bit_depth}
+    out = []
+    for target in targets:
+        errors, outside = [], 0
+        for _, image, _ in scenes():
+            scene = compress_raster(
+                image, target=RateTarget(bpp=target), checkpoints=checkpoints, **common
+            )
+            error = scene.payload_bpp / target - 1.0
+            if error > 0.10:
+                floor = compress_raster(
+                    image, target=RateTarget(quality=1), checkpoints=checkpoints, **common
+                )
+                if floor.payload_bpp > target:
+                    outside += 1
+                    continue
+            errors.append(error)
+        inside = np.array(errors) if errors else np.zeros(0)
+        out.append(
+            {
+                "target_bpp": target,
+                "scenes": len(errors) + outside,
+                "outside_range": outside,
+                "within_10pct": float((np.abs(inside) <= 0.10).mean()) if errors else math.nan,
+                "mean_error_pct": float(100 * inside.mean()) if errors else math.nan,
+                "max_abs_error_pct": float(100 * np.abs(inside).max()) if errors else math.nan,
+            }
+        )
     return out
 
 

@@ -8,6 +8,7 @@ ground runs: the reconstruction (and so its digest in the container) is what the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,12 @@ from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
 from shared.codecs.learned.gmm_coding import WAVEFRONT_MARKER
 from shared.codecs.learned.manifest import CheckpointManifest
 from shared.codecs.learned.payload import pack_payload, unpack_payload
-from shared.codecs.learned.rate_gain import level_code, level_for_bpp, quality_at_or_below
+from shared.codecs.learned.rate_gain import (
+    estimated_bpp,
+    level_code,
+    level_for_bpp,
+    quality_at_or_below,
+)
 from shared.codecs.learned.roi_gain import (
     DEFAULT_ROI_GAIN,
     LatentGainMap,
@@ -48,6 +54,7 @@ from shared.errors import (
     WeightsMismatchError,
 )
 
+BPP_TOLERANCE = 0.05  # a bpp target's payload within 5 %, or one more try at a corrected level
 BLOCK = 64  # total downsampling of the cheng2020 and hyperprior models
 #: What every learned codec can do: ROI by a latent gain, trained weights, 64-pixel blocks.
 LEARNED = Capabilities(roi="latent-gain", weights=True, block=BLOCK)
@@ -110,9 +117,18 @@ class LearnedCodec(Codec):
         x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
         frame_bits = _frame_bits(layout, gain_map)
         rate_code, quality = _rate_point(model, manifest, target, x, spec, frame_bits)
-        with coding.deterministic_coding():
-            coded = coding.compress(self.name, model.eval(), x, gain_map, rate_code)
-        payload = pack_payload(coded, layout)
+
+        def code_at(code: int | None) -> bytes:
+            with coding.deterministic_coding():
+                coded = coding.compress(self.name, model.eval(), x, gain_map, code)
+            return pack_payload(coded, layout)
+
+        payload = code_at(rate_code)
+        if target.bpp is not None and rate_code is not None:
+            payload, rate_code = _refine_to_bpp(
+                model, x, target.bpp, spec, frame_bits, (payload, rate_code), code_at
+            )
+            quality = quality_at_or_below(rate_code, len(manifest.rate_lmbdas))
         reconstruction = self._decode_with(model, payload, spec)
         return EncodedPayload(
             payload=payload,
@@ -242,6 +258,41 @@ def _rate_point(
     with coding.deterministic_coding():
         code = level_for_bpp(model.eval(), x, latent_bpp, pixels)
     return code, quality_at_or_below(code, levels)
+
+
+def _refine_to_bpp(
+    model: CompressionModel,
+    x: torch.Tensor,
+    bpp: float,
+    spec: RasterSpec,
+    frame_bits: int,
+    first: tuple[bytes, int],
+    code_at: Callable[[int], bytes],
+) -> tuple[bytes, int]:
+    """One correction of a bpp target's level by the measured payload.
+
+    Where the first payload misses the target by more than :data:`BPP_TOLERANCE`, the
+    estimate's error at its level (measured latent bits over estimated) rescales the target once
+    and the level is chosen again; of the two payloads the one closer to the target is kept.
+    """
+    payload, code = first
+    pixels = spec.height * spec.width
+    frame_bpp = frame_bits / pixels
+    actual = 8 * len(payload) / pixels
+    if abs(actual / bpp - 1.0) <= BPP_TOLERANCE:
+        return payload, code
+    with coding.deterministic_coding():
+        estimate = estimated_bpp(model.eval(), x, [code], pixels)[0]
+        if estimate <= 0 or actual <= frame_bpp:
+            return payload, code
+        wanted = (bpp - frame_bpp) * estimate / (actual - frame_bpp)
+        second = level_for_bpp(model, x, wanted, pixels)
+    if second == code:
+        return payload, code
+    retry = code_at(second)
+    return min(
+        ((payload, code), (retry, second)), key=lambda pc: abs(len(pc[0]) * 8 - bpp * pixels)
+    )
 
 
 def _frame_bits(layout: coding.LatentLayout, gain_map: LatentGainMap | None) -> int:

@@ -88,3 +88,21 @@ def test_real_samples_are_a_scene_set_of_their_own(sample_data: Path) -> None:
 
 def test_a_held_out_folder_is_read_whole(fire_dir: Path) -> None:
     assert len(list(heldout(fire_dir, None)())) == 24
+
+
+def test_bpp_targets_land_close_or_are_counted_outside_the_range(
+    variable_root: Path, fire_dir: Path
+) -> None:
+    from shared.codecs.learned.checkpoint import CheckpointStore
+    from workbench.training.codec_report import bpp_accuracy
+
+    store = CheckpointStore([variable_root])
+    (result,) = evaluate_codec("cheng2020-gmm", fire_dir, variable_root, limit=3, against=None)
+    rates = sorted(p["payload_bpp"] for p in result.points)
+    middle, below = (rates[0] * rates[-1]) ** 0.5, rates[0] / 10
+    inside, outside = bpp_accuracy(
+        "cheng2020-gmm", "fire", heldout(fire_dir, 3), [middle, below], store
+    )
+    assert inside["scenes"] == 3 and inside["outside_range"] < 3
+    assert inside["max_abs_error_pct"] < 50 and 0 <= inside["within_10pct"] <= 1
+    assert outside["outside_range"] == 3  # a tenth of the lowest rate: no scene can land there
