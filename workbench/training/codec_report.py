@@ -81,12 +81,18 @@ def compare(
     return Comparison(scene_set, points, theirs, bd_figures(points, theirs))
 
 
-def reference_rates(payload_bpps: list[float]) -> list[float]:
+def reference_rates(payload_bpps: list[float], spacing: float = 1.05) -> list[float]:
     """The reference's payload targets: the codec's own rates, then twice and four times the
     highest, so that its PSNR range reaches the codec's (JPEG 2000 needs more bits for the same
-    PSNR where the learned codec is ahead, and BD figures integrate over the overlap only)."""
+    PSNR where the learned codec is ahead, and BD figures integrate over the overlap only).
+    Rates within ``spacing`` of the previous one are dropped: two targets 1 % apart measure
+    rate control's noise, which can make the reference curve turn back."""
     top = max(payload_bpps)
-    return sorted({*payload_bpps, 2.0 * top, 4.0 * top})
+    out: list[float] = []
+    for rate in sorted({*payload_bpps, 2.0 * top, 4.0 * top}):
+        if not out or rate >= out[-1] * spacing:
+            out.append(rate)
+    return out
 
 
 def evaluate_codec(

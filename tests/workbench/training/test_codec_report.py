@@ -38,6 +38,7 @@ def test_deltas_are_numbers_only_where_they_mean_something() -> None:
 
 def test_the_reference_reaches_above_the_codecs_rates() -> None:
     assert reference_rates([0.3, 0.1, 0.2]) == [0.1, 0.2, 0.3, 0.6, 1.2]
+    assert reference_rates([0.13, 0.132, 0.2]) == [0.13, 0.2, 0.4, 0.8]  # 1.5 % apart: one
 
 
 @pytest.fixture(scope="module")
