@@ -193,7 +193,7 @@ def test_train_codec_then_evaluate_its_rate_point(
         )
     )
     assert manifest["metrics"]["bpp"] > 0 and manifest["command"].startswith("eodl train codec")
-    points = json.loads(
+    result = json.loads(
         _run(
             app,
             "evaluate",
@@ -206,10 +206,13 @@ def test_train_codec_then_evaluate_its_rate_point(
             tmp_path,
             "--limit",
             "2",
+            "--against",
+            "none",
             "--json",
         )
     )
-    assert [p["quality"] for p in points] == [1]
+    points = result["points"]
+    assert [p["quality"] for p in points] == [1] and result["bd"] == []
     assert points[0]["bits_per_sample"] == pytest.approx(points[0]["bpp"])
 
 

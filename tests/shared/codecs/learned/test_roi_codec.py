@@ -13,7 +13,7 @@ import torch
 from shared.codecs.base import EncodedPayload, RasterSpec, RateTarget, reconstruction_digest
 from shared.codecs.learned.checkpoint import CheckpointStore, init_checkpoint
 from shared.codecs.learned.codec import LearnedCodec, latent_layout
-from shared.codecs.learned.payload import HEADER_BYTES, ROI_VERSION
+from shared.codecs.learned.payload import HEADER_BYTES, RATE_VERSION, ROI_VERSION
 from shared.codecs.learned.roi_gain import RoiGain
 from shared.codecs.registry import get_codec
 from shared.errors import CodecError, ConfigurationError, InvalidRasterError
@@ -40,6 +40,15 @@ def _codec(name: str, store: CheckpointStore) -> LearnedCodec:
     return codec
 
 
+def _roi_section(payload: bytes) -> int | None:
+    """Offset of a payload's ROI section (version 3, or 4 with its ROI flag), else None."""
+    if payload[4] == ROI_VERSION:
+        return HEADER_BYTES
+    if payload[4] == RATE_VERSION and payload[HEADER_BYTES + 1] == 1:
+        return HEADER_BYTES + 2
+    return None
+
+
 @pytest.mark.parametrize(
     ("name", "fixture", "quality"),
     [("cheng2020-gmm", "cloud_scene", 1), ("mean-scale-hyperprior", "building_scene", 2)],
@@ -52,7 +61,7 @@ def test_roi_round_trip_is_bit_exact_and_favours_the_roi(
     target = RateTarget(quality=quality)
     plain = codec.encode(scene.image, scene.spec, target)
     coded = codec.encode(scene.image, scene.spec, target, roi_mask=scene.roi)
-    assert coded.payload[4] == ROI_VERSION and plain.payload[4] != ROI_VERSION
+    assert _roi_section(coded.payload) is not None and _roi_section(plain.payload) is None
     decoded = codec.decode(coded.payload, scene.spec, coded.model)
     assert reconstruction_digest(decoded) == reconstruction_digest(coded.reconstruction)
     assert len(plain.payload) < len(coded.payload)  # the ROI's extra precision costs bytes
@@ -122,8 +131,10 @@ def test_corrupted_roi_map_is_refused_before_decoding(cloud_scene: Any) -> None:
     roi = cloud_scene.roi.copy()
     roi[-8:, -8:] = True  # the last latent cell, which a 240 x 240 raster does not reach
     coded = codec.encode(cloud_scene.image, cloud_scene.spec, RateTarget(quality=1), roi_mask=roi)
+    section = _roi_section(coded.payload)
+    assert section is not None
     flipped = bytearray(coded.payload)
-    flipped[HEADER_BYTES + 2] ^= 0x10
+    flipped[section + 2] ^= 0x10
     with pytest.raises(CodecError, match="CRC32C"):
         codec.decode(bytes(flipped), cloud_scene.spec, coded.model)
     # a valid CRC over a map with cells outside the raster: read the payload as a 240 x 240
@@ -133,7 +144,7 @@ def test_corrupted_roi_map_is_refused_before_decoding(cloud_scene: Any) -> None:
     with pytest.raises(CodecError, match="outside the 240x240 raster"):
         codec.decode(coded.payload, smaller, coded.model)
     body = bytearray(coded.payload[:-4])
-    body[HEADER_BYTES] = 6  # roi shift 6: not a gain this build writes
+    body[section] = 6  # roi shift 6: not a gain this build writes
     with pytest.raises(CodecError, match="ROI gains are invalid"):
         codec.decode(_reseal(bytes(body)), cloud_scene.spec, coded.model)
 
@@ -168,6 +179,7 @@ def test_gmm_keeps_its_entropy_model_calibrated(cloud_scene: Any) -> None:
     from shared.codecs.base import from_unit, to_unit
     from shared.codecs.learned import coding
     from shared.codecs.learned.codec import BLOCK, _pad
+    from shared.codecs.learned.rate_gain import coding_gains
     from shared.codecs.learned.roi_gain import gained_view
 
     codec = _codec("cheng2020-gmm", cloud_scene.store)
@@ -177,9 +189,13 @@ def test_gmm_keeps_its_entropy_model_calibrated(cloud_scene: Any) -> None:
     model, _ = cloud_scene.store.load(codec._select(cloud_scene.spec, target))
     x = torch.from_numpy(_pad(to_unit(cloud_scene.image, cloud_scene.spec), BLOCK))[None]
     view = gained_view(model, gain_map)
+    rate = None  # a variable-rate model codes both ways at the payload's level
+    if coded.payload[4] == RATE_VERSION:
+        rate = coding_gains(model.rate_gains, coded.payload[HEADER_BYTES])
     with coding.deterministic_coding():
-        out = view.compress(x)
-        x_hat = view.decompress(out["strings"], out["shape"], out["symbol_bound"])["x_hat"]
+        out = view.compress(x, rate=rate)
+        strings, shape, bound = out["strings"], out["shape"], out["symbol_bound"]
+        x_hat = view.decompress(strings, shape, bound, rate=rate)["x_hat"]
     h, w = cloud_scene.spec.height, cloud_scene.spec.width
     same = from_unit(x_hat[0, :, :h, :w].numpy(), cloud_scene.spec)
     assert np.array_equal(same, coded.reconstruction)
