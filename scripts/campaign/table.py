@@ -58,8 +58,9 @@ def task_section(task: str) -> list[str]:
     targets = new.get("bpp_targets", [])
     if targets:
         out += [
-            "`--bpp` targets on the held-out scenes (payload bpp; scenes whose lowest rate is",
-            "above a target are outside the covered range and counted apart):",
+            "`--bpp` targets on the held-out scenes (payload bpp; a scene whose lowest rate is",
+            "above a target, or whose highest is below it, is outside the covered range for it",
+            "and counted apart):",
             "",
             "| target bpp | scenes | outside range | within 10 % | mean error | worst error |",
             "|---|---|---|---|---|---|",
@@ -107,8 +108,9 @@ def main() -> None:
         "full scale; payload bpp = learned payload or JPEG 2000 codestream bits per pixel;",
         "container bpp adds the container's header and metadata. BD figures are cheng2020-gmm",
         "against JPEG 2000 (negative BD-rate: fewer bits at equal PSNR), n/a with the reason",
-        "where a delta means nothing. Held-out: 32 scenes generated from seed 97 (training used",
-        "seed 21); real: the handbook's samples (see ../../../README.md for how they differ).",
+        "where a delta means nothing. Held-out: 32 scenes per task from `eodl data generate",
+        "--task T --count 32 --seed 97` (training used seed 21); real: the handbook's samples",
+        "(`../shared/data`, whose README says how each differs from the paper's data).",
         "",
     ]
     for task in TASKS:

@@ -32,7 +32,7 @@ from workbench.datasets.generate import generate_scene
 QUALITY = 3
 CASE_TIMEOUT_S = 900
 UNTRAINED_NOTE = (
-    "learned codecs use UNTRAINED weights (no trained checkpoints ship yet) at width N={n}; "
+    "learned codecs use UNTRAINED weights at width N={n} (the shipped cheng2020-gmm is N=48); "
     "timings depend on shapes, not training"
 )
 

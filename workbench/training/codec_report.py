@@ -156,8 +156,9 @@ def bpp_accuracy(
 ) -> list[dict[str, Any]]:
     """How close ``--bpp`` targets land (payload bpp), scene by scene.
 
-    A scene whose lowest rate point (quality 1) is already above a target lies outside the
-    covered range for it: counted apart, not as a miss. Returns one record per target:
+    A scene whose lowest rate point (quality 1) is already above a target, or whose highest
+    (quality 6) is below it, lies outside the covered range for it: counted apart, not as a
+    miss. Returns one record per target:
     ``target_bpp``, ``scenes``, ``outside_range``, ``within_10pct`` (fraction of the scenes
     inside the range), ``mean_error_pct`` and ``max_abs_error_pct`` (signed mean, worst).
     """
@@ -174,11 +175,10 @@ def bpp_accuracy(
                 image, target=RateTarget(bpp=target), checkpoints=checkpoints, **common
             )
             error = scene.payload_bpp / target - 1.0
-            if error > 0.10:
-                floor = compress_raster(
-                    image, target=RateTarget(quality=1), checkpoints=checkpoints, **common
-                )
-                if floor.payload_bpp > target:
+            if abs(error) > 0.10:  # beyond the scene's lowest or highest rate point?
+                end = RateTarget(quality=1 if error > 0 else 6)
+                bound = compress_raster(image, target=end, checkpoints=checkpoints, **common)
+                if (bound.payload_bpp - target) * error > 0:
                     outside += 1
                     continue
             errors.append(error)
