@@ -111,6 +111,7 @@ def main() -> None:
         "where a delta means nothing. Held-out: 32 scenes per task from `eodl data generate",
         "--task T --count 32 --seed 97` (training used seed 21); real: the handbook's samples",
         "(`../shared/data`, whose README says how each differs from the paper's data).",
+        "What the figures show, claim by claim beside the paper's: [claims.md](claims.md).",
         "",
     ]
     for task in TASKS:
