@@ -4,8 +4,10 @@
 # Resumable: run it again with the same OUT and each run continues from <out>.state.pt.
 # Usage: scripts/campaign/rates.sh OUT_DIR [MINUTES]   (OUT_DIR as given to base.sh, whose data
 # it reuses or regenerates; three tasks at once, niced, one torch thread each; 115 minutes each
-# by default). TASKS="cloud" runs a subset. Cloud trains at a lower learning rate: at 5e-4 its
-# validation loss rose from the second epoch on (41 -> 49 -> 77), where building and fire fell.
+# by default). TASKS="cloud" runs a subset; INIT_FROM=path/with/TASK/in/it starts from other
+# weights (e.g. INIT_FROM=shared/assets/checkpoints/codec/TASK/cheng2020-gmm, the shipped ones).
+# Cloud trains at a lower learning rate: at 5e-4 its validation loss rose from the second
+# epoch on (41 -> 49 -> 77), where building and fire fell.
 set -euo pipefail
 out=${1:?usage: rates.sh OUT_DIR [MINUTES]}
 minutes=${2:-115}
@@ -19,6 +21,9 @@ declare -A batch=([building]=8 [cloud]=8 [fire]=32)
 declare -A crop=([building]=0 [cloud]=128 [fire]=0)
 declare -A lr=([building]=5e-4 [cloud]=2e-4 [fire]=5e-4)
 tasks=${TASKS:-building cloud fire}
+init_for() {
+  if [ -n "${INIT_FROM:-}" ]; then echo "${INIT_FROM//TASK/$1}"; else echo "$here/checkpoints/$1-base-n48"; fi
+}
 for task in $tasks; do
   folder=$data/$task-s21-n${count[$task]}
   [ -f "$folder/index.json" ] || nice -n 19 "$eodl" data generate --task "$task" \
@@ -32,7 +37,7 @@ for task in $tasks; do
     --quality 6 --lmbda 200000 --rate-lmbdas "$lmbdas" --N 48 --epochs 10000 \
     --batch-size "${batch[$task]}" --lr "${lr[$task]}" --aux-lr 1e-4 --patience 10000 --eval-limit 16 \
     --max-minutes "$minutes" --seed 0 --threads 1 --resume "${extra[@]}" \
-    --init "$here/checkpoints/$task-base-n48" --out "$out/$task/rates-n48" \
+    --init "$(init_for "$task")" --out "$out/$task/rates-n48" \
     > "$out/logs/rates-$task.log" 2>&1 &
 done
 wait
