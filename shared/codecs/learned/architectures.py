@@ -11,27 +11,34 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from shared.errors import ConfigurationError, UnknownNameError
 
-ARCHITECTURES = (
-    "factorized-prior",
-    "scale-hyperprior",
-    "mean-scale-hyperprior",
-    "cheng2020-anchor",
-    "cheng2020-attn",
-    "cheng2020-gmm",
-    "cheng2020-checkerboard",
-)
 MAX_BANDS = 16
 #: A CompressAI ``CompressionModel`` (with ``bands``, ``N``, ``M`` set by :func:`build_model`).
 #: CompressAI ships no type information, so its models are ``Any`` to the type checker.
 CompressionModel = Any
-# Architectures whose latent width M equals N (CompressAI's cheng2020 family).
-_TIED_WIDTHS = frozenset(
-    {"cheng2020-anchor", "cheng2020-attn", "cheng2020-gmm", "cheng2020-checkerboard"}
-)
+
+
+class LatentScheme(StrEnum):
+    """How an architecture's latents are entropy-coded: the strings its payload holds."""
+
+    FACTORIZED = "factorized"  # y alone under a fully factorized prior: one string, no z
+    HYPERPRIOR = "hyperprior"  # y under a (mean-)scale hyperprior or context model, then z
+    CHECKERBOARD = "checkerboard"  # the two halves of y (anchors, then the rest), then z
+    MIXTURE = "mixture"  # y in wavefront order under a Gaussian mixture (symbol bound), then z
+
+    @property
+    def string_count(self) -> int:
+        """Strings one image (batch 1) writes."""
+        return {"factorized": 1, "checkerboard": 3}.get(self.value, 2)
+
+    @property
+    def has_hyper(self) -> bool:
+        """True when a hyper-latent z (a 1/64 grid) is coded."""
+        return self is not LatentScheme.FACTORIZED
 
 
 @dataclass(frozen=True)
@@ -42,29 +49,72 @@ class Widths:
     M: int
 
 
-def default_widths(architecture: str, quality: int) -> Widths:
+_Builder = Callable[[Widths], CompressionModel]
+_Ends = Callable[[CompressionModel, int, Widths], None]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything the code knows about one learned architecture, written once.
+
+    Attributes:
+        name: the registry name (its codec class registers under it).
+        build: makes CompressAI's 3-band model at the given widths.
+        ends: refits its first analysis and last synthesis layers to N bands.
+        latents: how its latents are coded.
+        narrow, wide: CompressAI's zoo widths below and from quality ``wide_from``.
+    """
+
+    name: str
+    build: _Builder
+    ends: _Ends
+    latents: LatentScheme
+    narrow: Widths
+    wide: Widths
+    wide_from: int
+
+    @property
+    def tied_widths(self) -> bool:
+        """True when latents and transforms share one width (M = N, the cheng2020 family)."""
+        return self.narrow.N == self.narrow.M
+
+
+def find_architecture(name: str) -> Architecture:
+    """The architecture registered under ``name``.
+
+    Raises:
+        UnknownNameError: no such architecture (the message lists the valid ones).
+    """
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"unknown learned architecture {name!r}; valid: {', '.join(ARCHITECTURES)}"
+        ) from None
+
+
+def latent_scheme(name: str) -> LatentScheme:
+    """How the architecture ``name`` codes its latents."""
+    return find_architecture(name).latents
+
+
+def default_widths(name: str, quality: int) -> Widths:
     """CompressAI's zoo widths for a quality level 1..6 (cheng2020: 128 for q<=3, else 192)."""
-    check_architecture(architecture)
+    spec = find_architecture(name)
     if not 1 <= quality <= 6:
         raise ConfigurationError(f"quality must be 1..6 as in CompressAI, got {quality}")
-    if architecture in _TIED_WIDTHS:
-        n = 128 if quality <= 3 else 192
-        return Widths(n, n)
-    high_from = 5 if architecture == "mean-scale-hyperprior" else 6
-    return Widths(192, 320) if quality >= high_from else Widths(128, 192)
+    return spec.wide if quality >= spec.wide_from else spec.narrow
 
 
-def resolve_widths(
-    architecture: str, quality: int, N: int | None = None, M: int | None = None
-) -> Widths:
+def resolve_widths(name: str, quality: int, N: int | None = None, M: int | None = None) -> Widths:
     """Default widths for the quality, overridden by N and/or M where given."""
-    base = default_widths(architecture, quality)
+    base = default_widths(name, quality)
     n = base.N if N is None else N
-    if architecture in _TIED_WIDTHS:
+    if find_architecture(name).tied_widths:
         m = n if M is None else M
         if m != n:
             raise ConfigurationError(
-                f"{architecture} uses one width for transforms and latents (M = N); "
+                f"{name} uses one width for transforms and latents (M = N); "
                 f"got N={n}, M={m}: pass only N"
             )
     else:
@@ -77,12 +127,9 @@ def resolve_widths(
     return Widths(n, m)
 
 
-def check_architecture(architecture: str) -> None:
+def check_architecture(name: str) -> None:
     """Refuse an unknown architecture name, listing the valid ones."""
-    if architecture not in ARCHITECTURES:
-        raise UnknownNameError(
-            f"unknown learned architecture {architecture!r}; valid: {', '.join(ARCHITECTURES)}"
-        )
+    find_architecture(name)
 
 
 def _google_ends(model: CompressionModel, bands: int, widths: Widths) -> None:
@@ -141,15 +188,30 @@ def _cheng_checkerboard(widths: Widths) -> CompressionModel:
     return Cheng2020AnchorCheckerboard(widths.N)
 
 
-_Builder = Callable[[Widths], CompressionModel]
-_BUILDERS: dict[str, tuple[_Builder, Callable[[CompressionModel, int, Widths], None]]] = {
-    "factorized-prior": (_factorized, _google_ends),
-    "scale-hyperprior": (_scale_hyperprior, _google_ends),
-    "mean-scale-hyperprior": (_mean_scale, _google_ends),
-    "cheng2020-anchor": (_cheng_anchor, _cheng_ends),
-    "cheng2020-attn": (_cheng_attn, _cheng_ends),
-    "cheng2020-gmm": (_cheng_gmm, _cheng_ends),
-    "cheng2020-checkerboard": (_cheng_checkerboard, _cheng_ends),
+def _google(name: str, build: _Builder, latents: LatentScheme, wide_from: int = 6) -> Architecture:
+    return Architecture(
+        name, build, _google_ends, latents, Widths(128, 192), Widths(192, 320), wide_from
+    )
+
+
+def _cheng(
+    name: str, build: _Builder, latents: LatentScheme = LatentScheme.HYPERPRIOR
+) -> Architecture:
+    return Architecture(name, build, _cheng_ends, latents, Widths(128, 128), Widths(192, 192), 4)
+
+
+#: Every learned architecture, by registry name.
+ARCHITECTURES: dict[str, Architecture] = {
+    spec.name: spec
+    for spec in (
+        _google("factorized-prior", _factorized, LatentScheme.FACTORIZED),
+        _google("scale-hyperprior", _scale_hyperprior, LatentScheme.HYPERPRIOR),
+        _google("mean-scale-hyperprior", _mean_scale, LatentScheme.HYPERPRIOR, wide_from=5),
+        _cheng("cheng2020-anchor", _cheng_anchor),
+        _cheng("cheng2020-attn", _cheng_attn),
+        _cheng("cheng2020-gmm", _cheng_gmm, LatentScheme.MIXTURE),
+        _cheng("cheng2020-checkerboard", _cheng_checkerboard, LatentScheme.CHECKERBOARD),
+    )
 }
 
 
@@ -176,13 +238,12 @@ def build_model(
         A CompressAI ``CompressionModel`` whose ``forward(x)`` maps (1, bands, H, W) inputs
         in [0, 1] to ``{"x_hat", "likelihoods": {"y", "z"}}``.
     """
-    check_architecture(architecture)
+    spec = find_architecture(architecture)
     if not 1 <= bands <= MAX_BANDS:
         raise ConfigurationError(f"bands must be 1..{MAX_BANDS}, got {bands}")
     widths = resolve_widths(architecture, quality, N, M)
-    build, fit_ends = _BUILDERS[architecture]
-    model = build(widths)
-    fit_ends(model, bands, widths)
+    model = spec.build(widths)
+    spec.ends(model, bands, widths)
     model.bands = bands
     model.N, model.M = widths.N, widths.M
     if rate_levels:

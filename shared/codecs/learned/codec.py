@@ -28,7 +28,7 @@ from shared.codecs.base import (
     to_unit,
 )
 from shared.codecs.learned import coding
-from shared.codecs.learned.architectures import MAX_BANDS, CompressionModel
+from shared.codecs.learned.architectures import MAX_BANDS, CompressionModel, latent_scheme
 from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
 from shared.codecs.learned.gmm_coding import WAVEFRONT_MARKER
 from shared.codecs.learned.manifest import CheckpointManifest
@@ -63,7 +63,7 @@ LEARNED = Capabilities(roi="latent-gain", weights=True, block=BLOCK)
 def latent_layout(architecture: str, spec: RasterSpec) -> coding.LatentLayout:
     """Latent grid sizes implied by the raster: H, W padded to 64, then /16 (y) and /64 (z)."""
     rows, cols = -(-spec.height // BLOCK), -(-spec.width // BLOCK)
-    z_shape = (0, 0) if architecture == "factorized-prior" else (rows, cols)
+    z_shape = (rows, cols) if latent_scheme(architecture).has_hyper else (0, 0)
     return coding.LatentLayout((rows * 4, cols * 4), z_shape)
 
 

@@ -1,4 +1,4 @@
-"""Real entropy coding for the seven learned architectures, made deterministic.
+"""Real entropy coding for the learned architectures, made deterministic.
 
 ``compress`` turns a padded, normalised image into rANS strings; ``decompress`` turns validated
 strings back into x_hat. Both run inside :func:`deterministic_coding` (CPU float32, eval mode,
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from shared.codecs.learned.architectures import CompressionModel
+from shared.codecs.learned.architectures import CompressionModel, LatentScheme, latent_scheme
 from shared.codecs.learned.rate_gain import ChannelGains, coding_gains
 from shared.codecs.learned.roi_gain import LatentGainMap, gained_view
 from shared.errors import CodecError
@@ -25,17 +25,6 @@ from shared.errors import CodecError
 _CODING_LOCK = threading.Lock()
 CODING_THREADS = 1
 MIN_STRING_BYTES = 8  # a flushed rANS stream holds at least its 64-bit state
-
-# Number of strings each architecture writes (batch 1): y, z; checkerboard writes two y halves.
-STRING_COUNT = {
-    "factorized-prior": 1,
-    "scale-hyperprior": 2,
-    "mean-scale-hyperprior": 2,
-    "cheng2020-anchor": 2,
-    "cheng2020-attn": 2,
-    "cheng2020-gmm": 2,
-    "cheng2020-checkerboard": 3,
-}
 
 
 @dataclass(frozen=True)
@@ -95,10 +84,11 @@ def compress(
     coder, extra = _coder(architecture, model, gain_map, rate_code)
     out = coder.compress(x, **extra)
     strings = tuple(group[0] for group in out["strings"])
-    if len(strings) != STRING_COUNT[architecture]:
+    expected = latent_scheme(architecture).string_count
+    if len(strings) != expected:
         raise CodecError(
-            f"{architecture} produced {len(strings)} strings, expected "
-            f"{STRING_COUNT[architecture]}; the model does not fit its name"
+            f"{architecture} produced {len(strings)} strings, expected {expected}; "
+            "the model does not fit its name"
         )
     return LatentStrings(strings, int(out.get("symbol_bound", 0)), gain_map, rate_code)
 
@@ -121,7 +111,7 @@ def _coder(
         extra["rate"] = rate
     if gain_map is None:
         return model, extra
-    if architecture == "cheng2020-gmm":
+    if latent_scheme(architecture) is LatentScheme.MIXTURE:
         return model, {**extra, "gain": gain_map.tensor()}
     return gained_view(model, gain_map), extra
 
@@ -154,9 +144,10 @@ def symbol_counts(architecture: str, model: CompressionModel, layout: LatentLayo
     """How many symbols each string carries, in string order."""
     y_count = int(model.M) * layout.y_shape[0] * layout.y_shape[1]
     z_count = int(model.N) * layout.z_shape[0] * layout.z_shape[1]
-    if architecture == "factorized-prior":
+    scheme = latent_scheme(architecture)
+    if scheme is LatentScheme.FACTORIZED:
         return [y_count]
-    if architecture == "cheng2020-checkerboard":
+    if scheme is LatentScheme.CHECKERBOARD:
         return [y_count // 2, y_count // 2, z_count]
     return [y_count, z_count]
 
@@ -193,12 +184,13 @@ def decompress(
     """
     strings = guard_strings(coded.strings, symbol_counts(architecture, model, layout))
     model, extra = _coder(architecture, model, coded.gain_map, coded.rate_code)
-    if architecture == "factorized-prior":
+    scheme = latent_scheme(architecture)
+    if scheme is LatentScheme.FACTORIZED:
         out = model.decompress(strings, layout.y_shape)
-    elif architecture == "cheng2020-checkerboard":
+    elif scheme is LatentScheme.CHECKERBOARD:
         shape = {"y": (int(model.M), *layout.y_shape), "hyper": layout.z_shape}
         out = model.decompress(strings, shape)
-    elif architecture == "cheng2020-gmm":
+    elif scheme is LatentScheme.MIXTURE:
         out = model.decompress(strings, layout.z_shape, coded.symbol_bound, **extra)
     else:
         out = model.decompress(strings, layout.z_shape)

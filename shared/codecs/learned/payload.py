@@ -47,12 +47,8 @@ import struct
 
 import google_crc32c
 
-from shared.codecs.learned.coding import (
-    MIN_STRING_BYTES,
-    STRING_COUNT,
-    LatentLayout,
-    LatentStrings,
-)
+from shared.codecs.learned.architectures import LatentScheme, latent_scheme
+from shared.codecs.learned.coding import MIN_STRING_BYTES, LatentLayout, LatentStrings
 from shared.codecs.learned.gmm_coding import MAX_SYMBOL_BOUND, WAVEFRONT_MARKER
 from shared.codecs.learned.roi_gain import LatentGainMap, RoiGain, bitmap_bytes
 from shared.errors import CodecError, ConfigurationError
@@ -111,7 +107,8 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
         CodecError: empty, truncated, corrupted (CRC), wrong version, or a layout that differs
             from the one the raster spec implies.
     """
-    string_count = STRING_COUNT[architecture]
+    scheme = latent_scheme(architecture)
+    string_count = scheme.string_count
     _check_length(payload, _HEADER.size + _LENGTH.size * string_count + _CRC.size)
     body, (crc,) = payload[: -_CRC.size], _CRC.unpack(payload[-_CRC.size :])
     magic, version, count, y_rows, y_cols, z_rows, z_cols, bound = _HEADER.unpack_from(body)
@@ -125,7 +122,7 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
     if google_crc32c.value(body) != crc:
         raise CodecError("learned payload CRC32C mismatch: the bytes were corrupted in transit")
     _check_layout(count, (y_rows, y_cols), (z_rows, z_cols), layout, string_count)
-    bounds = (1, MAX_SYMBOL_BOUND) if architecture == "cheng2020-gmm" else (0, 0)
+    bounds = (1, MAX_SYMBOL_BOUND) if scheme is LatentScheme.MIXTURE else (0, 0)
     if not bounds[0] <= bound <= bounds[1]:
         raise CodecError(
             f"payload symbol bound {bound} is outside {bounds[0]}..{bounds[1]} for "
@@ -184,22 +181,23 @@ def _is_wavefront(strings: tuple[bytes, ...]) -> bool:
 
 def _check_order(version: int, strings: tuple[bytes, ...], architecture: str) -> None:
     wavefront = _is_wavefront(strings)
-    if version == RATE_VERSION and not (wavefront and architecture == "cheng2020-gmm"):
+    mixture = latent_scheme(architecture) is LatentScheme.MIXTURE
+    if version == RATE_VERSION and not (wavefront and mixture):
         raise CodecError(
-            f"learned payload version 4 carries cheng2020-gmm latents at a rate level in "
+            f"learned payload version 4 carries Gaussian-mixture latents at a rate level in "
             f"wavefront order, but this one is {architecture} without the wavefront marker: "
             "corrupt"
         )
     if version == ROI_VERSION:
-        if wavefront and architecture != "cheng2020-gmm":
+        if wavefront and not mixture:
             raise CodecError(
-                f"learned payload version 3 holds a wavefront-order y string, which only "
-                f"cheng2020-gmm writes, but the codec is {architecture}: corrupt"
+                f"learned payload version 3 holds a wavefront-order y string, which only the "
+                f"Gaussian-mixture models write, but the codec is {architecture}: corrupt"
             )
         return
-    if version == VERSION and not (wavefront and architecture == "cheng2020-gmm"):
+    if version == VERSION and not (wavefront and mixture):
         raise CodecError(
-            f"learned payload version {version} carries cheng2020-gmm latents in wavefront "
+            f"learned payload version {version} carries Gaussian-mixture latents in wavefront "
             f"order, but this one is {architecture} without the wavefront marker: corrupt"
         )
     if version == RASTER_VERSION and wavefront:

@@ -80,3 +80,10 @@ def test_a_jpeg2000_lookup_does_not_import_torch() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_every_learned_codec_has_one_architecture_entry() -> None:
+    from shared.codecs.learned.architectures import ARCHITECTURES
+
+    learned = {info.name for info in all_codecs() if info.kind == "learned"}
+    assert learned == set(ARCHITECTURES)

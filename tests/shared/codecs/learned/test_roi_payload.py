@@ -103,7 +103,7 @@ def test_truncated_roi_section_is_refused() -> None:
 
 def test_wavefront_strings_in_version_3_only_for_gmm() -> None:
     payload = pack_payload(LatentStrings(STRINGS, 0, _map(_left_half())), LAYOUT)
-    with pytest.raises(CodecError, match="only cheng2020-gmm"):
+    with pytest.raises(CodecError, match="only the Gaussian-mixture models"):
         unpack_payload(payload, LAYOUT, "cheng2020-attn")
 
 
