@@ -1,10 +1,12 @@
-"""One transfer's page imagery: decoded once by the ground's own worker, rendered, cached.
+"""One transfer's page imagery: rendered from what processing decoded, then cached.
 
-The ground keeps each committed container and the predicted mask; the decoded raster is not
-kept. The first view of a transfer's page decodes the container again in the ground's decode
-worker (a separate process, under the same memory and time limits as processing), renders the
-panels of :mod:`ground_station.dashboard.imagery` and caches them under
-``<data_dir>/dashboard/<transfer_id>/`` with a ``panels.json`` index, so later views are files.
+Processing keeps each transfer's product (:mod:`ground_station.processing.product`: the decoded
+raster, the predicted and truth masks, the container's header and metadata). The first view of
+a transfer's page renders the panels of :mod:`ground_station.dashboard.imagery` from it and
+caches them under ``<data_dir>/dashboard/<transfer_id>/`` with a ``panels.json`` index, so
+later views are files. A transfer processed by a ground older than the product has none: its
+first view decodes the container again in the decode worker (same limits as processing) and
+reads the mask back from its PNG.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from ground_station.context import GroundContext
 from ground_station.dashboard import imagery
 from ground_station.dashboard.roi_panel import roi_png
 from ground_station.db import TransferRecord
-from ground_station.processing.decode import (
-    DecodeOutcome,
-    WorkerFailure,
-    run_decode_worker,
-)
+from ground_station.processing.decode import WorkerFailure, run_decode_worker
 from ground_station.processing.measure import roi_of
+from ground_station.processing.product import (
+    PRODUCT_NAME,
+    Product,
+    load_product,
+    product_of,
+)
 from ground_station.store import MASK_NAME
 from ground_station.transfers import get_record
 from shared.durable import atomic_write
@@ -129,38 +133,44 @@ def render_panels(
     return panels, notes
 
 
-def _decode(ground: GroundContext, transfer_id: str, work: Path) -> DecodeOutcome:
-    try:
-        return run_decode_worker(
-            ground.store.container_path(transfer_id), work, ground.worker_limits
-        )
-    except WorkerFailure as failure:
-        raise ConflictError(
-            f"the dashboard could not decode {transfer_id}: {failure.reason}"
-        ) from failure
-
-
-def _build(ground: GroundContext, record: TransferRecord, folder: Path) -> dict[str, Any]:
+def _decode_again(ground: GroundContext, record: TransferRecord, folder: Path) -> Product:
+    """The product of a transfer processed before products were kept: decode it again."""
     tid = record.transfer_id
     work = folder / "work"
     try:
-        outcome = _decode(ground, tid, work)
+        outcome = run_decode_worker(ground.store.container_path(tid), work, ground.worker_limits)
+    except WorkerFailure as failure:
+        raise ConflictError(f"the dashboard could not decode {tid}: {failure.reason}") from failure
     finally:
         shutil.rmtree(work, ignore_errors=True)
     mask_path = ground.store.artefact(tid, MASK_NAME)
     predicted = read_mask_png(mask_path) if record.has_mask and mask_path.is_file() else None
-    height, width = outcome.raster.shape[-2:]
-    roi = roi_of(outcome.result["metadata"], height, width)
-    panels, notes = render_panels(outcome.raster, record.task, predicted, outcome.truth, roi)
+    return product_of(outcome.raster, predicted, outcome.truth, outcome.result)
+
+
+def _product(ground: GroundContext, record: TransferRecord, folder: Path) -> Product:
+    path = ground.store.artefact(record.transfer_id, PRODUCT_NAME)
+    if path.is_file():
+        return load_product(path)
+    return _decode_again(ground, record, folder)
+
+
+def _build(ground: GroundContext, record: TransferRecord, folder: Path) -> dict[str, Any]:
+    product = _product(ground, record, folder)
+    height, width = product.raster.shape[-2:]
+    roi = roi_of(product.metadata, height, width)
+    panels, notes = render_panels(
+        product.raster, record.task, product.predicted, product.truth, roi
+    )
     for panel in panels:
         atomic_write(folder / f"{panel.name}.png", panel.png)
     index = {
-        "transfer_id": tid,
+        "transfer_id": record.transfer_id,
         "panels": [{"name": p.name, "title": p.title} for p in panels],
         "notes": notes,
-        "header": outcome.result["header"],
-        "metadata": outcome.result["metadata"],
-        "digest_matches": outcome.result["digest_matches"],
+        "header": product.header,
+        "metadata": product.metadata,
+        "digest_matches": product.digest_matches,
     }
     atomic_write(folder / INDEX_NAME, json.dumps(index, allow_nan=False, default=str).encode())
     return index

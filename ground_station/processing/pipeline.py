@@ -1,5 +1,7 @@
 """The processing queue: committed transfers are decoded, segmented, measured and recorded by
-background threads started in the app's lifespan, never inside a request.
+background threads started in the app's lifespan, never inside a request. What a transfer's
+processing decoded and predicted is kept as its product (:mod:`.product`), so the dashboard
+never decodes the container again.
 
 A digest mismatch (the ground's decode differs from the onboard reconstruction) does not fail
 the transfer: it ends ``processed`` with ``digest_verified = false``, a reason saying so, a
@@ -28,6 +30,7 @@ from ground_station.processing.decode import (
     run_decode_worker,
 )
 from ground_station.processing.measure import apply_decode, apply_segmentation
+from ground_station.processing.product import PRODUCT_NAME, product_of, save_product
 from ground_station.processing.quicklook import save_mask, save_quicklook
 from ground_station.processing.segmenters import SegmenterSet
 from ground_station.store import MASK_NAME, QUICKLOOK_NAME, TransferStore
@@ -156,6 +159,8 @@ class Processor:
             if mask is not None:
                 save_mask(mask, self.store.artefact(transfer_id, MASK_NAME))
                 record.has_mask = True
+            product = product_of(outcome.raster, mask, outcome.truth, outcome.result)
+            save_product(product, self.store.artefact(transfer_id, PRODUCT_NAME))
             record.state = "processed"
             record.processed_at = utcnow()
             session.commit()

@@ -17,6 +17,7 @@ from ground_station import dashboard
 from ground_station.app import create_app
 from ground_station.dashboard import imagery
 from ground_station.dashboard.panels import read_mask_png
+from ground_station.processing.product import PRODUCT_NAME, load_product
 from shared.codecs.base import RateTarget
 from shared.compression import compress_raster, decompress_container
 from shared.models.segmentation import UnetConfig, build_unet, save_segmenter
@@ -143,6 +144,57 @@ def test_error_map_counts_match_an_independent_count(ground) -> None:  # type: i
     view = link.client.get("/v1/transfers/fire-1").json()
     f1 = imagery.count_errors(imagery.error_classes(truth_hw, predicted)).f1_positive
     assert f1 is not None and abs(f1 - view["f1_positive"]) < 1e-9
+
+
+def test_the_product_holds_what_processing_decoded_and_predicted(ground) -> None:  # type: ignore[no-untyped-def]
+    link, containers = ground
+    store = link.client.app.state.context.store
+    product = load_product(store.artefact("fire-1", PRODUCT_NAME))
+    independent = decompress_container(containers["fire"])
+    assert product.raster.dtype == independent.raster.dtype
+    assert np.array_equal(product.raster, independent.raster)
+    assert product.predicted is not None and product.truth is not None
+    assert np.array_equal(product.predicted, read_mask_png(store.artefact("fire-1", "mask.png")))
+    truth = np.asarray(independent.truth_mask).reshape(product.truth.shape) > 0
+    assert np.array_equal(product.truth > 0, truth)
+    assert product.header["codec"] == "jpeg2000" and product.digest_matches
+
+
+def _hidden_while(path: Path, fetch: Any) -> Any:
+    hidden = path.with_name(f"{path.name}.hidden")
+    path.replace(hidden)
+    try:
+        return fetch()
+    finally:
+        hidden.replace(path)
+
+
+def test_panels_come_from_the_product_without_decoding_again(ground) -> None:  # type: ignore[no-untyped-def]
+    link, containers = ground
+    link.upload("fire-2", containers["fire"], "fire")
+    assert link.wait("fire-2")["state"] == "processed"
+    store = link.client.app.state.context.store
+    answer = _hidden_while(  # with the container gone, only the product can feed the panels
+        store.container_path("fire-2"),
+        lambda: link.client.get("/dashboard/transfers/fire-2/panels"),
+    )
+    assert answer.status_code == 200, answer.text
+    first = link.client.get("/dashboard/transfers/fire-1/panels").json()
+    assert answer.json()["notes"] == first["notes"]
+    assert answer.json()["header"] == first["header"]
+
+
+def test_a_transfer_without_a_product_is_decoded_again(ground) -> None:  # type: ignore[no-untyped-def]
+    link, containers = ground
+    link.upload("fire-3", containers["fire"], "fire")
+    assert link.wait("fire-3")["state"] == "processed"
+    store = link.client.app.state.context.store
+    store.artefact("fire-3", PRODUCT_NAME).unlink()  # as a ground older than products left it
+    answer = link.client.get("/dashboard/transfers/fire-3/panels")
+    assert answer.status_code == 200, answer.text
+    first = link.client.get("/dashboard/transfers/fire-1/panels").json()
+    assert [p["name"] for p in answer.json()["panels"]] == [p["name"] for p in first["panels"]]
+    assert answer.json()["notes"] == first["notes"]
 
 
 def test_thermal_scale_is_brightness_temperature() -> None:

@@ -160,9 +160,7 @@ def test_query_api_filters_paginates_and_summarises(make_link, tmp_path: Path) -
     groups = {(g["task"], g["codec"]): g for g in link.client.get("/v1/summary").json()["groups"]}
     assert groups[("cloud", "jpeg2000")]["count"] == 2
     assert groups[("cloud", "jpeg2000")]["processed"] == 1
-    assert math.isclose(
-        groups[("building", "jpeg2000")]["mean_bpp"], building.compressed.bpp
-    )
+    assert math.isclose(groups[("building", "jpeg2000")]["mean_bpp"], building.compressed.bpp)
     quicklook = link.client.get("/v1/transfers/b1/quicklook.png")
     assert quicklook.content.startswith(PNG_MAGIC)
     page = link.client.get("/")
