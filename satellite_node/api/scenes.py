@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from satellite_node.api.deps import ContextDep
-from satellite_node.api.views import SceneAccepted, SceneList, SceneView
+from satellite_node.api.views import scene_view
 from satellite_node.intake import build_upload, rate_target, read_upload
 from satellite_node.store.states import SCENE_STATES
 from shared.errors import ConfigurationError, NotFoundError
 from shared.protocol.messages import is_valid_id
 from shared.protocol.routes import SCENES
+from shared.protocol.scenes import SceneAccepted, SceneList, SceneView
 from shared.sensors.profiles import get_profile, max_plane
 from shared.sensors.readers import PlaneLimit
 
@@ -69,7 +70,7 @@ def list_scenes(
     """Scenes onboard, newest first."""
     if state is not None and state not in SCENE_STATES:
         raise ConfigurationError(f"unknown state {state!r}; states: {', '.join(SCENE_STATES)}")
-    scenes = [SceneView.of(r) for r in context.store.list(state=state, limit=limit)]
+    scenes = [scene_view(r) for r in context.store.list(state=state, limit=limit)]
     return SceneList(scenes=scenes, count=len(scenes))
 
 
@@ -78,4 +79,4 @@ def get_scene(context: ContextDep, scene_id: str) -> SceneView:
     """One scene's state (received ... delivered, or failed with the reason) and figures."""
     if not is_valid_id(scene_id):
         raise NotFoundError(f"no scene {scene_id!r}: scene ids are [A-Za-z0-9._-]")
-    return SceneView.of(context.store.get(scene_id))
+    return scene_view(context.store.get(scene_id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,6 @@ import typer
 from shared.errors import ConfigurationError, LinkError
 
 DEFAULT_SATELLITE_URL = "http://127.0.0.1:8000"
-_FINAL_STATES = ("delivered", "failed")
 
 
 def serve(
@@ -47,66 +45,6 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
-def _form(
-    task: str,
-    codec: str,
-    bpp: float | None,
-    quality: int | None,
-    lossless: bool,
-    priority: str | None,
-) -> dict[str, str]:
-    fields = {"task": task, "codec": codec}
-    if bpp is not None:
-        fields["bpp"] = repr(bpp)
-    if quality is not None:
-        fields["quality"] = str(quality)
-    if lossless:
-        fields["lossless"] = "true"
-    if priority is not None:
-        fields["priority"] = priority
-    return fields
-
-
-def _post_scene(client: Any, path: Path, mask: Path | None, form: dict[str, str]) -> str:
-    """Upload one file; returns the scene id or raises LinkError with the service's reason."""
-    import httpx
-
-    with path.open("rb") as raster_file:
-        files: dict[str, Any] = {"raster": (path.name, raster_file)}
-        mask_file = mask.open("rb") if mask is not None else None
-        try:
-            if mask_file is not None and mask is not None:
-                files["mask"] = (mask.name, mask_file)
-            response = client.post("/v1/scenes", data=form, files=files)
-        except httpx.HTTPError as exc:
-            raise LinkError(
-                f"cannot reach the satellite at {client.base_url} ({exc}); is "
-                "`eodl satellite serve` running there?"
-            ) from exc
-        finally:
-            if mask_file is not None:
-                mask_file.close()
-    if response.status_code != 202:
-        try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = response.text
-        raise LinkError(f"{path.name}: refused with {response.status_code}: {detail}")
-    return str(response.json()["scene_id"])
-
-
-def _wait_final(client: Any, scene_ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-    deadline, final = time.monotonic() + timeout_s, {}
-    while len(final) < len(scene_ids) and time.monotonic() < deadline:
-        for scene_id in scene_ids:
-            if scene_id not in final:
-                view = client.get(f"/v1/scenes/{scene_id}").json()
-                if view.get("state") in _FINAL_STATES:
-                    final[scene_id] = view
-        time.sleep(0.5)
-    return final
-
-
 def upload(
     files: Annotated[
         list[Path], typer.Argument(help="rasters (.npy or GeoTIFF)", exists=True, dir_okay=False)
@@ -127,28 +65,32 @@ def upload(
     wait: Annotated[float, typer.Option(help="seconds to wait for delivery (0: don't)")] = 0.0,
 ) -> None:
     """Upload scenes to a satellite node; prints one scene id per file."""
-    import httpx
     from tqdm import tqdm
+
+    from satellite_node.client import SatelliteClient
+    from shared.protocol.scenes import SceneRequest
 
     masks = list(mask or [])
     if masks and len(masks) != len(files):
         raise ConfigurationError(f"{len(masks)} masks for {len(files)} files; give one per file")
-    form = _form(task, codec, bpp, quality, lossless, priority)
+    request = SceneRequest(
+        task=task, codec=codec, bpp=bpp, quality=quality, lossless=lossless, priority=priority
+    )
     scene_ids, failures = [], 0
-    with httpx.Client(base_url=satellite, timeout=httpx.Timeout(120.0, connect=5.0)) as client:
+    with SatelliteClient.connect(satellite) as client:
         bar = tqdm(files, unit="scene", disable=len(files) < 2)
         for i, path in enumerate(bar):
             try:
-                scene_id = _post_scene(client, path, masks[i] if masks else None, form)
+                accepted = client.upload(path, request, mask=masks[i] if masks else None)
             except LinkError as exc:
                 failures += 1
-                tqdm.write(f"error: {exc}")
+                tqdm.write(f"error: {path.name}: {exc}")
                 continue
-            scene_ids.append(scene_id)
-            tqdm.write(f"{path}\t{scene_id}")
+            scene_ids.append(accepted.scene_id)
+            tqdm.write(f"{path}\t{accepted.scene_id}")
         if wait > 0 and scene_ids:
-            for scene_id, view in _wait_final(client, scene_ids, wait).items():
-                typer.echo(f"{scene_id}\t{view['state']}\t{view.get('reason') or ''}".rstrip())
+            for scene_id, view in client.wait_final(scene_ids, wait).items():
+                typer.echo(f"{scene_id}\t{view.state}\t{view.reason or ''}".rstrip())
     if failures:
         raise typer.Exit(1)
 

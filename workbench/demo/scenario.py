@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import numpy as np
 
+from satellite_node.client import SatelliteClient, SceneRefused
 from shared.errors import EODownlinkError
+from shared.protocol.scenes import SceneRequest
 from shared.sensors.profiles import TASKS, get_profile
 from workbench.datasets.generate import generate_scenes
 
@@ -74,33 +74,22 @@ def learned_qualities(task: str, limit: int = 2) -> list[int]:
 def upload_scenes(satellite_url: str, scenes_per_task: int, seed: int) -> list[Upload]:
     """Generate scenes and upload each one per codec setting through the REST API."""
     uploads: list[Upload] = []
-    with httpx.Client(base_url=satellite_url, timeout=60.0) as client:
+    with SatelliteClient.connect(satellite_url, timeout_s=60.0) as satellite:
         for task in TASKS:
             qualities = learned_qualities(task)
             for scene in generate_scenes(task, scenes_per_task, seed):
                 for codec, field, value in rate_plan(task, qualities):
-                    _post_scene(client, scene.image, scene.mask, task, codec, field, value)
+                    request = SceneRequest.model_validate(
+                        {"task": task, "codec": codec, field: value}
+                    )
+                    try:
+                        satellite.upload(scene.image, request, mask=scene.mask)
+                    except SceneRefused as exc:
+                        raise EODownlinkError(
+                            f"the satellite refused a {task} scene ({codec} {field}={value}): {exc}"
+                        ) from exc
                     uploads.append(Upload(task, codec, field, value, scene.scene_id))
     return uploads
-
-
-def _post_scene(
-    client: httpx.Client,
-    image: np.ndarray,
-    mask: np.ndarray,
-    task: str,
-    codec: str,
-    field: str,
-    value: str,
-) -> None:
-    files = {"raster": ("scene.npy", _npy_bytes(image)), "mask": ("mask.npy", _npy_bytes(mask))}
-    data = {"task": task, "codec": codec, field: value}
-    response = client.post("/v1/scenes", files=files, data=data)
-    if response.status_code != 202:
-        raise EODownlinkError(
-            f"the satellite refused a {task} scene ({codec} {field}={value}): "
-            f"{response.status_code} {response.text}"
-        )
 
 
 def wait_for_transfers(ground_url: str, expected: int, timeout_s: float) -> list[dict[str, Any]]:
@@ -119,9 +108,3 @@ def wait_for_transfers(ground_url: str, expected: int, timeout_s: float) -> list
         f"only {len([t for t in items if t['state'] in TERMINAL_STATES])} of {expected} "
         f"transfers ended within {timeout_s:.0f} s; see the service logs"
     )
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
