@@ -42,6 +42,7 @@ class TransferStore:
         return self.folder(transfer_id) / "chunks"
 
     def container_path(self, transfer_id: str) -> Path:
+        """Where the transfer's assembled container lives (once committed)."""
         return self.folder(transfer_id) / CONTAINER_NAME
 
     def check_free(self, incoming_bytes: int) -> None:
@@ -130,6 +131,7 @@ class TransferStore:
         shutil.rmtree(self._chunks(transfer_id), ignore_errors=True)
 
     def read_container(self, transfer_id: str) -> bytes:
+        """The committed container's bytes."""
         return self.container_path(transfer_id).read_bytes()
 
     def artefact(self, transfer_id: str, name: str) -> Path:

@@ -49,6 +49,7 @@ class SatelliteContext:
         key: bytes,
         ground_transport: httpx.BaseTransport | None = None,
     ) -> SatelliteContext:
+        """Open the store (recovering what a crash left), then build the link, sender and worker."""
         store = SceneStore(settings.data_dir, capacity_bytes=settings.capacity_bytes)
         report = store.recover()
         LOG.info("onboard store recovered: %s", report)
@@ -110,6 +111,7 @@ class SatelliteContext:
         )
 
     def start(self) -> None:
+        """Start the compression worker, the downlink sender and the planner threads."""
         if self.settings.run_worker:
             self._spawn("compression-worker", self.worker.run)
         if self.settings.run_sender:
@@ -124,9 +126,11 @@ class SatelliteContext:
         self.threads.append(thread)
 
     def alive(self) -> bool:
+        """True while every background thread runs."""
         return all(t.is_alive() for t in self.threads)
 
     def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop every thread (waiting up to ``timeout_s`` each); close the clients and store."""
         self.stop_event.set()
         self.worker.wake.set()
         self.sender.wake.set()

@@ -72,10 +72,12 @@ def rate_target(
 
 
 def rate_to_dict(rate: RateTarget) -> dict[str, Any]:
+    """A rate target as the store keeps it (JSON)."""
     return {"bpp": rate.bpp, "quality": rate.quality, "lossless": rate.lossless}
 
 
 def rate_from_dict(data: dict[str, Any]) -> RateTarget:
+    """The rate target the store kept."""
     return RateTarget(
         bpp=data.get("bpp"), quality=data.get("quality"), lossless=bool(data.get("lossless"))
     )

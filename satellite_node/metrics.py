@@ -29,6 +29,7 @@ class SatelliteCollector(Collector):
         return GaugeMetricFamily(name, doc, value=value)
 
     def collect(self) -> Iterator[Metric]:
+        """The store's and the sender's figures, read at scrape time."""
         depth = GaugeMetricFamily(
             "eodl_sat_queue_depth", "Undelivered scenes per priority", labels=["priority"]
         )

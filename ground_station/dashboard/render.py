@@ -29,7 +29,8 @@ def figure(
     """A fresh :class:`matplotlib.figure.Figure`, drawn under the module's lock.
 
     Args:
-        width_in, height_in: size in inches (``DPI`` pixels each).
+        width_in: width in inches (``DPI`` pixels each).
+        height_in: height in inches.
         rc: rcParams to apply while the figure is built and saved (e.g. hatch colour).
         kwargs: passed to ``Figure`` (e.g. ``layout="constrained"``).
     """

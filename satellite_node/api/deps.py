@@ -15,6 +15,7 @@ class NotReadyError(EODownlinkError, RuntimeError):
 
 
 def get_context(request: Request) -> SatelliteContext:
+    """The running node's context (503 until the lifespan has built it)."""
     context: SatelliteContext | None = getattr(request.app.state, "context", None)
     if context is None:
         raise NotReadyError("the satellite node is not running yet; retry in a moment")

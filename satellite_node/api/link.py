@@ -14,6 +14,7 @@ router = APIRouter(prefix=LINK, tags=["link"])
 
 
 def link_view(link: LinkEmulator) -> LinkView:
+    """The link's profile and what it is doing now (in a pass, when the next one starts)."""
     now = link.elapsed()
     interval = link.profile.up_interval(now)
     in_pass = interval is not None and interval[0] <= now

@@ -167,6 +167,7 @@ class GroundClient:
         self._probe_timeout = httpx.Timeout(PROBE_TIMEOUT_S, connect=timeout.connect)
 
     def close(self) -> None:
+        """Close both connection pools."""
         self._http.close()
         self._fresh_http.close()
 
@@ -257,7 +258,9 @@ class GroundClient:
         """``PUT /v1/transfers/{id}/chunks/{n}`` with the chunk's CRC32C.
 
         Args:
-            transfer_id, index, data: the chunk.
+            transfer_id: the transfer the chunk belongs to.
+            index: the chunk's position, from 0.
+            data: the chunk's bytes.
             on_progress: called with the bytes the socket has taken so far (see
                 :class:`ChunkBody`); None sends the body in one write.
             fresh: on a new connection of its own (the first chunk after an outage).

@@ -22,21 +22,25 @@ class SenderStats:
         self.retries: Counter[str] = Counter()
 
     def chunk(self, nbytes: int, *, resent: bool) -> None:
+        """Count one chunk the ground acknowledged (``resent``: it had been sent before)."""
         with self._lock:
             self.bytes_sent += nbytes
             self.chunks_sent += 1
             self.chunks_resent += int(resent)
 
     def retry(self, reason: str) -> None:
+        """Count one retry, by reason."""
         with self._lock:
             self.retries[reason] += 1
             self.interruptions += int(reason == "link_interrupted")
 
     def count(self, name: str) -> None:
+        """Add one to the counter ``name``."""
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
 
     def snapshot(self) -> dict[str, object]:
+        """Every counter, copied under the lock."""
         with self._lock:
             return {
                 "bytes_sent": self.bytes_sent,

@@ -36,11 +36,13 @@ class Transfer:
 
     @classmethod
     def opened(cls, record: SceneRecord, data: bytes, status: TransferStatus) -> Transfer:
+        """A transfer the ground has opened: the chunks it still misses are to send."""
         todo = [] if status.receipt is not None else _expand(status.missing)
         return cls(record, data, status, todo)
 
     @property
     def transfer_id(self) -> str:
+        """The ground's id of this transfer."""
         return str(self.record.transfer_id)
 
     def chunk(self, index: int) -> bytes:

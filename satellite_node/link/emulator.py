@@ -60,6 +60,7 @@ class LinkEmulator:
 
     @property
     def profile(self) -> LinkProfile:
+        """The link profile in force."""
         return self._profile
 
     def set_profile(self, profile: LinkProfile) -> None:

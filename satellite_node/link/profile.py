@@ -80,6 +80,7 @@ class LinkProfile(BaseModel):
 
     @property
     def bytes_per_s(self) -> float:
+        """The link rate in bytes per second."""
         return self.rate_bps / 8.0
 
     def _pass_at_or_after(self, t: float) -> tuple[float, float] | None:

@@ -48,6 +48,7 @@ class QueuedScene:
 
     @property
     def alert(self) -> bool:
+        """True for a fire alert (or any priority ranked as one)."""
         return self.priority <= ALERT_RANK
 
 
@@ -72,10 +73,12 @@ class PassPlan:
 
     @property
     def planned_bytes(self) -> int:
+        """Bytes of every scene the plan sends."""
         return sum(e.candidate.bytes for e in self.entries)
 
     @property
     def f1_expected_sum(self) -> float:
+        """Sum of the F1 the plan expects of its scenes."""
         return sum(e.candidate.f1_expected for e in self.entries)
 
 

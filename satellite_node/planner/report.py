@@ -80,6 +80,7 @@ class PlanReporter:
         self.sent = 0
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._http.close()
 
     def __call__(self, view: dict[str, Any], stop: threading.Event) -> bool:

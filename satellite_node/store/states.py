@@ -1,4 +1,4 @@
-"""The scene state machine: the states a scene passes through onboard and every allowed move.
+r"""The scene state machine: the states a scene passes through onboard and every allowed move.
 
 ::
 
