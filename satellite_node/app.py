@@ -7,6 +7,7 @@ between two steps and closes the store.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,12 +16,14 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from satellite_node.api import health, link, plan, scenes
+from satellite_node.api.gate import TokenGate
 from satellite_node.context import SatelliteContext
 from satellite_node.errors import install_error_handler
 from satellite_node.settings import SatelliteSettings, get_settings
 from shared.protocol.body_limit import BodyLimit
 
 FORM_OVERHEAD_BYTES = 64 * 1024
+LOG = logging.getLogger(__name__)
 
 
 def create_app(
@@ -35,11 +38,15 @@ def create_app(
         ground_transport: httpx transport to the ground (tests inject faults here).
 
     Raises:
-        ConfigurationError: no usable link key, or contradictory link settings (fail fast).
+        ConfigurationError: no usable link key, no API tokens (and no explicit insecure
+            flag), or contradictory link settings (fail fast).
     """
     settings = settings or get_settings()
     key = settings.link_key_bytes()
+    tokens = settings.token_table()
     settings.link_profile()
+    if tokens is None:
+        LOG.warning("SAT_INSECURE_NO_AUTH is set: anyone who reaches this API may use all of it")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +75,8 @@ def create_app(
         name="upload",
         hint="split the scene into tiles or raise SAT_MAX_UPLOAD_BYTES",
     )
+    if tokens is not None:  # outermost: a caller without the right token sends no body
+        app.add_middleware(TokenGate, tokens=tokens)
     install_error_handler(app)
     for router in (scenes.router, link.router, plan.router, health.router):
         app.include_router(router)

@@ -1,10 +1,12 @@
 """A typed client of the satellite's scene API, for operators' scripts, the CLI and the demo.
 
-    with SatelliteClient.connect("http://127.0.0.1:8000") as satellite:
+    with SatelliteClient.connect("http://127.0.0.1:8000", token=UPLOADER_TOKEN) as satellite:
         accepted = satellite.upload(raster, SceneRequest(task="fire", bpp=4.0), mask=truth)
         view = satellite.wait_final([accepted.scene_id], timeout_s=60)[accepted.scene_id]
 
-Rasters go as ``.npy`` bytes (arrays) or as files (paths: ``.npy`` or GeoTIFF). A refusal raises
+The token (``eodl satellite token`` makes one) goes in the ``Authorization: Bearer`` header
+of every request. Rasters go as ``.npy`` bytes (arrays) or as files (paths: ``.npy`` or
+GeoTIFF). A refusal (401 and 403 included) raises
 :class:`SceneRefused` with the service's status and reason; an unreachable service raises
 :class:`shared.errors.LinkError`. Answers are the models of :mod:`shared.protocol.scenes`.
 """
@@ -21,6 +23,7 @@ from typing import Any, BinaryIO
 import httpx
 import numpy as np
 
+from satellite_node.auth import SCHEME
 from shared.errors import LinkError
 from shared.protocol.routes import SCENE, SCENES
 from shared.protocol.scenes import (
@@ -68,10 +71,13 @@ class SatelliteClient:
 
     @classmethod
     @contextmanager
-    def connect(cls, base_url: str, timeout_s: float = 120.0) -> Iterator[SatelliteClient]:
-        """A client with its own connection pool, closed on exit."""
+    def connect(
+        cls, base_url: str, token: str | None = None, timeout_s: float = 120.0
+    ) -> Iterator[SatelliteClient]:
+        """A client with its own connection pool, closed on exit; ``token`` authenticates it."""
         timeout = httpx.Timeout(timeout_s, connect=5.0)
-        with httpx.Client(base_url=base_url, timeout=timeout) as http:
+        headers = {"Authorization": f"{SCHEME} {token}"} if token else {}
+        with httpx.Client(base_url=base_url, timeout=timeout, headers=headers) as http:
             yield cls(http)
 
     def upload(

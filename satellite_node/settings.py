@@ -10,6 +10,7 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from satellite_node.auth import ApiToken, TokenTable
 from satellite_node.link.profile import LinkProfile
 from shared.errors import ConfigurationError
 from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
@@ -24,6 +25,11 @@ class SatelliteSettings(BaseSettings):
         ground_url: base URL of the ground station's protocol routes.
         link_key: the shared HMAC key (``SAT_LINK_KEY``), the same as the ground's ``GS_LINK_KEY``.
         link_key_id: the key id sent with every signed request.
+        api_tokens: who may call the REST API (``SAT_API_TOKENS``, a JSON list of ``{"name",
+            "role", "sha256"}``; roles reader, uploader, operator; see
+            :mod:`satellite_node.auth`). Without any, the node refuses to start.
+        insecure_no_auth: serve the API to anyone, without tokens (local development only:
+            ``SAT_INSECURE_NO_AUTH=true``; logged as a warning at start-up).
         capacity_bytes: the most bytes the store holds; new scenes beyond it get 507.
         max_upload_bytes: the largest raster or mask file accepted (413 above it).
         link_rate_bps, link_latency_s: the emulated link's rate and one-way latency.
@@ -60,6 +66,8 @@ class SatelliteSettings(BaseSettings):
     ground_url: str = "http://127.0.0.1:8001"
     link_key: SecretStr | None = None
     link_key_id: str = "sat-1"
+    api_tokens: list[ApiToken] = Field(default_factory=list)
+    insecure_no_auth: bool = False
     capacity_bytes: int = Field(default=2 * 1024**3, ge=1)
     max_upload_bytes: int = Field(default=256 * 1024**2, ge=1)
     link_rate_bps: float = Field(default=2_000_000.0, gt=0)
@@ -90,6 +98,23 @@ class SatelliteSettings(BaseSettings):
         """
         secret = None if self.link_key is None else self.link_key.get_secret_value()
         return link_key(secret, "SAT_LINK_KEY", "GS_LINK_KEY")
+
+    def token_table(self) -> TokenTable | None:
+        """The API's tokens; None when authentication is switched off on purpose.
+
+        Raises:
+            ConfigurationError: no token is configured and ``insecure_no_auth`` is off, or a
+                token names an unknown role.
+        """
+        if self.insecure_no_auth:
+            return None
+        if not self.api_tokens:
+            raise ConfigurationError(
+                "no API tokens: set SAT_API_TOKENS to a JSON list of tokens (make one with "
+                "`eodl satellite token --name NAME --role uploader|operator|reader`), or set "
+                "SAT_INSECURE_NO_AUTH=true to serve the API to anyone (local development only)"
+            )
+        return TokenTable(self.api_tokens)
 
     def link_profile(self) -> LinkProfile:
         """The link profile the settings describe.

@@ -64,6 +64,10 @@ class AuthenticationError(EODownlinkError, PermissionError):
     """A request is unsigned, badly signed, stale or replayed (HTTP 401)."""
 
 
+class ForbiddenError(AuthenticationError):
+    """An authenticated caller lacks the role a request needs (HTTP 403)."""
+
+
 class NotFoundError(EODownlinkError, LookupError):
     """A scene, transfer or resource does not exist (HTTP 404)."""
 

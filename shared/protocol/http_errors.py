@@ -16,6 +16,7 @@ from shared.protocol.messages import ErrorBody
 
 #: First match wins: subclasses before their bases.
 STATUS_BY_ERROR: tuple[tuple[type[e.EODownlinkError], int], ...] = (
+    (e.ForbiddenError, 403),
     (e.AuthenticationError, 401),
     (e.NotFoundError, 404),
     (e.ConflictError, 409),

@@ -216,6 +216,7 @@ def _satellite_app(tmp_path: Path, ground_url: str) -> Any:
             data_dir=tmp_path / "sat",
             ground_url=ground_url,
             link_key=LINK_KEY,
+            insecure_no_auth=True,
             link_rate_bps=50e6,
             chunk_bytes=16384,
             request_timeout_s=5.0,

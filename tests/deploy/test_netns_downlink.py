@@ -49,6 +49,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
     env.update(
         {
             "SAT_LINK_KEY": LINK_KEY,
+            "SAT_INSECURE_NO_AUTH": "true",
             "EODL": str(eodl_command(tmp_path)),
             "OMP_NUM_THREADS": "1",
             "GS_DEVICE": "cpu",

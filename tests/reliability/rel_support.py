@@ -138,6 +138,7 @@ def satellite_service(
     """``eodl satellite serve`` on ``data_dir``, sending to ``ground_url``."""
     values = {
         "SAT_LINK_KEY": LINK_KEY,
+        "SAT_INSECURE_NO_AUTH": "true",  # the API's tokens are tested in test_api_auth.py
         "SAT_CHUNK_BYTES": "1024",
         "SAT_REQUEST_TIMEOUT_S": "5",
         "SAT_CONNECT_TIMEOUT_S": "1",
@@ -293,7 +294,13 @@ def satellite_app(data_dir: Path, ground_url: str, **overrides: Any) -> Any:
         **overrides,
     }
     return create_app(
-        SatelliteSettings(data_dir=data_dir, ground_url=ground_url, link_key=LINK_KEY, **values)
+        SatelliteSettings(
+            data_dir=data_dir,
+            ground_url=ground_url,
+            link_key=LINK_KEY,
+            insecure_no_auth=True,
+            **values,
+        )
     )
 
 

@@ -90,6 +90,7 @@ def satellite_settings(data_dir: Path, ground_url: str, **overrides: Any) -> Any
         "data_dir": data_dir,
         "ground_url": ground_url,
         "link_key": LINK_KEY,
+        "insecure_no_auth": True,  # the API's tokens are tested in test_api_auth.py
         "link_rate_bps": 50e6,
         "request_timeout_s": 5.0,
         "connect_timeout_s": 1.0,

@@ -55,6 +55,7 @@ class Satellite:
         self.env = {
             **os.environ,
             "SAT_LINK_KEY": LINK_KEY,
+            "SAT_INSECURE_NO_AUTH": "true",
             "SAT_CHUNK_BYTES": "16384",
             "SAT_REQUEST_TIMEOUT_S": "5",
             "SAT_BACKOFF_CAP_S": "0.5",

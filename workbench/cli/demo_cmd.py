@@ -26,6 +26,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 600.0,
 ) -> None:
     """Start ground and satellite, downlink generated scenes of every task, print the figures."""
+    from satellite_node.auth import new_token
     from workbench.demo.processes import (
         free_port,
         new_link_key,
@@ -39,6 +40,7 @@ def demo(
     started = time.monotonic()
     prepare_data_dir(data_dir)
     key = new_link_key()
+    uploader_token, uploader = new_token("demo-uploader", "uploader")
     gs_port, sat_port = free_port(), free_port()
     logs = data_dir / "logs"
     ground = start_service(
@@ -67,14 +69,14 @@ def demo(
             str(pass_duration),
         ],
         sat_port,
-        {"SAT_LINK_KEY": key},
+        {"SAT_LINK_KEY": key, "SAT_API_TOKENS": f"[{uploader.model_dump_json()}]"},
         logs,
     )
     try:
         wait_ready(ground)
         wait_ready(satellite)
         typer.echo(f"ground {ground.url}, satellite {satellite.url}; logs in {logs}")
-        uploads = upload_scenes(satellite.url, scenes, seed)
+        uploads = upload_scenes(satellite.url, uploader_token, scenes, seed)
         typer.echo(
             f"uploaded {len(uploads)} scenes; downlinking through {link_rate / 1e6:g} "
             f"Mbit/s passes of {pass_duration:g} s every {pass_period:g} s ..."

@@ -63,6 +63,10 @@ def upload(
         str, typer.Option(help="the satellite node's URL", envvar="EODL_SATELLITE_URL")
     ] = DEFAULT_SATELLITE_URL,
     wait: Annotated[float, typer.Option(help="seconds to wait for delivery (0: don't)")] = 0.0,
+    token: Annotated[
+        str | None,
+        typer.Option(help="an uploader's API token", envvar="EODL_SATELLITE_TOKEN"),
+    ] = None,
 ) -> None:
     """Upload scenes to a satellite node; prints one scene id per file."""
     from tqdm import tqdm
@@ -77,7 +81,7 @@ def upload(
         task=task, codec=codec, bpp=bpp, quality=quality, lossless=lossless, priority=priority
     )
     scene_ids, failures = [], 0
-    with SatelliteClient.connect(satellite) as client:
+    with SatelliteClient.connect(satellite, token=token) as client:
         bar = tqdm(files, unit="scene", disable=len(files) < 2)
         for i, path in enumerate(bar):
             try:
@@ -95,9 +99,23 @@ def upload(
         raise typer.Exit(1)
 
 
+def make_token(
+    name: Annotated[str, typer.Option(help="who holds the token ([A-Za-z0-9._-])")],
+    role: Annotated[str, typer.Option(help="reader, uploader or operator")] = "uploader",
+) -> None:
+    """Make an API token: prints the token (give it to its holder; it is shown only now) and
+    the entry to add to SAT_API_TOKENS (the node keeps only its SHA-256)."""
+    from satellite_node.auth import new_token
+
+    secret, entry = new_token(name, role)
+    typer.echo(f"token: {secret}")
+    typer.echo(f"SAT_API_TOKENS entry: {entry.model_dump_json()}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``satellite serve`` and the top-level ``upload`` command."""
+    """Add ``satellite serve``, ``satellite token`` and the top-level ``upload`` command."""
     satellite_app = typer.Typer(name="satellite", help="The onboard service.", no_args_is_help=True)
     satellite_app.command("serve")(serve)
+    satellite_app.command("token")(make_token)
     app.add_typer(satellite_app, name="satellite")
     app.command("upload")(upload)

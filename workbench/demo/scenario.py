@@ -71,10 +71,11 @@ def learned_qualities(task: str, limit: int = 2) -> list[int]:
     return [qualities[0], qualities[-1]]
 
 
-def upload_scenes(satellite_url: str, scenes_per_task: int, seed: int) -> list[Upload]:
-    """Generate scenes and upload each one per codec setting through the REST API."""
+def upload_scenes(satellite_url: str, token: str, scenes_per_task: int, seed: int) -> list[Upload]:
+    """Generate scenes and upload each one per codec setting through the REST API, with an
+    uploader's ``token``."""
     uploads: list[Upload] = []
-    with SatelliteClient.connect(satellite_url, timeout_s=60.0) as satellite:
+    with SatelliteClient.connect(satellite_url, token=token, timeout_s=60.0) as satellite:
         for task in TASKS:
             qualities = learned_qualities(task)
             for scene in generate_scenes(task, scenes_per_task, seed):

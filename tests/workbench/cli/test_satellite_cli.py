@@ -3,6 +3,7 @@ fail-fast checks."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "satellite_node"))
 from sat_harness import ServerThread, raster_for, satellite_settings  # noqa: E402
 
 from satellite_node.app import create_app  # noqa: E402
+from satellite_node.auth import hash_token, new_token  # noqa: E402
 from shared.errors import ConfigurationError  # noqa: E402
 from workbench.cli import satellite_cmds  # noqa: E402
 
@@ -28,9 +30,18 @@ def cli() -> typer.Typer:
     return app
 
 
+UPLOADER_TOKEN, UPLOADER = new_token("cli-test", "uploader")
+
+
 @pytest.fixture
 def satellite(tmp_path: Path) -> Iterator[ServerThread]:
-    settings = satellite_settings(tmp_path / "sat", "http://127.0.0.1:9", run_sender=False)
+    settings = satellite_settings(
+        tmp_path / "sat",
+        "http://127.0.0.1:9",
+        run_sender=False,
+        insecure_no_auth=False,
+        api_tokens=[UPLOADER],
+    )
     server = ServerThread(create_app(settings)).start()
     yield server
     server.stop()
@@ -59,18 +70,43 @@ def test_upload_sends_every_file_and_reports_refusals(
         "--satellite",
         satellite.url,
     ]
-    result = CliRunner().invoke(cli, args)
+    result = CliRunner().invoke(cli, args, env={"EODL_SATELLITE_TOKEN": UPLOADER_TOKEN})
     assert result.exit_code == 1, result.output
     assert "bad.npy: refused with 422" in result.output and "bands" in result.output
     ids = re.findall(r"fire\d\.npy\t([0-9a-f]{32})", result.output)
     assert len(ids) == 3
     import httpx
 
-    scenes = httpx.get(f"{satellite.url}/v1/scenes").json()["scenes"]
+    auth = {"Authorization": f"Bearer {UPLOADER_TOKEN}"}
+    scenes = httpx.get(f"{satellite.url}/v1/scenes", headers=auth).json()["scenes"]
     assert sorted(s["scene_id"] for s in scenes) == sorted(ids)
     assert {s["state"] for s in scenes} <= {"received", "compressed", "queued"} and {
         s["rate"]["bpp"] for s in scenes
     } == {3.0}
+
+
+def test_upload_without_a_token_is_refused_and_says_how_to_get_one(
+    cli: typer.Typer, satellite: ServerThread, tmp_path: Path
+) -> None:
+    path = tmp_path / "fire.npy"
+    np.save(path, raster_for("fire", 1))
+    args = ["upload", str(path), "--task", "fire", "--satellite", satellite.url]
+    result = CliRunner().invoke(cli, args, env={"EODL_SATELLITE_TOKEN": ""})
+    assert result.exit_code == 1 and "refused with 401" in result.output
+    assert "eodl satellite token" in result.output
+
+
+def test_the_token_command_prints_a_token_and_its_hashed_entry(cli: typer.Typer) -> None:
+    result = CliRunner().invoke(cli, ["satellite", "token", "--name", "ops", "--role", "operator"])
+    assert result.exit_code == 0, result.output
+    token = re.search(r"^token: (\S+)$", result.output, re.M)
+    entry = re.search(r"^SAT_API_TOKENS entry: (\{.*\})$", result.output, re.M)
+    assert token is not None and entry is not None
+    assert json.loads(entry.group(1)) == {
+        "name": "ops",
+        "role": "operator",
+        "sha256": hash_token(token.group(1)),
+    }
 
 
 def test_upload_to_a_satellite_that_is_not_there_says_so(cli: typer.Typer, tmp_path: Path) -> None:
