@@ -19,6 +19,7 @@ from satellite_node.api import health, link, plan, scenes
 from satellite_node.api.gate import TokenGate
 from satellite_node.context import SatelliteContext
 from satellite_node.errors import install_error_handler
+from satellite_node.quotas import UploadRates
 from satellite_node.settings import SatelliteSettings, get_settings
 from shared.protocol.body_limit import BodyLimit
 
@@ -76,7 +77,12 @@ def create_app(
         hint="split the scene into tiles or raise SAT_MAX_UPLOAD_BYTES",
     )
     if tokens is not None:  # outermost: a caller without the right token sends no body
-        app.add_middleware(TokenGate, tokens=tokens)
+        app.add_middleware(
+            TokenGate,
+            tokens=tokens,
+            rates=UploadRates(),
+            max_upload_bytes=2 * settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        )
     install_error_handler(app)
     for router in (scenes.router, link.router, plan.router, health.router):
         app.include_router(router)

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import secrets
 from enum import IntEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -51,11 +52,28 @@ class Role(IntEnum):
 
 
 class ApiToken(BaseModel):
-    """One configured token: who holds it, its role and its SHA-256 (hex)."""
+    """One configured token: who holds it, its role, its SHA-256 (hex) and its quotas.
+
+    Attributes:
+        alerts: may upload at ``alert`` priority (operators always may); a scene that asks
+            for it, or defaults to it (fire), from a token without the right is stored at
+            ``high`` and the answer says so.
+        store_share: the fraction of the onboard store its undelivered scenes may hold.
+        uploads_per_minute, upload_bytes_per_minute: upload rate limits (None: none); over
+            them an upload is answered 429 with ``Retry-After`` before its body is read.
+    """
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     role: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    alerts: bool = False
+    store_share: float = Field(default=1.0, gt=0.0, le=1.0)
+    uploads_per_minute: int | None = Field(default=None, ge=1)
+    upload_bytes_per_minute: int | None = Field(default=None, ge=1)
+
+    def may_alert(self) -> bool:
+        """True when the token may send scenes at alert priority."""
+        return self.alerts or self.rank() >= Role.OPERATOR
 
     def rank(self) -> Role:
         """The token's role."""
@@ -67,10 +85,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_token(name: str, role: str) -> tuple[str, ApiToken]:
-    """A fresh random token and the entry that configures it."""
+def new_token(name: str, role: str, **quotas: Any) -> tuple[str, ApiToken]:
+    """A fresh random token and the entry that configures it (``quotas``: ApiToken fields)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    entry = ApiToken(name=name, role=Role.named(role).name.lower(), sha256=hash_token(token))
+    role_name = Role.named(role).name.lower()
+    entry = ApiToken(name=name, role=role_name, sha256=hash_token(token), **quotas)
     return token, entry
 
 

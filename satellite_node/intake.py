@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from satellite_node.priority import parse_priority
+from satellite_node.auth import ApiToken
+from satellite_node.priority import PRIORITY_NAMES, parse_priority
 from satellite_node.store.records import NewScene
 from shared.codecs.base import RateTarget
 from shared.codecs.registry import codec_info
@@ -49,9 +50,11 @@ class SceneUpload:
     raster: np.ndarray = field(repr=False)
     mask: np.ndarray | None = field(default=None, repr=False)
 
-    def for_store(self) -> NewScene:
-        """The upload in the store's format (``.npy`` bytes, the rate as JSON fields)."""
+    def for_store(self, token: ApiToken | None = None) -> NewScene:
+        """The upload in the store's format (``.npy`` bytes, the rate as JSON fields), sent
+        by the holder of ``token`` (None without authentication)."""
         return NewScene(
+            uploader=None if token is None else token.name,
             task=self.task,
             codec=self.codec,
             rate=rate_to_dict(self.rate),
@@ -60,6 +63,21 @@ class SceneUpload:
             raster=npy_bytes(self.raster),
             mask=None if self.mask is None else npy_bytes(self.mask),
         )
+
+
+def within_rights(upload: SceneUpload, token: ApiToken | None) -> tuple[SceneUpload, list[str]]:
+    """The upload as the token may send it, and notes on what was changed.
+
+    An alert (asked for, or the task's default, as for fire) from a token without the alert
+    right is stored at ``high``, the highest priority it may use.
+    """
+    if token is None or upload.priority != PRIORITY_NAMES["alert"] or token.may_alert():
+        return upload, []
+    note = (
+        f"priority lowered from alert to high: token {token.name!r} may not send alerts "
+        "(ask the operator for the alert right)"
+    )
+    return replace(upload, priority=PRIORITY_NAMES["high"]), [note]
 
 
 def rate_target(

@@ -68,6 +68,14 @@ class ForbiddenError(AuthenticationError):
     """An authenticated caller lacks the role a request needs (HTTP 403)."""
 
 
+class QuotaExceededError(EODownlinkError):
+    """A caller is over one of its quotas (HTTP 429); ``retry_after_s`` when it is known."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class NotFoundError(EODownlinkError, LookupError):
     """A scene, transfer or resource does not exist (HTTP 404)."""
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
 from satellite_node.api.deps import ContextDep
 from satellite_node.api.views import scene_view
-from satellite_node.intake import build_upload, rate_target, read_upload
+from satellite_node.auth import ApiToken
+from satellite_node.intake import build_upload, rate_target, read_upload, within_rights
+from satellite_node.priority import priority_name
 from satellite_node.store.states import SCENE_STATES
 from shared.errors import ConfigurationError, NotFoundError
 from shared.protocol.messages import is_valid_id
@@ -22,6 +24,7 @@ router = APIRouter(prefix=SCENES, tags=["scenes"])
 
 @router.post("", status_code=202)
 def upload_scene(
+    request: Request,
     context: ContextDep,
     raster: Annotated[UploadFile, File(description="the raster: .npy or GeoTIFF")],
     task: Annotated[str, Form(description="fire, cloud or building")],
@@ -56,9 +59,17 @@ def upload_scene(
         raster=data,
         mask=truth,
     )
-    record = context.store.admit(upload.for_store())
+    token: ApiToken | None = getattr(request.state, "token", None)
+    upload, notes = within_rights(upload, token)
+    share = None if token is None else int(token.store_share * settings.capacity_bytes)
+    record = context.store.admit(upload.for_store(token), share_bytes=share)
     context.worker.wake.set()
-    return SceneAccepted(scene_id=record.scene_id, state=record.state)
+    return SceneAccepted(
+        scene_id=record.scene_id,
+        state=record.state,
+        priority=priority_name(record.priority),
+        notes=notes,
+    )
 
 
 @router.get("")

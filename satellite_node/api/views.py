@@ -38,6 +38,7 @@ def scene_view(record: SceneRecord) -> SceneView:
         created_at=record.created_at,
         updated_at=record.updated_at,
         delivered_at=record.delivered_at,
+        uploader=record.uploader,
     )
 
 

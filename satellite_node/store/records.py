@@ -17,6 +17,7 @@ class NewScene:
     Attributes:
         raster, mask: ``.npy`` bytes (no pickles) of the (C, H, W) raster and (H, W) mask.
         rate: the rate target as JSON fields (``bpp``, ``quality``, ``lossless``).
+        uploader: the name of the API token that uploaded it (None without authentication).
     """
 
     task: str
@@ -26,6 +27,7 @@ class NewScene:
     raster_name: str
     raster: bytes = field(repr=False)
     mask: bytes | None = field(default=None, repr=False)
+    uploader: str | None = None
 
     @property
     def size(self) -> int:
@@ -66,6 +68,7 @@ class SceneRecord:
     delivered_at: float | None
     raw_kept: bool = False
     container_version: int = 1
+    uploader: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,4 +141,5 @@ def record_from_row(row: sqlite3.Row) -> SceneRecord:
         delivered_at=row["delivered_at"],
         raw_kept=bool(row["raw_kept"]),
         container_version=int(row["container_version"]),
+        uploader=row["uploader"],
     )

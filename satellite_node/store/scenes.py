@@ -21,7 +21,7 @@ from satellite_node.store.plan_states import PlanTransitions
 from satellite_node.store.records import ContainerInfo, NewScene, SceneRecord, record_from_row
 from satellite_node.store.states import EARLY, SENDABLE, UNDELIVERED, WAITING, SceneState
 from shared.durable import atomic_write, clean_temporaries, remove_durably
-from shared.errors import StorageFullError
+from shared.errors import QuotaExceededError, StorageFullError
 
 __all__ = ["SceneRecord", "SceneStore", "RecoveryReport", "ContainerInfo"]
 S = SceneState
@@ -81,15 +81,37 @@ class SceneStore:
         rows = self.db.query("SELECT COALESCE(SUM(stored_bytes), 0) AS used FROM scenes")
         return int(rows[0]["used"])
 
-    def admit(self, scene: NewScene) -> SceneRecord:
+    def uploader_bytes(self, uploader: str) -> int:
+        """Bytes held for the scenes one uploader sent that are not delivered yet."""
+        rows = self.db.query(
+            "SELECT COALESCE(SUM(stored_bytes), 0) AS used FROM scenes WHERE uploader = ?",
+            (uploader,),
+        )
+        return int(rows[0]["used"])
+
+    def admit(self, scene: NewScene, share_bytes: int | None = None) -> SceneRecord:
         """Store a new scene's raster (and mask) durably and record it as ``received``.
 
+        Args:
+            scene: the validated upload.
+            share_bytes: the most bytes the scene's uploader may hold undelivered (None: any).
+
         Raises:
+            QuotaExceededError: the uploader's share of the store would be exceeded.
             StorageFullError: the scene does not fit in what the capacity leaves free.
         """
         size = scene.size
         scene_id = uuid.uuid4().hex
         with self.db.lock:
+            if share_bytes is not None and scene.uploader is not None:
+                held = self.uploader_bytes(scene.uploader)
+                if held + size > share_bytes:
+                    raise QuotaExceededError(
+                        f"uploader {scene.uploader!r} holds {held} bytes of undelivered scenes "
+                        f"and this one needs {size}: over its share of {share_bytes} bytes of "
+                        "the onboard store; retry once a pass has delivered some",
+                        retry_after_s=None,
+                    )
             used = self.used_bytes()
             if used + size > self.capacity_bytes:
                 used -= self.plan.free_kept_raw(used + size - self.capacity_bytes)
@@ -106,8 +128,8 @@ class SceneStore:
             with self.db.transaction() as db:
                 db.execute(
                     "INSERT INTO scenes (scene_id, state, task, codec, rate_json, priority, "
-                    "raster_name, has_mask, raw_bytes, stored_bytes, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "raster_name, has_mask, raw_bytes, stored_bytes, created_at, updated_at, "
+                    "uploader) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         scene_id,
                         S.RECEIVED.value,
@@ -121,6 +143,7 @@ class SceneStore:
                         size,
                         now,
                         now,
+                        scene.uploader,
                     ),
                 )
         return self.get(scene_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("raw_kept", "INTEGER NOT NULL DEFAULT 0"),
     ("container_version", "INTEGER NOT NULL DEFAULT 1"),
+    ("uploader", "TEXT"),
 )
 
 SCHEMA = """

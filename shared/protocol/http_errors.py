@@ -17,6 +17,7 @@ from shared.protocol.messages import ErrorBody
 #: First match wins: subclasses before their bases.
 STATUS_BY_ERROR: tuple[tuple[type[e.EODownlinkError], int], ...] = (
     (e.ForbiddenError, 403),
+    (e.QuotaExceededError, 429),
     (e.AuthenticationError, 401),
     (e.NotFoundError, 404),
     (e.ConflictError, 409),

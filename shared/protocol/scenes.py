@@ -44,10 +44,16 @@ class SceneRequest(BaseModel):
 
 
 class SceneAccepted(BaseModel):
-    """``POST /v1/scenes``: the scene is stored durably and waits for compression."""
+    """``POST /v1/scenes``: the scene is stored durably and waits for compression.
+
+    ``priority`` is the one it was stored at; ``notes`` say what differs from the request
+    (an alert from a token without that right is stored at ``high``).
+    """
 
     scene_id: str
     state: str
+    priority: str | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 class SceneView(BaseModel):
@@ -77,6 +83,7 @@ class SceneView(BaseModel):
     created_at: float
     updated_at: float
     delivered_at: float | None
+    uploader: str | None = None
 
 
 class SceneList(BaseModel):

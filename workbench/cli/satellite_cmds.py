@@ -102,12 +102,27 @@ def upload(
 def make_token(
     name: Annotated[str, typer.Option(help="who holds the token ([A-Za-z0-9._-])")],
     role: Annotated[str, typer.Option(help="reader, uploader or operator")] = "uploader",
+    alerts: Annotated[bool, typer.Option(help="may upload at alert priority")] = False,
+    store_share: Annotated[
+        float, typer.Option(help="fraction of the onboard store its scenes may hold")
+    ] = 1.0,
+    uploads_per_minute: Annotated[int | None, typer.Option(help="upload rate limit")] = None,
+    upload_bytes_per_minute: Annotated[
+        int | None, typer.Option(help="upload byte rate limit")
+    ] = None,
 ) -> None:
     """Make an API token: prints the token (give it to its holder; it is shown only now) and
     the entry to add to SAT_API_TOKENS (the node keeps only its SHA-256)."""
     from satellite_node.auth import new_token
 
-    secret, entry = new_token(name, role)
+    secret, entry = new_token(
+        name,
+        role,
+        alerts=alerts,
+        store_share=store_share,
+        uploads_per_minute=uploads_per_minute,
+        upload_bytes_per_minute=upload_bytes_per_minute,
+    )
     typer.echo(f"token: {secret}")
     typer.echo(f"SAT_API_TOKENS entry: {entry.model_dump_json()}")
 

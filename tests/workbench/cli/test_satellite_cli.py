@@ -97,15 +97,21 @@ def test_upload_without_a_token_is_refused_and_says_how_to_get_one(
 
 
 def test_the_token_command_prints_a_token_and_its_hashed_entry(cli: typer.Typer) -> None:
-    result = CliRunner().invoke(cli, ["satellite", "token", "--name", "ops", "--role", "operator"])
+    args = ["satellite", "token", "--name", "ops", "--role", "uploader", "--alerts"]
+    args += ["--store-share", "0.25", "--uploads-per-minute", "30"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     token = re.search(r"^token: (\S+)$", result.output, re.M)
     entry = re.search(r"^SAT_API_TOKENS entry: (\{.*\})$", result.output, re.M)
     assert token is not None and entry is not None
     assert json.loads(entry.group(1)) == {
         "name": "ops",
-        "role": "operator",
+        "role": "uploader",
         "sha256": hash_token(token.group(1)),
+        "alerts": True,
+        "store_share": 0.25,
+        "uploads_per_minute": 30,
+        "upload_bytes_per_minute": None,
     }
 
 
