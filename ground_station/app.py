@@ -55,7 +55,9 @@ def build_context(settings: GroundSettings) -> GroundContext:
     store = TransferStore(settings.data_dir / "transfers", settings.min_free_bytes)
     metrics = GroundMetrics()
     device = settings.resolved_device()
-    segmenters = load_segmenters(tuple(PROFILES), settings.segmenter_dir, device)
+    segmenters = load_segmenters(
+        tuple(PROFILES), settings.segmenter_dir, device, tile_px=settings.segment_tile_px
+    )
     decode_limits = worker_limits(settings)
     processor = Processor(
         sessions, store, metrics, segmenters, decode_limits, settings.processing_workers
@@ -73,7 +75,7 @@ def build_context(settings: GroundSettings) -> GroundContext:
         service=service,
         processor=processor,
         worker_limits=decode_limits,
-        dashboard=DashboardState(),
+        dashboard=DashboardState(render_slots=settings.panel_renders),
     )
 
 

@@ -35,6 +35,11 @@ class GroundSettings(BaseSettings):
             container's, or the transfer fails).
         device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
         processing_workers: transfers decoded at the same time.
+        segment_tile_px: scenes larger than this on a side are segmented window by window
+            (with a 32-pixel halo), so segmentation memory is bounded by one window.
+        panel_renders, panel_wait_s: at most this many transfer pages render their panels at
+            once; a first view that waits longer than ``panel_wait_s`` for a slot gets 503 with
+            ``Retry-After`` (rendered pages are cached files and never wait).
     """
 
     model_config = SettingsConfigDict(env_prefix="GS_", extra="ignore")
@@ -56,6 +61,9 @@ class GroundSettings(BaseSettings):
     codec_checkpoint_dir: Path | None = None
     device: str = "auto"
     processing_workers: int = Field(default=1, ge=1, le=16)
+    segment_tile_px: int = Field(default=512, ge=64, le=8192)
+    panel_renders: int = Field(default=2, ge=1, le=32)
+    panel_wait_s: float = Field(default=30.0, gt=0)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to ``sqlite:///<data_dir>/ground.db``."""

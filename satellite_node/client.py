@@ -23,7 +23,6 @@ from typing import Any, BinaryIO
 import httpx
 import numpy as np
 
-from satellite_node.auth import SCHEME
 from shared.errors import LinkError
 from shared.protocol.routes import SCENE, SCENES
 from shared.protocol.scenes import (
@@ -34,6 +33,7 @@ from shared.protocol.scenes import (
     SceneRequest,
     SceneView,
 )
+from shared.protocol.tokens import SCHEME
 
 #: States a scene does not leave.
 FINAL_STATES = ("delivered", "failed")

@@ -8,8 +8,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from satellite_node.api.deps import NotReadyError
-from shared.errors import EODownlinkError, QuotaExceededError
-from shared.protocol.http_errors import document_error_body, error_response, status_for
+from shared.errors import EODownlinkError
+from shared.protocol.http_errors import (
+    document_error_body,
+    error_response,
+    retry_headers,
+    status_for,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -20,10 +25,7 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     code = status_for(exc, SERVICE_ERRORS, default=500) if isinstance(exc, EODownlinkError) else 500
     if code >= 500:
         LOG.error("%s %s failed: %s", request.method, request.url.path, exc)
-    headers = None
-    if isinstance(exc, QuotaExceededError) and exc.retry_after_s is not None:
-        headers = {"retry-after": str(max(1, round(exc.retry_after_s)))}
-    return error_response(code, type(exc).__name__, str(exc), headers)
+    return error_response(code, type(exc).__name__, str(exc), retry_headers(exc) or None)
 
 
 def install_error_handler(app: FastAPI) -> None:

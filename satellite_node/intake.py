@@ -15,12 +15,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from satellite_node.auth import ApiToken
 from satellite_node.priority import PRIORITY_NAMES, parse_priority
 from satellite_node.store.records import NewScene
 from shared.codecs.base import RateTarget
 from shared.codecs.registry import codec_info
 from shared.errors import InvalidRasterError, PayloadTooLargeError
+from shared.protocol.tokens import ApiToken
 from shared.sensors.profiles import get_profile, validate_raster
 from shared.sensors.readers import (
     NPY_SUFFIXES,

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from satellite_node.auth import ApiToken
 from shared.errors import QuotaExceededError
+from shared.protocol.tokens import ApiToken
 
 MINUTE_S = 60.0
 

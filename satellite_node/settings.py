@@ -10,11 +10,11 @@ import httpx
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from satellite_node.auth import ApiToken, TokenTable
 from satellite_node.link.profile import LinkProfile
 from shared.errors import ConfigurationError
 from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
 from shared.protocol.signing import link_key
+from shared.protocol.tokens import ApiToken, TokenTable
 
 
 class SatelliteSettings(BaseSettings):

@@ -76,6 +76,14 @@ class QuotaExceededError(EODownlinkError):
         self.retry_after_s = retry_after_s
 
 
+class BusyError(EODownlinkError):
+    """The service is at its concurrency limit for this work (HTTP 503, retry later)."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class NotFoundError(EODownlinkError, LookupError):
     """A scene, transfer or resource does not exist (HTTP 404)."""
 

@@ -12,7 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from shared.errors import EODownlinkError
-from shared.protocol.http_errors import document_error_body, error_response, status_for
+from shared.protocol.http_errors import (
+    document_error_body,
+    error_response,
+    retry_headers,
+    status_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +31,10 @@ async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("request failed: %s: %s", type(exc).__name__, exc)
-    headers = {"WWW-Authenticate": "EODL1-HMAC-SHA256"} if status == 401 else None
-    return _body(status, type(exc).__name__, str(exc), headers)
+    headers = retry_headers(exc)
+    if status == 401:
+        headers["WWW-Authenticate"] = "EODL1-HMAC-SHA256"
+    return _body(status, type(exc).__name__, str(exc), headers or None)
 
 
 async def _validation(_request: Request, exc: Exception) -> JSONResponse:

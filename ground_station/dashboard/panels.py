@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from ground_station.processing.product import (
 from ground_station.store import MASK_NAME
 from ground_station.transfers import get_record
 from shared.durable import atomic_write
-from shared.errors import ConflictError, NotFoundError
+from shared.errors import BusyError, ConflictError, NotFoundError
 from shared.roi.masks import BlockMask
 from shared.sensors.profiles import PROFILES
 
@@ -196,7 +198,25 @@ def ensure_panels(ground: GroundContext, transfer_id: str) -> dict[str, Any]:
         if index_path.is_file():
             return dict(json.loads(index_path.read_text()))
         folder.mkdir(parents=True, exist_ok=True)
-        return _build(ground, record, folder)
+        with _render_slot(ground):
+            return _build(ground, record, folder)
+
+
+@contextmanager
+def _render_slot(ground: GroundContext) -> Iterator[None]:
+    """One of the ground's panel render slots, or BusyError after ``panel_wait_s``."""
+    wait_s = ground.settings.panel_wait_s
+    if not ground.dashboard.renders.acquire(timeout=wait_s):
+        raise BusyError(
+            f"{ground.settings.panel_renders} transfer pages are being rendered and none "
+            f"finished within {wait_s:g} s; retry in a few seconds (GS_PANEL_RENDERS raises "
+            "the limit)",
+            retry_after_s=5.0,
+        )
+    try:
+        yield
+    finally:
+        ground.dashboard.renders.release()
 
 
 def panel_path(ground: GroundContext, transfer_id: str, name: str) -> Path:

@@ -11,18 +11,26 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-PANEL_LOCKS = 64  # a fixed pool (bounded memory): a transfer's first view decodes once
+PANEL_LOCKS = 64  # a fixed pool (bounded memory): a transfer's first view renders once
 
 
 @dataclass
 class DashboardState:
-    """The chart cache (redrawn only when its transfers change) and the panel locks."""
+    """The chart cache (redrawn only when its transfers change), the panel locks and the
+    render slots: at most ``render_slots`` first renders of transfer pages run at once (each
+    loads a product and draws PNGs in this process); later views are cached files."""
 
     charts: dict[str, tuple[tuple[Any, ...], bytes]] = field(default_factory=dict)
     charts_lock: threading.Lock = field(default_factory=threading.Lock)
     panel_locks: tuple[threading.Lock, ...] = field(
         default_factory=lambda: tuple(threading.Lock() for _ in range(PANEL_LOCKS))
     )
+
+    render_slots: int = 2
+    renders: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.renders = threading.BoundedSemaphore(self.render_slots)
 
     def panel_lock(self, transfer_id: str) -> threading.Lock:
         """The lock that serialises the first rendering of one transfer's panels."""

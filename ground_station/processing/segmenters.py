@@ -28,8 +28,11 @@ class SegmenterSet:
         return None, self.notes.get(task, f"no segmenter is loaded for task {task!r}")
 
 
-def load_segmenters(tasks: tuple[str, ...], root: Path | None, device: str) -> SegmenterSet:
-    """Load each task's segmenter from ``root`` (the shipped checkpoints when None)."""
+def load_segmenters(
+    tasks: tuple[str, ...], root: Path | None, device: str, tile_px: int | None = None
+) -> SegmenterSet:
+    """Load each task's segmenter from ``root`` (the shipped checkpoints when None); with
+    ``tile_px``, larger scenes are segmented in windows of that size (bounded memory)."""
     found = SegmenterSet()
     try:
         from shared.models.segmentation import load_segmenter
@@ -48,6 +51,8 @@ def load_segmenters(tasks: tuple[str, ...], root: Path | None, device: str) -> S
             where = root if root is not None else "the shipped checkpoints"
             found.notes[task] = f"no {task} segmenter checkpoint in {where}; not segmented"
         else:
+            if tile_px is not None:
+                model.tile_px = tile_px
             found.models[task] = model
             log.info("loaded the %s segmenter on %s", task, model.device)
     return found

@@ -4,9 +4,7 @@ whole multipart upload to disk before any route or dependency ran)."""
 
 from __future__ import annotations
 
-import math
-
-from satellite_node.auth import SCHEME, Role, TokenTable, needed_role
+from satellite_node.auth import needed_role
 from satellite_node.quotas import UploadRates
 from shared.errors import (
     AuthenticationError,
@@ -15,7 +13,8 @@ from shared.errors import (
     QuotaExceededError,
 )
 from shared.protocol.body_limit import ASGIApp, Receive, Scope, Send
-from shared.protocol.http_errors import error_response, status_for
+from shared.protocol.http_errors import error_response, retry_headers, status_for
+from shared.protocol.tokens import SCHEME, Role, TokenTable
 
 
 def _header(scope: Scope, wanted: bytes) -> str | None:
@@ -67,7 +66,6 @@ async def _refuse(exc: EODownlinkError, scope: Scope, receive: Receive, send: Se
     headers = {"connection": "close"}
     if isinstance(exc, AuthenticationError) and not isinstance(exc, ForbiddenError):
         headers["www-authenticate"] = SCHEME
-    if isinstance(exc, QuotaExceededError) and exc.retry_after_s is not None:
-        headers["retry-after"] = str(max(1, math.ceil(exc.retry_after_s)))
+    headers.update(retry_headers(exc))
     response = error_response(status_for(exc), type(exc).__name__, str(exc), headers)
     await response(scope, receive, send)

@@ -8,7 +8,6 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
 from satellite_node.api.deps import ContextDep
 from satellite_node.api.views import scene_view
-from satellite_node.auth import ApiToken
 from satellite_node.intake import build_upload, rate_target, read_upload, within_rights
 from satellite_node.priority import priority_name
 from satellite_node.store.states import SCENE_STATES
@@ -16,6 +15,7 @@ from shared.errors import ConfigurationError, NotFoundError
 from shared.protocol.messages import is_valid_id
 from shared.protocol.routes import SCENES
 from shared.protocol.scenes import SceneAccepted, SceneList, SceneView
+from shared.protocol.tokens import ApiToken
 from shared.sensors.profiles import get_profile, max_plane
 from shared.sensors.readers import PlaneLimit
 

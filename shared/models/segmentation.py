@@ -6,6 +6,7 @@ scene. Encoders are built with ``encoder_weights=None``: nothing is ever downloa
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -103,13 +104,49 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+#: Scenes larger than this on a side are segmented in windows (bounded memory), each with a
+#: halo of context that is dropped when the windows are stitched.
+SEGMENT_TILE_PX = 512
+SEGMENT_HALO_PX = 32
+
+
+def windows(
+    height: int, width: int, tile: int, halo: int
+) -> Iterator[tuple[slice, slice, slice, slice]]:
+    """Cover (H, W) with ``tile``-sized cores, each read with ``halo`` pixels of context.
+
+    Yields:
+        (rows, cols) of the window to read, then (rows, cols) of its core inside the window;
+        the cores tile the plane exactly once.
+    """
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            bottom, right = min(top + tile, height), min(left + tile, width)
+            r0, c0 = max(0, top - halo), max(0, left - halo)
+            r1, c1 = min(height, bottom + halo), min(width, right + halo)
+            yield (
+                slice(r0, r1),
+                slice(c0, c1),
+                slice(top - r0, bottom - r0),
+                slice(left - c0, right - c0),
+            )
+
+
 @dataclass
 class Segmenter:
-    """A trained U-Net with its manifest and decision threshold, ready for inference."""
+    """A trained U-Net with its manifest and decision threshold, ready for inference.
+
+    Attributes:
+        tile_px, halo_px: a raster larger than ``tile_px`` on a side is segmented window by
+            window (``tile_px`` cores with ``halo_px`` of context), so memory stays bounded by
+            one window whatever the scene's size.
+    """
 
     model: nn.Module
     manifest: dict[str, Any]
     device: str = field(default_factory=default_device)
+    tile_px: int = SEGMENT_TILE_PX
+    halo_px: int = SEGMENT_HALO_PX
 
     def __post_init__(self) -> None:
         self.model = self.model.to(self.device).eval()
@@ -156,9 +193,14 @@ class Segmenter:
             )
         if not np.isfinite(raster_unit).all():
             raise InvalidRasterError("raster holds NaN or Inf samples; fill them before segmenting")
-        batch = torch.from_numpy(np.ascontiguousarray(raster_unit, dtype=np.float32))[None]
-        probs = self.probabilities(batch)[0]
-        return (probs.numpy() >= self.threshold).astype(np.uint8)
+        height, width = raster_unit.shape[-2:]
+        mask = np.empty((height, width), dtype=np.uint8)
+        for rows, cols, core_rows, core_cols in windows(height, width, self.tile_px, self.halo_px):
+            window = np.ascontiguousarray(raster_unit[:, rows, cols], dtype=np.float32)
+            probs = self.probabilities(torch.from_numpy(window)[None])[0].numpy()
+            core = probs[core_rows, core_cols] >= self.threshold
+            mask[rows, cols][core_rows, core_cols] = core
+        return mask
 
 
 def unet_config_from_manifest(manifest: dict[str, Any]) -> UnetConfig:

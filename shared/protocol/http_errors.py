@@ -6,6 +6,7 @@ Each app installs a handler built on :func:`status_for` and :func:`error_respons
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from shared.protocol.messages import ErrorBody
 STATUS_BY_ERROR: tuple[tuple[type[e.EODownlinkError], int], ...] = (
     (e.ForbiddenError, 403),
     (e.QuotaExceededError, 429),
+    (e.BusyError, 503),
     (e.AuthenticationError, 401),
     (e.NotFoundError, 404),
     (e.ConflictError, 409),
@@ -44,6 +46,14 @@ def status_for(
         if isinstance(exc, cls):
             return status
     return default
+
+
+def retry_headers(exc: Exception) -> dict[str, str]:
+    """``Retry-After`` (whole seconds, at least 1) when the error knows when to retry."""
+    retry_after_s = getattr(exc, "retry_after_s", None)
+    if retry_after_s is None or retry_after_s == float("inf"):
+        return {}
+    return {"retry-after": str(max(1, math.ceil(retry_after_s)))}
 
 
 def error_response(

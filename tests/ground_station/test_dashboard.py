@@ -197,6 +197,32 @@ def test_a_transfer_without_a_product_is_decoded_again(ground) -> None:  # type:
     assert answer.json()["notes"] == first["notes"]
 
 
+def test_first_views_over_the_render_limit_wait_then_get_503(make_link, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    link = make_link(
+        tmp_path / "gs",
+        segmenter_dir=tmp_path / "none",
+        panel_renders=1,
+        panel_wait_s=0.2,
+    )
+    with_dashboard(link.client.app)
+    link.upload("fire-9", task_container("fire", 9, 4.0), "fire")
+    assert link.wait("fire-9")["state"] == "processed"
+    slots = link.client.app.state.context.dashboard.renders
+    assert slots.acquire(timeout=1)  # another page is rendering
+    try:
+        busy = link.client.get("/dashboard/transfers/fire-9/panels")
+    finally:
+        slots.release()
+    assert busy.status_code == 503, busy.text
+    assert busy.headers["retry-after"] == "5" and "GS_PANEL_RENDERS" in busy.json()["detail"]
+    assert link.client.get("/dashboard/transfers/fire-9/panels").status_code == 200
+    assert slots.acquire(timeout=1)  # a rendered page is a cached file: it needs no slot
+    try:
+        assert link.client.get("/dashboard/transfers/fire-9/panels").status_code == 200
+    finally:
+        slots.release()
+
+
 def test_thermal_scale_is_brightness_temperature() -> None:
     scene = generate_scene("fire", 3)
     kelvin = imagery.brightness_temperature_k(scene.image, "fire")

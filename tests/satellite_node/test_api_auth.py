@@ -16,10 +16,10 @@ import pytest
 from sat_harness import ServerThread, raster_for, satellite_settings
 
 from satellite_node.app import create_app
-from satellite_node.auth import hash_token, new_token
 from satellite_node.client import SatelliteClient, SceneRefused
 from shared.errors import ConfigurationError
 from shared.protocol.scenes import SceneRequest
+from shared.protocol.tokens import hash_token, new_token
 
 NOWHERE = "http://127.0.0.1:9"
 NEVER_UP = {"rate_bps": 2e6, "outages": [{"start_s": 0, "end_s": 1e9}]}

@@ -26,7 +26,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 600.0,
 ) -> None:
     """Start ground and satellite, downlink generated scenes of every task, print the figures."""
-    from satellite_node.auth import new_token
+    from shared.protocol.tokens import new_token
     from workbench.demo.processes import (
         free_port,
         new_link_key,

@@ -113,7 +113,7 @@ def make_token(
 ) -> None:
     """Make an API token: prints the token (give it to its holder; it is shown only now) and
     the entry to add to SAT_API_TOKENS (the node keeps only its SHA-256)."""
-    from satellite_node.auth import new_token
+    from shared.protocol.tokens import new_token
 
     secret, entry = new_token(
         name,

@@ -35,3 +35,34 @@ def test_shipped_segmenter_learned_its_task(
     assert scores["f1_positive"] >= floor, scores
     f1_background = 2 * scores["f1_macro"] - scores["f1_positive"]
     assert f1_background > 0.8, scores  # not bought by marking everything positive
+
+
+def test_windows_cover_every_pixel_exactly_once() -> None:
+    import numpy as np
+
+    from shared.models.segmentation import windows
+
+    for height, width, tile, halo in ((1000, 700, 256, 32), (64, 64, 512, 32), (513, 512, 512, 0)):
+        seen = np.zeros((height, width), dtype=np.int32)
+        for rows, cols, core_rows, core_cols in windows(height, width, tile, halo):
+            assert rows.stop - rows.start <= tile + 2 * halo
+            seen[rows, cols][core_rows, core_cols] += 1
+        assert (seen == 1).all()
+
+
+def test_a_scene_segmented_in_windows_matches_the_whole_scene() -> None:
+    import numpy as np
+
+    from shared.sensors.profiles import PROFILES
+    from workbench.datasets.generate import generate_scene
+
+    segmenter = load_segmenter("cloud", device="cpu")
+    assert segmenter is not None
+    scene = generate_scene("cloud", 3).image.astype(np.float32) / PROFILES["cloud"].global_max
+    mosaic = np.tile(scene, (1, 3, 3))  # 768 x 768: 4 windows of 512 with a 32-pixel halo
+    segmenter.tile_px = 10_000
+    whole = segmenter.predict(mosaic)
+    segmenter.tile_px = 512
+    windowed = segmenter.predict(mosaic)
+    assert windowed.shape == whole.shape and windowed.dtype == np.uint8
+    assert (windowed == whole).mean() > 0.999

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "satellite_node"))
 from sat_harness import ServerThread, raster_for, satellite_settings  # noqa: E402
 
 from satellite_node.app import create_app  # noqa: E402
-from satellite_node.auth import hash_token, new_token  # noqa: E402
 from shared.errors import ConfigurationError  # noqa: E402
+from shared.protocol.tokens import hash_token, new_token  # noqa: E402
 from workbench.cli import satellite_cmds  # noqa: E402
 
 
