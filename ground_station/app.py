@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from ground_station import dashboard
 from ground_station.api import health, plans, query, transfers
+from ground_station.api.access import session_key
 from ground_station.api.errors import install_error_handlers
 from ground_station.context import GroundContext
 from ground_station.dashboard.state import DashboardState
@@ -28,6 +29,7 @@ from ground_station.processing.segmenters import load_segmenters
 from ground_station.settings import GroundSettings, get_settings
 from ground_station.store import TransferStore
 from ground_station.transfers import TransferLimits, TransferService
+from shared.protocol.tokens import TokenTable
 from shared.sensors.profiles import PROFILES
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,8 @@ def build_context(settings: GroundSettings) -> GroundContext:
         processor=processor,
         worker_limits=decode_limits,
         dashboard=DashboardState(render_slots=settings.panel_renders),
+        read_tokens=TokenTable(settings.read_tokens) if settings.read_tokens else None,
+        session_key=session_key(next(iter(settings.link_keys().values()))),
     )
 
 

@@ -15,6 +15,7 @@ from ground_station.settings import GroundSettings
 from ground_station.store import TransferStore
 from ground_station.transfers import TransferService
 from shared.protocol.signing import NonceStore
+from shared.protocol.tokens import TokenTable
 
 if TYPE_CHECKING:  # the dashboard package imports its routes, which import this module
     from ground_station.dashboard.state import DashboardState
@@ -35,3 +36,5 @@ class GroundContext:
     processor: Processor
     worker_limits: WorkerLimits
     dashboard: DashboardState
+    read_tokens: TokenTable | None = None
+    session_key: bytes = b""

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared.errors import ConfigurationError
 from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
 from shared.protocol.signing import link_key
+from shared.protocol.tokens import ApiToken
 
 
 class GroundSettings(BaseSettings):
@@ -21,8 +22,14 @@ class GroundSettings(BaseSettings):
         database_url: any SQLAlchemy URL; default a SQLite file ``ground.db`` in ``data_dir``.
         link_key: the satellite's shared HMAC key (``GS_LINK_KEY``); required.
         link_key_id: the key id the satellite signs with.
-        public_reads: GET routes of the query API (and the dashboard) need no signature;
-            a signature, when sent, is still verified. Writes are always signed.
+        public_reads: GET routes of the query API, the metrics and the dashboard are open to
+            anyone (``GS_PUBLIC_READS=true``; off by default). Otherwise a read needs the
+            satellite's signature, a reader token or a dashboard session (``/signin``); a
+            signature, when sent, is always verified. Writes are always signed.
+        read_tokens: tokens that may read (``GS_READ_TOKENS``, a JSON list of ``{"name",
+            "role", "sha256"}`` as ``eodl satellite token`` prints; any role reads), by
+            ``Authorization: Bearer`` or by signing in to the dashboard once.
+        session_hours: how long a dashboard sign-in lasts.
         max_skew_s: the oldest (or most future) signed timestamp accepted.
         max_chunk_bytes: the largest chunk body accepted (413 above it).
         max_transfer_bytes: the largest container a transfer may announce (413 above it).
@@ -48,7 +55,9 @@ class GroundSettings(BaseSettings):
     database_url: str | None = None
     link_key: SecretStr | None = None
     link_key_id: str = "sat-1"
-    public_reads: bool = True
+    public_reads: bool = False
+    read_tokens: list[ApiToken] = Field(default_factory=list)
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     max_skew_s: float = Field(default=300.0, gt=0)
     max_chunk_bytes: int = Field(default=4 * DEFAULT_CHUNK_BYTES, ge=1)
     max_transfer_bytes: int = Field(default=256 * 1024 * 1024, ge=1)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ground_station.api.access import COOKIE, bearer_reader, session_holder
 from ground_station.context import GroundContext
 from shared.errors import AuthenticationError, IntegrityError, PayloadTooLargeError
 from shared.protocol.signing import HEADER_SIGNATURE, verify_request
@@ -88,15 +89,34 @@ async def signed_chunk(request: Request, context: ContextDep) -> bytes:
 
 
 async def read_access(request: Request, context: ContextDep) -> None:
-    """Signed GETs are verified; unsigned ones pass only when ``GS_PUBLIC_READS`` is on."""
-    if request.headers.get(HEADER_SIGNATURE) is None and context.settings.public_reads:
+    """A read passes when it is signed (and verifies), carries a reader token or a session
+    cookie, or when ``GS_PUBLIC_READS`` is on (see :mod:`ground_station.api.access`)."""
+    if request.headers.get(HEADER_SIGNATURE) is not None:
+        verify(context, request, await read_body(request, MAX_JSON_BYTES))
         return
-    if request.headers.get(HEADER_SIGNATURE) is None:
+    if context.settings.public_reads or reader_of(request, context) is not None:
+        return
+    context.metrics.auth_failures.inc()
+    raise AuthenticationError(
+        "reads need a sign-in: open /signin in a browser, send 'Authorization: Bearer "
+        "<reader token>' (GS_READ_TOKENS), or set GS_PUBLIC_READS=true to open them to anyone"
+    )
+
+
+def reader_of(request: Request, context: GroundContext) -> str | None:
+    """Who reads: the holder of a valid bearer token or session cookie, else None.
+
+    Raises:
+        AuthenticationError: a bearer token that is not configured (counted).
+    """
+    try:
+        name = bearer_reader(request.headers.get("authorization"), context.read_tokens)
+    except AuthenticationError:
         context.metrics.auth_failures.inc()
-        raise AuthenticationError(
-            "request is not signed and GS_PUBLIC_READS is off; sign it with sign_request()"
-        )
-    verify(context, request, await read_body(request, MAX_JSON_BYTES))
+        raise
+    if name is not None:
+        return name
+    return session_holder(request.cookies.get(COOKIE), context.session_key)
 
 
 SignedJson = Annotated[bytes, Depends(signed_json)]

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
-from ground_station.api.deps import ContextDep
+from ground_station.api.deps import ContextDep, ReadAccess
 from ground_station.db import TransferRecord
 from shared.errors import EODownlinkError
 from shared.protocol.routes import HEALTHZ, METRICS, READYZ
@@ -41,7 +41,7 @@ def readyz(context: ContextDep, response: Response) -> dict[str, object]:
     return {"status": "ready" if ready else "not ready", "checks": checks}
 
 
-@router.get(METRICS, response_class=Response)
+@router.get(METRICS, response_class=Response, dependencies=[ReadAccess])
 def metrics(context: ContextDep) -> Response:
     """Prometheus text format: transfers by state, chunks, worker failures, latencies."""
     with context.sessions() as session:

@@ -1,5 +1,6 @@
 """The dashboard's routes: two HTML pages, their static assets, chart PNGs and the imagery of
-one transfer. Reads follow the query API's access rule (``GS_PUBLIC_READS``)."""
+one transfer. Data routes follow the query API's access rule (:mod:`ground_station.api.access`);
+the pages send a browser that may not read to ``/signin``; the assets are open."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from ground_station.api.deps import ContextDep, ReadAccess
@@ -17,6 +18,8 @@ from ground_station.context import GroundContext
 from ground_station.dashboard.charts import render_chart
 from ground_station.dashboard.panels import ensure_panels, panel_path
 from ground_station.dashboard.series import TransferPoint
+from ground_station.dashboard.signin import may_read, signin_redirect
+from ground_station.dashboard.signin import router as signin_router
 from ground_station.db import TransferRecord
 from shared.errors import NotFoundError
 
@@ -27,7 +30,8 @@ _NO_STORE = {"Cache-Control": "no-store"}
 ChartName = Literal["psnr-bpp", "f1-bpp", "link", "queue"]
 PanelName = Literal["scene", "true-colour", "false-colour", "roi", "overlay", "truth", "errors"]
 
-router = APIRouter(tags=["dashboard"], dependencies=[ReadAccess])
+router = APIRouter(tags=["dashboard"])
+router.include_router(signin_router)
 
 
 def _static(name: str) -> FileResponse:
@@ -40,16 +44,18 @@ def _static(name: str) -> FileResponse:
     return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix])
 
 
-@router.get("/", response_class=FileResponse, include_in_schema=False)
-def transfers_page() -> FileResponse:
+@router.get("/", response_model=None, include_in_schema=False)
+def transfers_page(request: Request, context: ContextDep) -> FileResponse | RedirectResponse:
     """The transfers table and the charts."""
-    return _static("index.html")
+    return _static("index.html") if may_read(request, context) else signin_redirect(request)
 
 
-@router.get("/transfers/{transfer_id}", response_class=FileResponse, include_in_schema=False)
-def transfer_page(transfer_id: TransferId) -> FileResponse:
+@router.get("/transfers/{transfer_id}", response_model=None, include_in_schema=False)
+def transfer_page(
+    transfer_id: TransferId, request: Request, context: ContextDep
+) -> FileResponse | RedirectResponse:
     """One transfer's page (its script fetches the transfer by the id in the address)."""
-    return _static("transfer.html")
+    return _static("transfer.html") if may_read(request, context) else signin_redirect(request)
 
 
 @router.get("/dashboard/static/{name}", response_class=FileResponse, include_in_schema=False)
@@ -74,7 +80,7 @@ def _fingerprint(points: list[TransferPoint]) -> tuple[Any, ...]:
     return (stamp, *((p.transfer_id, p.state, p.committed_at, p.processed_at) for p in points))
 
 
-@router.get("/dashboard/charts/{name}.png", response_class=Response)
+@router.get("/dashboard/charts/{name}.png", response_class=Response, dependencies=[ReadAccess])
 def chart(name: ChartName, context: ContextDep) -> Response:
     """A chart of all transfers as PNG (``psnr-bpp``, ``f1-bpp``, ``link``, ``queue``).
 
@@ -90,7 +96,7 @@ def chart(name: ChartName, context: ContextDep) -> Response:
     return Response(png, media_type="image/png", headers=_NO_STORE)
 
 
-@router.get("/dashboard/transfers/{transfer_id}/panels")
+@router.get("/dashboard/transfers/{transfer_id}/panels", dependencies=[ReadAccess])
 def transfer_panels(transfer_id: TransferId, context: ContextDep) -> dict[str, Any]:
     """The transfer's imagery (rendered on first call), notes on what is missing, and the
     container's header and metadata as the ground decoded them."""
@@ -100,7 +106,11 @@ def transfer_panels(transfer_id: TransferId, context: ContextDep) -> dict[str, A
     return index
 
 
-@router.get("/dashboard/transfers/{transfer_id}/panels/{name}.png", response_class=FileResponse)
+@router.get(
+    "/dashboard/transfers/{transfer_id}/panels/{name}.png",
+    response_class=FileResponse,
+    dependencies=[ReadAccess],
+)
 def transfer_panel(transfer_id: TransferId, name: PanelName, context: ContextDep) -> FileResponse:
     """One panel PNG of a processed transfer."""
     return FileResponse(panel_path(context, transfer_id, name), media_type="image/png")

@@ -203,6 +203,7 @@ def _ground_app(tmp_path: Path) -> Any:
             min_free_bytes=0,
             device="cpu",
             segmenter_dir=tmp_path / "no-segmenters",
+            public_reads=True,
         )
     )
 

@@ -55,6 +55,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "GS_DEVICE": "cpu",
             "GS_SEGMENTER_DIR": str(tmp_path / "no-segmenters"),
             "GS_MIN_FREE_BYTES": "0",
+            "GS_PUBLIC_READS": "true",
             "SAT_CONNECT_TIMEOUT_S": "2",
         }
     )

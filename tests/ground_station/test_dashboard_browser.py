@@ -102,6 +102,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Link
         "GS_DEVICE": "cpu",
         "GS_SEGMENTER_DIR": str(write_segmenters(root / "seg")),
         "GS_MIN_FREE_BYTES": "0",
+        "GS_PUBLIC_READS": "true",
         "OMP_NUM_THREADS": "1",
     }
     server = subprocess.Popen(

@@ -60,6 +60,7 @@ def test_real_uvicorn_on_loopback_accepts_a_signed_upload(tmp_path: Path, scene:
         "GS_DEVICE": "cpu",
         "GS_SEGMENTER_DIR": str(tmp_path / "none"),
         "GS_MIN_FREE_BYTES": "0",
+        "GS_PUBLIC_READS": "true",
     }
     server = subprocess.Popen(
         [

@@ -124,7 +124,13 @@ class Service:
 
 def ground_service(data_dir: Path, log_path: Path, **env: str) -> Service:
     """``eodl ground serve`` on ``data_dir`` (CPU, no disk reserve unless ``env`` says)."""
-    values = {"GS_LINK_KEY": LINK_KEY, "GS_DEVICE": "cpu", "GS_MIN_FREE_BYTES": "0", **env}
+    values = {
+        "GS_LINK_KEY": LINK_KEY,
+        "GS_DEVICE": "cpu",
+        "GS_MIN_FREE_BYTES": "0",
+        "GS_PUBLIC_READS": "true",  # asked for: reads are tested on their own
+        **env,
+    }
     return Service(
         ["ground", "serve", "--data-dir", str(data_dir), "--log-level", "warning"],
         values,
@@ -277,6 +283,7 @@ def ground_app(data_dir: Path, **overrides: Any) -> Any:
     from ground_station.settings import GroundSettings
 
     values: dict[str, Any] = {"min_free_bytes": 0, "device": "cpu", **overrides}
+    values.setdefault("public_reads", True)  # asked for: reads are tested on their own
     return create_app(GroundSettings(data_dir=data_dir, link_key=LINK_KEY, **values))
 
 

@@ -25,7 +25,11 @@ def ground(tmp_path: Path) -> Iterator[SignedClient]:
     from ground_station.settings import GroundSettings
 
     settings = GroundSettings(
-        data_dir=tmp_path / "ground", link_key=LINK_KEY, device="cpu", min_free_bytes=0
+        data_dir=tmp_path / "ground",
+        link_key=LINK_KEY,
+        device="cpu",
+        min_free_bytes=0,
+        public_reads=True,
     )
     with TestClient(create_app(settings)) as client:
         yield SignedClient(client)

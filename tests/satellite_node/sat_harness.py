@@ -65,7 +65,12 @@ def ground_app(data_dir: Path, **overrides: Any) -> Any:
     from ground_station.settings import GroundSettings
 
     settings = GroundSettings(
-        data_dir=data_dir, link_key=LINK_KEY, min_free_bytes=0, device="cpu", **overrides
+        data_dir=data_dir,
+        link_key=LINK_KEY,
+        min_free_bytes=0,
+        device="cpu",
+        public_reads=True,  # asked for: reads are authenticated in test_gs_read_access.py
+        **overrides,
     )
     return create_app(settings)
 

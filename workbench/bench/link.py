@@ -154,6 +154,7 @@ def running_ground(work: Path, key: str, max_chunk_bytes: int) -> Iterator[str]:
         "GS_MAX_CHUNK_BYTES": str(max_chunk_bytes),
         "GS_SEGMENTER_DIR": str(no_segmenters),
         "GS_DEVICE": "cpu",
+        "GS_PUBLIC_READS": "true",  # loopback only, for the bench's own status reads
     }
     args = ["ground", "serve", "--port", str(port), "--data-dir", str(work / "ground")]
     ground = start_service("ground", [*args, "--log-level", "warning"], port, env, work / "logs")

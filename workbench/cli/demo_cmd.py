@@ -40,14 +40,15 @@ def demo(
     started = time.monotonic()
     prepare_data_dir(data_dir)
     key = new_link_key()
-    uploader_token, uploader = new_token("demo-uploader", "uploader")
+    uploader_token, uploader = new_token("demo-uploader", "uploader", alerts=True)
+    reader_token, reader = new_token("demo-reader", "reader")
     gs_port, sat_port = free_port(), free_port()
     logs = data_dir / "logs"
     ground = start_service(
         "ground",
         ["ground", "serve", "--port", str(gs_port), "--data-dir", str(data_dir / "ground")],
         gs_port,
-        {"GS_LINK_KEY": key},
+        {"GS_LINK_KEY": key, "GS_READ_TOKENS": f"[{reader.model_dump_json()}]"},
         logs,
     )
     satellite = start_service(
@@ -81,7 +82,7 @@ def demo(
             f"uploaded {len(uploads)} scenes; downlinking through {link_rate / 1e6:g} "
             f"Mbit/s passes of {pass_duration:g} s every {pass_period:g} s ..."
         )
-        records = wait_for_transfers(ground.url, len(uploads), timeout)
+        records = wait_for_transfers(ground.url, reader_token, len(uploads), timeout)
         typer.echo(format_table(records))
         typer.echo("\nper task and codec (processed transfers):")
         typer.echo(format_table(summarise(records)))
@@ -89,6 +90,7 @@ def demo(
         if exit_after:
             return
         typer.echo(f"dashboard: {ground.url}/   (Ctrl-C stops both services)")
+        typer.echo(f"sign in with this run's reader token: {reader_token}")
         while ground.process.poll() is None and satellite.process.poll() is None:
             time.sleep(1.0)
     except KeyboardInterrupt:

@@ -93,11 +93,14 @@ def upload_scenes(satellite_url: str, token: str, scenes_per_task: int, seed: in
     return uploads
 
 
-def wait_for_transfers(ground_url: str, expected: int, timeout_s: float) -> list[dict[str, Any]]:
-    """Poll the ground until ``expected`` transfers have ended, processed or failed."""
+def wait_for_transfers(
+    ground_url: str, reader_token: str, expected: int, timeout_s: float
+) -> list[dict[str, Any]]:
+    """Poll the ground (with a reader token) until ``expected`` transfers have ended."""
     deadline = time.monotonic() + timeout_s
     items: list[dict[str, Any]] = []
-    with httpx.Client(base_url=ground_url, timeout=30.0) as client:
+    headers = {"Authorization": f"Bearer {reader_token}"}
+    with httpx.Client(base_url=ground_url, timeout=30.0, headers=headers) as client:
         while time.monotonic() < deadline:
             body = client.get("/v1/transfers", params={"limit": 1000}).json()
             items = body["items"]
