@@ -250,7 +250,8 @@ def test_panels_of_unknown_or_unprocessed_transfers_are_refused(ground) -> None:
 def test_unsigned_reads_are_refused_when_public_reads_are_off(make_link) -> None:  # type: ignore[no-untyped-def]
     link: Link = make_link(public_reads=False)
     with_dashboard(link.client.app)
-    assert link.client.get("/").status_code == 401
+    page = link.client.get("/", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/signin")
     assert link.client.get("/dashboard/charts/link.png").status_code == 401
 
 
