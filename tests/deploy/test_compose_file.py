@@ -141,7 +141,9 @@ def test_dockerfiles_run_unprivileged_with_dependencies_cached(name: str) -> Non
     lines = [line.strip() for line in text.splitlines()]
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), f"{name} must end as a non-root USER"
-    base = next(line for line in lines if line.startswith(("FROM", "ARG CUDA_IMAGE")))
+    base = next(
+        line for line in lines if line.startswith(("FROM", "ARG CUDA_IMAGE", "ARG BASE_IMAGE"))
+    )
     assert ("nvidia/cuda" in base) if "cuda" in name else ("python:3.11-slim" in base)
     assert "libopenjp2-7" in text
     deps = next(i for i, line in enumerate(lines) if line.startswith("COPY pyproject.toml"))

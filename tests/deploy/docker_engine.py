@@ -1,0 +1,138 @@
+"""A private Docker engine for the compose test: its own ``dockerd`` (data root, exec root and
+socket of its own, stopped at the end), a local Debian bookworm base image where no registry
+can be reached, and ``docker`` / ``docker-compose`` commands aimed at that engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_ROOT = Path(os.environ.get("EODL_DOCKER_ROOT", "/var/lib/eodl-docker"))
+EXEC_ROOT = Path("/run/eodl-docker")
+SOCKET = Path("/run/eodl-docker.sock")
+PIDFILE = Path("/run/eodl-docker.pid")
+BASE_IMAGE = "eodl-debian:bookworm"
+# what the base needs beyond minbase: python3 (3.11 on bookworm) with venv, as python:3.11-slim has
+BASE_PACKAGES = "python3,python3-venv,ca-certificates"
+DEBIAN_MIRROR = os.environ.get("EODL_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# The CLI of Debian's docker.io (20.10), beside its engine: it builds with BuildKit on its own,
+# where a newer CLI found first on PATH wants the buildx plugin, which Debian does not ship.
+DOCKER_CLI = os.environ.get(
+    "EODL_DOCKER_CLI", "/usr/bin/docker" if Path("/usr/bin/docker").is_file() else "docker"
+)
+
+
+def engine_skip_reason() -> str | None:
+    """Why a private engine cannot run here, or None when it can (it may still fail to start)."""
+    if os.geteuid() != 0:
+        return "the compose test starts its own dockerd, which needs root (run it as root)"
+    for tool, package in (
+        ("dockerd", "docker.io"),
+        (DOCKER_CLI, "docker.io"),
+        ("docker-compose", "docker-compose"),
+    ):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install {package})"
+    if SOCKET.exists() and PIDFILE.exists():
+        return f"another engine already serves {SOCKET} (pid file {PIDFILE}); stop it first"
+    return None
+
+
+@dataclass
+class Engine:
+    """A running private ``dockerd``; ``env`` aims docker and docker-compose at it."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DOCKER_HOST": f"unix://{SOCKET}", "DOCKER_BUILDKIT": "1"}
+
+    def run(
+        self, *args: str, timeout_s: float = 120.0, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``docker ARGS`` (or ``docker-compose ...`` when args[0] is "docker-compose")."""
+        command = list(args) if args[0] == "docker-compose" else [DOCKER_CLI, *args]
+        done = subprocess.run(
+            command, env=self.env, capture_output=True, text=True, timeout=timeout_s
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+        return done
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout_s``; dockerd stops its containers first."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+def start_engine(log_dir: Path, timeout_s: float = 60.0) -> Engine:
+    """Start ``dockerd`` on its own data root and socket (overlay2); wait until it answers.
+
+    Raises:
+        RuntimeError: it exited or did not answer within ``timeout_s`` (its log tail says why).
+    """
+    log_path = log_dir / "dockerd.log"
+    command = [
+        "dockerd", "--data-root", str(DATA_ROOT), "--exec-root", str(EXEC_ROOT),
+        "-H", f"unix://{SOCKET}", "--pidfile", str(PIDFILE), "--storage-driver", "overlay2",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    engine = Engine(process, log_path)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"dockerd exited ({process.returncode}):\n{engine.log_tail()}")
+        if engine.run("info", timeout_s=10, check=False).returncode == 0:
+            return engine
+        time.sleep(0.5)
+    engine.stop()
+    raise RuntimeError(f"dockerd did not answer in {timeout_s:.0f} s:\n{engine.log_tail()}")
+
+
+def ensure_base_image(engine: Engine, name: str = BASE_IMAGE) -> float:
+    """Make the Debian bookworm base image unless the engine has it; seconds it took (0 if not).
+
+    ``debootstrap --variant=minbase`` from Debian's archive, then ``docker import``. The archive
+    here may be a dated snapshot, so apt in the image does not check Valid-Until.
+    """
+    if engine.run("image", "inspect", name, check=False).returncode == 0:
+        return 0.0
+    if shutil.which("debootstrap") is None:
+        raise RuntimeError(
+            f"no {name} image and no debootstrap to make it (apt-get install debootstrap)"
+        )
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="eodl-base-", dir="/var/tmp") as tmp:
+        root = Path(tmp) / "root"
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm",
+             str(root), DEBIAN_MIRROR],
+            check=True, capture_output=True, timeout=900,
+        )  # fmt: skip
+        (root / "etc/apt/apt.conf.d/99eodl-snapshot").write_text(
+            'Acquire::Check-Valid-Until "false";\n'
+        )
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            [DOCKER_CLI, "import", "-", name], stdin=tar.stdout, env=engine.env, check=True,
+            capture_output=True, timeout=600,
+        )  # fmt: skip
+        tar.wait(60)
+    return time.monotonic() - started
