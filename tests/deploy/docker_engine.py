@@ -17,6 +17,7 @@ DATA_ROOT = Path(os.environ.get("EODL_DOCKER_ROOT", "/var/lib/eodl-docker"))
 EXEC_ROOT = Path("/run/eodl-docker")
 SOCKET = Path("/run/eodl-docker.sock")
 PIDFILE = Path("/run/eodl-docker.pid")
+BRIDGE = "docker0"  # dockerd makes it and leaves it behind
 BASE_IMAGE = "eodl-debian:bookworm"
 # what the base needs beyond minbase: python3 (3.11 on bookworm) with venv, as python:3.11-slim has
 BASE_PACKAGES = "python3,python3-venv,ca-certificates"
@@ -39,8 +40,8 @@ def engine_skip_reason() -> str | None:
     ):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (apt-get install {package})"
-    if SOCKET.exists() and PIDFILE.exists():
-        return f"another engine already serves {SOCKET} (pid file {PIDFILE}); stop it first"
+    if PIDFILE.exists() and Path(f"/proc/{PIDFILE.read_text().strip()}").exists():
+        return f"another dockerd (pid file {PIDFILE}) already serves {SOCKET}: stop it first"
     return None
 
 
@@ -50,6 +51,7 @@ class Engine:
 
     process: subprocess.Popen[bytes]
     log_path: Path
+    made_bridge: bool  # docker0 was not there before: remove it at the end
 
     @property
     def env(self) -> dict[str, str]:
@@ -79,6 +81,8 @@ class Engine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        if self.made_bridge:
+            subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, timeout=30)
 
 
 def start_engine(log_dir: Path, timeout_s: float = 60.0) -> Engine:
@@ -88,13 +92,14 @@ def start_engine(log_dir: Path, timeout_s: float = 60.0) -> Engine:
         RuntimeError: it exited or did not answer within ``timeout_s`` (its log tail says why).
     """
     log_path = log_dir / "dockerd.log"
+    made_bridge = not Path(f"/sys/class/net/{BRIDGE}").exists()
     command = [
         "dockerd", "--data-root", str(DATA_ROOT), "--exec-root", str(EXEC_ROOT),
         "-H", f"unix://{SOCKET}", "--pidfile", str(PIDFILE), "--storage-driver", "overlay2",
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    engine = Engine(process, log_path)
+    engine = Engine(process, log_path, made_bridge)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
