@@ -354,8 +354,15 @@ def test_compose_downlink_end_to_end(engine: Engine, tmp_path: Path) -> None:
         _run_deployment(deployment, tmp_path)
     finally:
         deployment.compose("down", "-v", "--remove-orphans", "--timeout", "10")
-    left = engine.run("ps", "-aq", "--filter", f"label=com.docker.compose.project={PROJECT}")
-    assert not left.stdout.strip(), "containers left behind"
+    for kind in ("container", "volume", "network"):
+        label = f"label=com.docker.compose.project={PROJECT}"
+        left = engine.run(
+            kind, "ls", "-q", *(["-a"] if kind == "container" else []), "--filter", label
+        )
+        assert not left.stdout.strip(), f"{kind}s left behind: {left.stdout.split()}"
+    assert not engine.run("volume", "ls", "-q", "--filter", "dangling=true").stdout.strip(), (
+        "anonymous volumes left behind"
+    )
 
 
 def _first_pass(
