@@ -134,6 +134,8 @@ def test_gpu_override_reserves_a_gpu_on_a_cuda_image() -> None:
     (device,) = ground["deploy"]["resources"]["reservations"]["devices"]
     assert "gpu" in device["capabilities"]
     assert ground["environment"]["GS_DEVICE"] == "cuda"
+    # the base file's build args merge in: the CPU torch index must not reach the CUDA image
+    assert ground["build"]["args"]["TORCH_INDEX_URL"] == "https://pypi.org/simple"
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
