@@ -17,6 +17,7 @@ DATA_ROOT = Path(os.environ.get("EODL_DOCKER_ROOT", "/var/lib/eodl-docker"))
 EXEC_ROOT = Path("/run/eodl-docker")
 SOCKET = Path("/run/eodl-docker.sock")
 PIDFILE = Path("/run/eodl-docker.pid")
+COMPOSE_PREFIXES = ("SAT_", "GS_", "LINK_", "EODL_", "COMPOSE_", "SATELLITE_PORT", "GROUND_PORT")
 BRIDGE = "docker0"  # dockerd makes it and leaves it behind
 BASE_IMAGE = "eodl-debian:bookworm"
 # what the base needs beyond minbase: python3 (3.11 on bookworm) with venv, as python:3.11-slim has
@@ -55,7 +56,10 @@ class Engine:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DOCKER_HOST": f"unix://{SOCKET}", "DOCKER_BUILDKIT": "1"}
+        """The caller's environment without compose settings (they would override the test's
+        env file in compose's interpolation), aimed at this engine, with BuildKit."""
+        own = {k: v for k, v in os.environ.items() if not k.startswith(COMPOSE_PREFIXES)}
+        return {**own, "DOCKER_HOST": f"unix://{SOCKET}", "DOCKER_BUILDKIT": "1"}
 
     def run(
         self, *args: str, timeout_s: float = 120.0, check: bool = True
