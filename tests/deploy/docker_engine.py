@@ -19,6 +19,7 @@ SOCKET = Path("/run/eodl-docker.sock")
 PIDFILE = Path("/run/eodl-docker.pid")
 COMPOSE_PREFIXES = ("SAT_", "GS_", "LINK_", "EODL_", "COMPOSE_", "SATELLITE_PORT", "GROUND_PORT")
 BRIDGE = "docker0"  # dockerd makes it and leaves it behind
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 BASE_IMAGE = "eodl-debian:bookworm"
 # what the base needs beyond minbase: python3 (3.11 on bookworm) with venv, as python:3.11-slim has
 BASE_PACKAGES = "python3,python3-venv,ca-certificates"
@@ -46,6 +47,54 @@ def engine_skip_reason() -> str | None:
     return None
 
 
+def _iptables(*args: str) -> str:
+    done = subprocess.run(["iptables", *args], capture_output=True, text=True, timeout=30)
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class HostNetwork:
+    """The host's forwarding state before dockerd, which adds its DOCKER chains and rules,
+    turns IPv4 forwarding on and sets the FORWARD policy to DROP, and leaves all of it."""
+
+    docker_chains: bool
+    forward_policy: str
+    ip_forward: str
+
+    @classmethod
+    def now(cls) -> HostNetwork | None:
+        if shutil.which("iptables") is None:
+            return None
+        policy = _iptables("-S", "FORWARD").split("\n", 1)[0].split()
+        return cls(
+            docker_chains="DOCKER" in _iptables("-S") + _iptables("-t", "nat", "-S"),
+            forward_policy=policy[-1] if policy[:2] == ["-P", "FORWARD"] else "ACCEPT",
+            ip_forward=IP_FORWARD.read_text().strip(),
+        )
+
+    def restore(self) -> None:
+        """Remove dockerd's rules and chains (unless some were there before it), and put the
+        FORWARD policy and IPv4 forwarding back."""
+        if not self.docker_chains:
+            for table in ("filter", "nat"):
+                rules = _iptables("-t", table, "-S").splitlines()
+                for rule in rules:
+                    words = rule.split()
+                    if (
+                        words[:1] == ["-A"]
+                        and not words[1].startswith("DOCKER")
+                        and ("DOCKER" in rule or BRIDGE in rule)
+                    ):
+                        _iptables("-t", table, "-D", *words[1:])
+                chains = [r.split()[1] for r in rules if r.startswith("-N DOCKER")]
+                for chain in chains:
+                    _iptables("-t", table, "-F", chain)
+                for chain in chains:
+                    _iptables("-t", table, "-X", chain)
+        _iptables("-P", "FORWARD", self.forward_policy)
+        IP_FORWARD.write_text(self.ip_forward + "\n")
+
+
 @dataclass
 class Engine:
     """A running private ``dockerd``; ``env`` aims docker and docker-compose at it."""
@@ -53,6 +102,7 @@ class Engine:
     process: subprocess.Popen[bytes]
     log_path: Path
     made_bridge: bool  # docker0 was not there before: remove it at the end
+    host_before: HostNetwork | None = None  # what to put back: dockerd's iptables, forwarding
 
     @property
     def env(self) -> dict[str, str]:
@@ -87,6 +137,8 @@ class Engine:
                 self.process.wait(10)
         if self.made_bridge:
             subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, timeout=30)
+        if self.host_before is not None:
+            self.host_before.restore()
 
 
 def start_engine(log_dir: Path, timeout_s: float = 60.0) -> Engine:
@@ -97,13 +149,14 @@ def start_engine(log_dir: Path, timeout_s: float = 60.0) -> Engine:
     """
     log_path = log_dir / "dockerd.log"
     made_bridge = not Path(f"/sys/class/net/{BRIDGE}").exists()
+    host_before = HostNetwork.now()
     command = [
         "dockerd", "--data-root", str(DATA_ROOT), "--exec-root", str(EXEC_ROOT),
         "-H", f"unix://{SOCKET}", "--pidfile", str(PIDFILE), "--storage-driver", "overlay2",
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    engine = Engine(process, log_path, made_bridge)
+    engine = Engine(process, log_path, made_bridge, host_before)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
