@@ -1,4 +1,5 @@
-"""The docker-compose deployment, checked by structure (no Docker engine runs here): the three
+"""The docker-compose deployment, checked by structure (test_compose_up.py, marked slow, runs
+it on a real engine as root): the three
 services, health-gated start order, fail-fast key, every variable documented, every setting
 the services read documented, ports, volumes and networks consistent, Dockerfiles sane."""
 
@@ -133,6 +134,8 @@ def test_gpu_override_reserves_a_gpu_on_a_cuda_image() -> None:
     (device,) = ground["deploy"]["resources"]["reservations"]["devices"]
     assert "gpu" in device["capabilities"]
     assert ground["environment"]["GS_DEVICE"] == "cuda"
+    # the base file's build args merge in: the CPU torch index must not reach the CUDA image
+    assert ground["build"]["args"]["TORCH_INDEX_URL"] == "https://pypi.org/simple"
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
@@ -141,7 +144,9 @@ def test_dockerfiles_run_unprivileged_with_dependencies_cached(name: str) -> Non
     lines = [line.strip() for line in text.splitlines()]
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), f"{name} must end as a non-root USER"
-    base = next(line for line in lines if line.startswith(("FROM", "ARG CUDA_IMAGE")))
+    base = next(
+        line for line in lines if line.startswith(("FROM", "ARG CUDA_IMAGE", "ARG BASE_IMAGE"))
+    )
     assert ("nvidia/cuda" in base) if "cuda" in name else ("python:3.11-slim" in base)
     assert "libopenjp2-7" in text
     deps = next(i for i, line in enumerate(lines) if line.startswith("COPY pyproject.toml"))
@@ -151,6 +156,31 @@ def test_dockerfiles_run_unprivileged_with_dependencies_cached(name: str) -> Non
     lowered = text.lower()
     for download in ("pretrained", "hf_hub_download", "torch.hub", "wget ", "curl "):
         assert download not in lowered, f"{name} downloads something ({download.strip()})"
+
+
+def _shared_stages(name: str) -> str:
+    text = (DEPLOY / name).read_text()
+    start, end = text.index("ARG BASE_IMAGE="), text.index("# ---- end of the shared stages")
+    return text[start:end]
+
+
+def test_images_share_one_dependency_layer() -> None:
+    """The satellite and ground Dockerfiles begin with the same stages, byte for byte, so the
+    layer cache builds and stores torch (gigabytes) once for the three services."""
+    assert _shared_stages("Dockerfile.satellite") == _shared_stages("Dockerfile.ground")
+    stages = _shared_stages("Dockerfile.ground")
+    assert "FROM ${BASE_IMAGE} AS deps" in stages and "FROM deps AS app" in stages
+    assert "--mount=type=secret,id=pip-ca" in stages, "the pip CA must not land in a layer"
+
+
+def test_compose_file_is_valid_for_docker_compose_1_29(compose: dict[str, Any]) -> None:
+    """docker-compose 1.29 (Debian's) refuses a top-level `name` and env_file entries of the
+    form {path, required} (compose v2.24+); both versions take what is left."""
+    assert "name" not in compose, "set COMPOSE_PROJECT_NAME in .env instead"
+    assert "COMPOSE_PROJECT_NAME=" in ENV_EXAMPLE.read_text()
+    for name, service in compose["services"].items():
+        for entry in service.get("env_file", []):
+            assert isinstance(entry, str), f"{name}: env_file entries must be plain paths"
 
 
 def test_build_files_exist(compose: dict[str, Any]) -> None:
