@@ -30,6 +30,8 @@ from goodput import Figures, counter_at, measure
 from netns_harness import ByteSampler
 from ns_client import queued_times
 
+from shared.protocol.tokens import new_token
+
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +103,14 @@ def _image_sizes(engine: Engine) -> str:
     return "; ".join(listed.split("\n")[:-1]) + " | docker system df: " + shared.replace("\n", "; ")
 
 
+UPLOADER_TOKEN, UPLOADER = new_token("compose-test", "uploader", alerts=True)
+READER_TOKEN, READER = new_token("compose-reader", "reader")
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 class Deployment:
     """The compose project under test: its settings, commands and the two published APIs."""
 
@@ -122,10 +132,21 @@ class Deployment:
             # an outage drops SYNs silently: a probe gives up after 1 s and the next one
             # starts, so a pass start is seen within about a second (default 5 s)
             "SAT_CONNECT_TIMEOUT_S": 1,
+            # the satellite admits an uploader (fire scenes are alerts), the ground a reader
+            "SAT_API_TOKENS": f"[{UPLOADER.model_dump_json()}]",
+            "GS_READ_TOKENS": f"[{READER.model_dump_json()}]",
         }
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-        self.sat = httpx.Client(base_url=f"http://127.0.0.1:{self.sat_port}", timeout=60.0)
-        self.ground = httpx.Client(base_url=f"http://127.0.0.1:{self.ground_port}", timeout=60.0)
+        self.sat = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.sat_port}",
+            timeout=60.0,
+            headers=_bearer(UPLOADER_TOKEN),
+        )
+        self.ground = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.ground_port}",
+            timeout=60.0,
+            headers=_bearer(READER_TOKEN),
+        )
 
     def compose(self, *args: str, timeout_s: float = 300.0) -> str:
         base = ["docker-compose", "-p", PROJECT, "--env-file", str(self.env_file)]
