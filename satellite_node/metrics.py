@@ -70,6 +70,11 @@ class SatelliteCollector(Collector):
         yield self._gauge(
             "eodl_sat_link_in_pass", "1 while a pass is on", float(self.link.in_pass())
         )
+        yield CounterMetricFamily(
+            "eodl_sat_link_bytes_lost",
+            "Bytes of transmissions a pass end or an outage cut short (sent again)",
+            value=float(self.link.bytes_lost),
+        )
         snap = self.stats.snapshot()
         for name, doc in (
             ("bytes_sent", "Chunk bytes acknowledged by the ground"),
@@ -77,6 +82,7 @@ class SatelliteCollector(Collector):
             ("chunks_resent", "Chunks sent again after a failed try"),
             ("delivered", "Scenes delivered with a receipt"),
             ("preemptions", "Transfers paused for a more urgent scene"),
+            ("chunks_cut", "Chunk transmissions a pass end or an outage cut short"),
         ):
             yield CounterMetricFamily(f"eodl_sat_{name}", doc, value=float(snap[name]))  # type: ignore[arg-type]
         retries = CounterMetricFamily(

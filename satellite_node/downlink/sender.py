@@ -227,7 +227,11 @@ class DownlinkSender:
         index = transfer.todo[0]
         chunk = transfer.chunk(index)
         attempted = self._attempted.setdefault(transfer.transfer_id, set())
-        self.link.transmit(len(chunk) + REQUEST_OVERHEAD_BYTES, stop, round_trip=False)
+        try:
+            self.link.transmit(len(chunk) + REQUEST_OVERHEAD_BYTES, stop, round_trip=False)
+        except LinkInterruptedError:
+            self.stats.count("chunks_cut")  # the whole chunk goes again: at most one per cut
+            raise
         resent = index in attempted
         self.pipeline.send(transfer.transfer_id, index, chunk, resent=resent, stop=stop)
         attempted.add(index)

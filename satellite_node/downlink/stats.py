@@ -8,7 +8,7 @@ from collections import Counter
 
 class SenderStats:
     """What the sender did: bytes and chunks sent, retries by reason, deliveries, pre-emptions,
-    and probes of an unreachable ground."""
+    chunk transmissions an interruption cut short, and probes of an unreachable ground."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -18,6 +18,7 @@ class SenderStats:
         self.delivered = 0
         self.preemptions = 0
         self.interruptions = 0
+        self.chunks_cut = 0
         self.probes = 0
         self.retries: Counter[str] = Counter()
 
@@ -49,6 +50,7 @@ class SenderStats:
                 "delivered": self.delivered,
                 "preemptions": self.preemptions,
                 "interruptions": self.interruptions,
+                "chunks_cut": self.chunks_cut,
                 "probes": self.probes,
                 "retries": dict(self.retries),
             }

@@ -57,6 +57,7 @@ class LinkEmulator:
         self._recent: deque[tuple[float, int]] = deque()
         self.bits_sent = 0
         self.interruptions = 0
+        self.bytes_lost = 0  # bytes of transmissions a pass end or an outage cut short
 
     @property
     def profile(self) -> LinkProfile:
@@ -156,6 +157,7 @@ class LinkEmulator:
             now = self.elapsed()
             if now >= end or not self._profile.is_up(now):
                 self.interruptions += 1
+                self.bytes_lost += nbytes
                 raise LinkInterruptedError(
                     f"the link went down with {remaining / 8:.0f} of {nbytes} bytes unsent",
                     bytes_lost=nbytes,

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -316,3 +317,60 @@ def post_fire(client: Any, seed: int, **fields: str) -> Any:
     files = {"raster": ("scene.npy", npy(fire_raster(seed)), "application/octet-stream")}
     data = {"task": "fire", "codec": "jpeg2000", "lossless": "true", **fields}
     return client.post("/v1/scenes", data=data, files=files)
+
+
+class TreeRss:
+    """Peak resident memory of some processes and every descendant (decode workers, tile
+    workers), sampled from ``/proc`` every ``every_s`` in a thread.
+
+    The sum counts pages a child shares with its parent twice, so it is an upper bound.
+    """
+
+    def __init__(self, pids: list[int], every_s: float = 0.05) -> None:
+        self.roots, self.every_s = set(pids), every_s
+        self.peak_bytes, self.samples, self.most_processes = 0, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 1024**2
+
+    def _tree(self) -> set[int]:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(fields[1])
+        tree, grew = set(self.roots), True
+        while grew:
+            children = {pid for pid, parent in parents.items() if parent in tree} - tree
+            grew = bool(children)
+            tree |= children
+        return tree
+
+    def _resident(self, pid: int) -> int:
+        try:
+            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * self._page
+        except (OSError, IndexError, ValueError):
+            return 0  # the process ended between listing and reading
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            tree = self._tree()
+            self.peak_bytes = max(self.peak_bytes, sum(self._resident(p) for p in tree))
+            self.most_processes = max(self.most_processes, len(tree))
+            self.samples += 1
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(10)

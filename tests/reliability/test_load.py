@@ -1,25 +1,27 @@
 """Load (guarantee 6): 50 concurrent uploads, and a backlog of 1,000 queued scenes (slow); the
-services stay responsive (p99 latency of the status endpoints printed) and memory
-stays bounded (peak RSS growth of this process, which hosts both services)."""
+services stay responsive (p99 latency of the status endpoints printed) and memory stays bounded:
+both services run as their own processes and the peak resident memory of them and of every
+child they start (decode workers) is sampled from /proc and held to a stated bound."""
 
 from __future__ import annotations
 
-import resource
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from rel_support import (
-    ServerThread,
+    Service,
+    TreeRss,
     fire_raster,
-    ground_app,
+    ground_service,
     npy,
     percentile_ms,
-    satellite_app,
+    satellite_service,
     transfers,
     wait_for,
 )
@@ -28,8 +30,24 @@ pytestmark = pytest.mark.integration
 LINK_DOWN = {"rate_bps": 5e6, "windows": [{"start_s": 1e6, "end_s": 1e6 + 1}]}
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+#: Both services and their workers together, at their peak (measured 2.6 GiB for 50 uploads:
+#: docs/guarantees.md row 6). Shared pages are counted once per process: an upper bound.
+SERVICES_PEAK_MIB = 3584
+
+
+@contextmanager
+def _services(tmp_path: Path, **sat_env: str) -> Iterator[tuple[Service, Service, TreeRss]]:
+    ground = ground_service(tmp_path / "ground", tmp_path / "ground.log").start()
+    sat = satellite_service(
+        tmp_path / "sat", ground.url, tmp_path / "sat.log", link_rate_bps=50_000_000, **sat_env
+    ).start()
+    try:
+        assert ground.process is not None and sat.process is not None
+        with TreeRss([ground.process.pid, sat.process.pid]) as rss:
+            yield sat, ground, rss
+    finally:
+        sat.kill9()
+        ground.kill9()
 
 
 def _upload(url: str, seed: int) -> tuple[int, float]:
@@ -72,12 +90,13 @@ class Prober:
         self.thread.join(30)
 
 
-def _report(name: str, prober: Prober, extra: str) -> dict[str, float]:
+def _report(name: str, prober: Prober, rss: TreeRss, extra: str) -> dict[str, float]:
     figures = {q: percentile_ms(prober.samples, q) for q in (50, 99)}
     print(
         f"\n{name}: {extra}; status endpoints p50 {figures[50]:.1f} ms, p99 {figures[99]:.1f} ms "
-        f"over {len(prober.samples)} probes ({prober.failures} failed); "
-        f"peak RSS {_peak_rss_mb():.0f} MiB"
+        f"over {len(prober.samples)} probes ({prober.failures} failed); peak RSS of both "
+        f"services and their workers {rss.peak_mib:.0f} MiB (up to {rss.most_processes} "
+        f"processes, {rss.samples} samples)"
     )
     return figures
 
@@ -88,50 +107,48 @@ def _status_urls(sat: str, ground: str, scene_id: str = "") -> list[str]:
 
 
 def test_fifty_concurrent_uploads_all_delivered_and_status_stays_fast(tmp_path: Path) -> None:
-    rss_before = _peak_rss_mb()
-    with ServerThread(ground_app(tmp_path / "ground")) as ground:
-        with ServerThread(satellite_app(tmp_path / "sat", ground.url)) as sat:
-            with Prober(_status_urls(sat.url, ground.url)) as prober:
-                with ThreadPoolExecutor(max_workers=50) as pool:
-                    results = list(pool.map(lambda s: _upload(sat.url, s), range(50)))
-                wait_for(
-                    lambda: (
-                        len([t for t in transfers(ground.url) if t["state"] == "processed"]) == 50
-                    ),
-                    150,
-                    "all 50 transfers to be processed",
-                    0.5,
-                )
+    with _services(tmp_path) as (sat, ground, rss):
+        with Prober(_status_urls(sat.url, ground.url)) as prober:
+            with ThreadPoolExecutor(max_workers=50) as pool:
+                results = list(pool.map(lambda s: _upload(sat.url, s), range(50)))
+            wait_for(
+                lambda: len([t for t in transfers(ground.url) if t["state"] == "processed"]) == 50,
+                150,
+                "all 50 transfers to be processed",
+                0.5,
+            )
     codes = [code for code, _ in results]
     upload_p99 = percentile_ms([s for _, s in results], 99)
-    _report("50 concurrent uploads", prober, f"upload p99 {upload_p99:.0f} ms")
+    _report("50 concurrent uploads", prober, rss, f"upload p99 {upload_p99:.0f} ms")
     assert codes == [202] * 50
     assert prober.failures == 0  # latency is printed above, never asserted
-    assert _peak_rss_mb() - rss_before < 1024.0
+    assert rss.samples > 10 and rss.most_processes >= 3  # the decode workers were seen
+    assert rss.peak_mib < SERVICES_PEAK_MIB
+
+
+def _queued_count(url: str) -> int:
+    listing = httpx.get(f"{url}/v1/scenes", params={"limit": 2000}, timeout=30)
+    states = [s["state"] for s in listing.json()["scenes"]]
+    return states.count("queued") + states.count("downlinking")  # one may be on the wire
 
 
 @pytest.mark.slow
 def test_a_backlog_of_a_thousand_scenes_keeps_status_fast(tmp_path: Path) -> None:
-    rss_before = _peak_rss_mb()
-    with ServerThread(ground_app(tmp_path / "ground")) as ground:
-        with ServerThread(satellite_app(tmp_path / "sat", ground.url)) as sat:
-            httpx.put(f"{sat.url}/v1/link", json=LINK_DOWN, timeout=10).raise_for_status()
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                codes = [c for c, _ in pool.map(lambda s: _upload(sat.url, s), range(1000))]
-
-            def queued() -> dict[str, Any] | None:
-                listing = httpx.get(f"{sat.url}/v1/scenes", params={"limit": 2000}, timeout=30)
-                states = [s["state"] for s in listing.json()["scenes"]]
-                waiting = states.count("queued") + states.count("downlinking")
-                return {"n": len(states)} if waiting == 1000 else None  # one may be on the wire
-
-            wait_for(queued, 300, "1,000 scenes to be queued", 1.0)
-            probe_id = httpx.get(f"{sat.url}/v1/scenes", params={"limit": 1}).json()["scenes"]
-            urls = _status_urls(sat.url, ground.url, probe_id[0]["scene_id"])
-            urls.append(f"{sat.url}/metrics")
-            with Prober(urls, max_samples=800) as prober:
-                wait_for(lambda: len(prober.samples) >= 800, 120, "800 probes")
-    _report("1,000 queued scenes", prober, f"{codes.count(202)} accepted")
+    with _services(tmp_path) as (sat, ground, rss):
+        httpx.put(f"{sat.url}/v1/link", json=LINK_DOWN, timeout=10).raise_for_status()
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            codes = [c for c, _ in pool.map(lambda s: _upload(sat.url, s), range(1000))]
+        # the bound follows this machine's measured compression rate, not a fixed wall clock
+        wait_for(lambda: _queued_count(sat.url) >= 50, 300, "the first 50 scenes queued", 1.0)
+        rate = 50 / max(1e-3, time.monotonic() - started)
+        wait_for(lambda: _queued_count(sat.url) == 1000, 3 * 1000 / rate + 60, "1,000 queued", 1.0)
+        probe_id = httpx.get(f"{sat.url}/v1/scenes", params={"limit": 1}).json()["scenes"]
+        urls = _status_urls(sat.url, ground.url, probe_id[0]["scene_id"])
+        urls.append(f"{sat.url}/metrics")
+        with Prober(urls, max_samples=800) as prober:
+            wait_for(lambda: len(prober.samples) >= 800, 120, "800 probes")
+    _report("1,000 queued scenes", prober, rss, f"{codes.count(202)} accepted, {rate:.1f}/s")
     assert codes == [202] * 1000
     assert prober.failures == 0  # latency is printed above, never asserted
-    assert _peak_rss_mb() - rss_before < 1024.0
+    assert rss.peak_mib < SERVICES_PEAK_MIB
