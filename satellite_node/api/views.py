@@ -39,6 +39,7 @@ def scene_view(record: SceneRecord) -> SceneView:
         updated_at=record.updated_at,
         delivered_at=record.delivered_at,
         uploader=record.uploader,
+        queued_at=record.queued_at,
     )
 
 

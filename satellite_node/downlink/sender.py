@@ -227,6 +227,7 @@ class DownlinkSender:
         index = transfer.todo[0]
         chunk = transfer.chunk(index)
         attempted = self._attempted.setdefault(transfer.transfer_id, set())
+        self.stats.started(transfer.record.scene_id, index)
         try:
             self.link.transmit(len(chunk) + REQUEST_OVERHEAD_BYTES, stop, round_trip=False)
         except LinkInterruptedError:

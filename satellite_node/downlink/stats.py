@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
+
+#: Chunk starts kept for diagnosis (and for the alert-ordering test): the most recent ones.
+CHUNK_JOURNAL = 1024
 
 
 class SenderStats:
@@ -21,6 +25,12 @@ class SenderStats:
         self.chunks_cut = 0
         self.probes = 0
         self.retries: Counter[str] = Counter()
+        self.chunk_starts: deque[tuple[float, str, int]] = deque(maxlen=CHUNK_JOURNAL)
+
+    def started(self, scene_id: str, index: int) -> None:
+        """Journal a chunk the sender starts to send (wall-clock time, scene, index)."""
+        with self._lock:
+            self.chunk_starts.append((time.time(), scene_id, index))
 
     def chunk(self, nbytes: int, *, resent: bool) -> None:
         """Count one chunk the ground acknowledged (``resent``: it had been sent before)."""

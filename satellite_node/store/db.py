@@ -107,11 +107,17 @@ class SceneDb:
             allowed = only_from
         marks = ",".join("?" * len(allowed))
         extra = f", {sets}" if sets else ""
+        now = time.time()
+        stamps, times = (
+            ("updated_at = ?, queued_at = ?", (now, now))
+            if to is SceneState.QUEUED
+            else ("updated_at = ?", (now,))
+        )
         with self.transaction() as db:
             cursor = db.execute(
-                f"UPDATE scenes SET state = ?{extra}, updated_at = ? "
+                f"UPDATE scenes SET state = ?{extra}, {stamps} "
                 f"WHERE scene_id = ? AND state IN ({marks})",
-                (to.value, *args, time.time(), scene_id, *(s.value for s in allowed)),
+                (to.value, *args, *times, scene_id, *(s.value for s in allowed)),
             )
             if cursor.rowcount != 1:
                 raise ConflictError(

@@ -69,6 +69,7 @@ class SceneRecord:
     raw_kept: bool = False
     container_version: int = 1
     uploader: str | None = None
+    queued_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -142,4 +143,5 @@ def record_from_row(row: sqlite3.Row) -> SceneRecord:
         raw_kept=bool(row["raw_kept"]),
         container_version=int(row["container_version"]),
         uploader=row["uploader"],
+        queued_at=row["queued_at"],
     )

@@ -7,6 +7,7 @@ ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("raw_kept", "INTEGER NOT NULL DEFAULT 0"),
     ("container_version", "INTEGER NOT NULL DEFAULT 1"),
     ("uploader", "TEXT"),
+    ("queued_at", "REAL"),
 )
 
 SCHEMA = """

@@ -84,6 +84,7 @@ class SceneView(BaseModel):
     updated_at: float
     delivered_at: float | None
     uploader: str | None = None
+    queued_at: float | None = None
 
 
 class SceneList(BaseModel):
