@@ -61,8 +61,11 @@ def test_an_alert_overtakes_a_backlog(tmp_path: Path) -> None:
     queue time and its commit (at most one, within 0.1 s) may still go first."""
     with ServerThread(ground_app(tmp_path / "ground")) as ground:
         # slow enough that the backlog (about 0.5 s of link time per scene) cannot drain while
-        # the alert is being compressed; 1 KiB chunks: each scene takes several
-        app = satellite_app(tmp_path / "sat", ground.url, link_rate_bps=24_000, plan="advise")
+        # the alert is being compressed; 256-byte chunks: each scene takes about eight, so a
+        # sender that finished its current scene first would start several before the alert
+        app = satellite_app(
+            tmp_path / "sat", ground.url, link_rate_bps=24_000, chunk_bytes=256, plan="advise"
+        )
         with TestClient(app) as sat:
             backlog = [post_fire(sat, seed, priority="low").json()["scene_id"] for seed in range(8)]
             journal = app.state.context.sender.stats.chunk_starts
