@@ -48,11 +48,14 @@ def upload(satellite_url: str, task: str, files: list[Path]) -> list[str]:
 SENDABLE = {"queued", "downlinking", "delivered"}
 
 
-def queued_times(satellite_url: str, count: int, timeout_s: float) -> dict[str, float]:
-    """When the first and the last of ``count`` scenes were first seen ready to send."""
+def queued_times(
+    satellite_url: str, count: int, timeout_s: float, headers: dict[str, str] | None = None
+) -> dict[str, float]:
+    """When the first and the last of ``count`` scenes were first seen ready to send
+    (``headers``: e.g. the bearer token of a satellite that asks for one)."""
     seen: dict[str, float] = {}
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(base_url=satellite_url, timeout=10.0) as client:
+    with httpx.Client(base_url=satellite_url, timeout=10.0, headers=headers) as client:
         while len(seen) < count and time.monotonic() < deadline:
             now = time.time()
             for scene in client.get("/v1/scenes").json()["scenes"]:

@@ -246,7 +246,9 @@ def _upload_for_goodput(
     url = str(deployment.sat.base_url).rstrip("/")
     before = len(deployment.scenes())
     watcher = threading.Thread(
-        target=lambda: watched.update(q=queued_times(url, before + len(noisy), 120))
+        target=lambda: watched.update(
+            q=queued_times(url, before + len(noisy), 120, _bearer(UPLOADER_TOKEN))
+        )
     )
     watcher.start()
     ids = [deployment.upload(p, "cloud", codec="jpeg2000", lossless="true") for p in noisy]
