@@ -12,6 +12,7 @@ from shared.errors import EODownlinkError
 from shared.protocol.http_errors import (
     document_error_body,
     error_response,
+    install_disconnect_handler,
     retry_headers,
     status_for,
 )
@@ -31,4 +32,5 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handler(app: FastAPI) -> None:
     """Register the handler for domain errors."""
     app.add_exception_handler(EODownlinkError, _handle)
+    install_disconnect_handler(app, LOG)
     document_error_body(app)

@@ -9,12 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
 from shared.errors import EODownlinkError
 from shared.protocol.http_errors import (
     document_error_body,
     error_response,
+    install_disconnect_handler,
     retry_headers,
     status_for,
 )
@@ -65,9 +65,6 @@ def _disk_full(exc: BaseException) -> bool:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, ClientDisconnect):  # the sender went away mid-body: nothing to answer
-        log.info("client disconnected before its request body was read")
-        return _body(400, "ClientDisconnect", "the client disconnected before sending its body")
     if _disk_full(exc):
         log.error("the ground store's disk is full: %s", exc)
         detail = f"the ground store's disk is full ({exc}); free space on the ground"
@@ -80,6 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handler for domain errors (and JSON bodies for FastAPI's own errors)."""
     app.add_exception_handler(EODownlinkError, _domain)
     app.add_exception_handler(Exception, _unexpected)
+    install_disconnect_handler(app, log)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     document_error_body(app)

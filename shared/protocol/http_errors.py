@@ -6,11 +6,13 @@ Each app installs a handler built on :func:`status_for` and :func:`error_respons
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from shared import errors as e
 from shared.protocol.messages import ErrorBody
@@ -54,6 +56,21 @@ def retry_headers(exc: Exception) -> dict[str, str]:
     if retry_after_s is None or retry_after_s == float("inf"):
         return {}
     return {"retry-after": str(max(1, math.ceil(retry_after_s)))}
+
+
+def install_disconnect_handler(app: FastAPI, log: logging.Logger) -> None:
+    """Answer a request whose client went away mid-body with one log line, no traceback.
+
+    Registered for ``ClientDisconnect`` itself, so Starlette's exception middleware handles it;
+    a handler for ``Exception`` would answer too, but the server would still log a traceback.
+    """
+
+    async def disconnected(request: Request, _exc: Exception) -> JSONResponse:
+        log.info("%s %s: the client went away before sending its body", request.method,
+                 request.url.path)  # fmt: skip
+        return error_response(400, "ClientDisconnect", "the client disconnected mid-body")
+
+    app.add_exception_handler(ClientDisconnect, disconnected)
 
 
 def error_response(
