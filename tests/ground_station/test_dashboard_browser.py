@@ -316,3 +316,50 @@ def test_transfers_page_shows_the_satellites_latest_plan(  # type: ignore[no-unt
     assert _no_page_overflow(page)
     page.screenshot(path=str(artifacts_dir / "dashboard-plan.png"), full_page=True)
     assert console.errors == []
+
+
+def test_a_browser_signs_in_once_and_the_session_stays_out_of_scripts(  # type: ignore[no-untyped-def]
+    browser, tmp_path: Path
+) -> None:
+    from shared.protocol.tokens import new_token
+
+    token, entry = new_token("browser-reader", "reader")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "GS_LINK_KEY": LINK_KEY,
+        "GS_DATA_DIR": str(tmp_path / "ground"),
+        "GS_DEVICE": "cpu",
+        "GS_SEGMENTER_DIR": str(tmp_path / "none"),
+        "GS_MIN_FREE_BYTES": "0",
+        "GS_PUBLIC_READS": "false",
+        "GS_READ_TOKENS": f"[{entry.model_dump_json()}]",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(port)], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30.0) as client:
+            _wait_ready(client, server)
+        page = browser.new_page()
+        page.goto(f"{base}/")
+        assert page.url == f"{base}/signin?next=/"  # sent to sign in, not shown a 401
+        page.fill("input[name=token]", "a-guess")
+        page.click("button[type=submit]")
+        assert page.locator("#failed").is_visible()
+        page.fill("input[name=token]", token)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/")
+        page.wait_for_function("document.getElementById('status').textContent !== 'loading...'")
+        assert page.evaluate("document.cookie") == ""  # HttpOnly: no script can read it
+        cookies = {c["name"]: c for c in page.context.cookies(base)}
+        assert (
+            cookies["eodl_session"]["httpOnly"] and cookies["eodl_session"]["sameSite"] == "Strict"
+        )
+        assert page.evaluate("fetch('/v1/summary').then(r => r.status)") == 200
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
