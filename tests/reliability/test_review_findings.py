@@ -141,32 +141,31 @@ def test_deeply_nested_metadata_fails_one_transfer_as_a_container_error(
     assert _healthy(ground)
 
 
+def _abandon(server: ServerThread, head: bytes, caplog: pytest.LogCaptureFixture) -> str:
+    """Send ``head`` (headers that announce 100,000 bytes, and a few of them), hang up, and
+    return what the service logged."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with caplog.at_level(logging.INFO):
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(head)
+        time.sleep(1.0)
+    return caplog.text
+
+
 def test_an_aborted_body_is_logged_in_one_line(
     ground: ServerThread, caplog: pytest.LogCaptureFixture
 ) -> None:
-    host, port = ground.url.removeprefix("http://").split(":")
-    with caplog.at_level(logging.INFO):
-        with socket.create_connection((host, int(port)), timeout=10) as connection:
-            connection.sendall(
-                b"PUT /v1/transfers/t-gone/chunks/0 HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Length: 100000\r\n\r\n" + b"y" * 10
-            )  # then the sender goes away mid-body
-        time.sleep(1.0)
-    assert "Traceback" not in caplog.text
+    head = b"PUT /v1/transfers/t-gone/chunks/0 HTTP/1.1\r\nHost: x\r\n"
+    logged = _abandon(ground, head + b"Content-Length: 100000\r\n\r\n" + b"y" * 10, caplog)
+    assert "Traceback" not in logged
     assert _healthy(ground)
 
 
 def test_an_aborted_upload_is_logged_in_one_line_on_the_satellite(
     satellite: ServerThread, caplog: pytest.LogCaptureFixture
 ) -> None:
-    host, port = satellite.url.removeprefix("http://").split(":")
-    with caplog.at_level(logging.INFO):
-        with socket.create_connection((host, int(port)), timeout=10) as connection:
-            connection.sendall(
-                b"POST /v1/scenes HTTP/1.1\r\nHost: x\r\n"
-                b"Content-Type: multipart/form-data; boundary=x\r\n"
-                b"Content-Length: 100000\r\n\r\n--x\r\n"
-            )  # then the uploader goes away mid-body
-        time.sleep(1.0)
-    assert "Traceback" not in caplog.text
+    head = b"POST /v1/scenes HTTP/1.1\r\nHost: x\r\n"
+    head += b"Content-Type: multipart/form-data; boundary=x\r\n"
+    logged = _abandon(satellite, head + b"Content-Length: 100000\r\n\r\n--x\r\n", caplog)
+    assert "Traceback" not in logged
     assert _healthy(satellite)
