@@ -35,7 +35,10 @@ Device = Annotated[
 Threads = Annotated[
     int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")
 ]
-Resume = Annotated[bool, typer.Option("--resume", help="continue from <out>.state.pt if present")]
+Resume = Annotated[
+    bool,
+    typer.Option("--resume", help="continue from <out>.state.pt if present (at this --lr)"),
+]
 Json = Annotated[bool, typer.Option("--json", help="print one JSON value on stdout")]
 
 

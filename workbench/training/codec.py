@@ -241,12 +241,20 @@ def _restore(config: CodecTrainConfig, net: nn.Module, optimisers: tuple[Any, An
     net.load_state_dict(saved["model"])
     optimisers[0].load_state_dict(saved["main_opt"])
     optimisers[1].load_state_dict(saved["aux_opt"])
+    _set_lr(optimisers, config.lr, config.aux_lr)
     restore_rng(saved["rng"])
     run.stopper = EarlyStopping(config.patience, saved["best"], saved["stale"])
     run.budget.spent_s, run.start_epoch = saved["spent_s"], saved["epoch"] + 1
     run.best_state, run.best_val = saved["best_model"], saved["best_val"]
     run.losses = list(saved["losses"])
     return run
+
+
+def _set_lr(optimisers: tuple[Any, Any], lr: float, aux_lr: float) -> None:
+    """The command's rates win over the saved ones: a resume at a lower --lr is a decay stage."""
+    for optimiser, rate in zip(optimisers, (lr, aux_lr), strict=True):
+        for group in optimiser.param_groups:
+            group["lr"] = rate
 
 
 def _save_state(
