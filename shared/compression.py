@@ -37,19 +37,24 @@ from shared.errors import (
 from shared.metrics.distortion import psnr_db
 from shared.metrics.rate import bits_per_sample, bpp
 from shared.roi.masks import ROI_METADATA_KEY, block_mask
+from shared.varint import encode_uvarint
 from shared.wire.container import (
     DIGEST_KEY,
     MAX_METADATA_BYTES,
+    WRITTEN_VERSION,
     Container,
+    encode_free_metadata,
     encode_metadata,
     pack_container,
     read_header,
     unpack_container,
 )
-from shared.wire.header import HEADER_SIZE, ContainerHeader
+from shared.wire.header import FORMAT_VERSION, ContainerHeader
 from shared.wire.sidecar import pack_mask, unpack_mask
 
 RESERVED_METADATA = (DIGEST_KEY, "psnr_db")
+#: The longest header either version writes (version 2's, with every optional field, is ~110).
+MAX_HEADER_BYTES = 128
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,15 @@ class DecodedScene:
     Attributes:
         raster: the reconstruction. Shape: (C, H, W), original dtype.
         container: the verified container it came from.
-        digest_matches: the raster is bit-identical to the encoder's reconstruction.
+        digest_matches: the raster is bit-identical to the encoder's reconstruction (as far as
+            the container's check goes: all 32 bytes of the SHA-256 in version 1, 8 in version
+            2); ``None`` when the container carries no check.
         truth_mask: the sidecar's truth mask, or ``None``.
     """
 
     raster: NDArray[Any] = field(repr=False)
     container: Container
-    digest_matches: bool
+    digest_matches: bool | None
     truth_mask: NDArray[Any] | None = field(default=None, repr=False)
 
 
@@ -144,16 +151,27 @@ def _float_peak(raster: NDArray[Any]) -> float:
     return peak
 
 
-def _scene_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+def _scene_metadata(metadata: dict[str, Any] | None, version: int) -> dict[str, Any]:
     meta = dict(metadata or {})
     clash = sorted(set(meta) & set(RESERVED_METADATA))
     if clash:
         raise ConfigurationError(
             f"metadata keys {clash} are set by the pipeline; remove them from the metadata"
         )
-    meta.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
+    if version == FORMAT_VERSION:
+        meta.setdefault("created_at", datetime.now(UTC).isoformat(timespec="seconds"))
     encode_metadata({**meta, DIGEST_KEY: "0" * 64})  # fail before a slow encode, not after
     return meta
+
+
+def _metadata_bytes(meta: dict[str, Any], version: int) -> int:
+    """What ``meta`` costs in a container of ``version`` (version 1 always carries a digest)."""
+    if version == FORMAT_VERSION:
+        return len(encode_metadata({**meta, DIGEST_KEY: "0" * 64, "psnr_db": "x" * 22}))
+    if not meta:
+        return 0
+    blob = len(encode_free_metadata(meta))
+    return blob + len(encode_uvarint(blob))
 
 
 def _sidecar(truth_mask: NDArray[Any] | None, spec: RasterSpec) -> bytes | None:
@@ -179,6 +197,8 @@ def compress_raster(
     checkpoints: Any = None,
     roi_mask: NDArray[Any] | None = None,
     tiling: TilingPolicy | None = None,
+    container_version: int = WRITTEN_VERSION,
+    reconstruction_check: bool | None = None,
 ) -> CompressedScene:
     """Encode a raster into a container and measure it.
 
@@ -197,6 +217,14 @@ def compress_raster(
         tiling: when and how a large scene is cut into tiles coded in parallel (default
             :class:`shared.codecs.tiling.TilingPolicy`: learned codecs, 512-pixel tiles, 2 workers).
             The container is still one per scene; its header says ``tiled``.
+        container_version: 2 (compact, default) or 1. Version 1 always carries the metadata,
+            the onboard PSNR and the reconstruction's SHA-256; version 2 carries the metadata
+            only when there is some (the caller reports the PSNR beside the container, as the
+            satellite does in its transfer announcement).
+        reconstruction_check: version 2: carry 8 bytes of the reconstruction's SHA-256, so that
+            the ground can prove it decoded the encoder's pixels. ``None``: for learned codecs
+            (whose float synthesis is where encoder and decoder could part), not for classical
+            ones (an integer codestream read by a standard decoder).
 
     Raises:
         InvalidRasterError, RateTargetError, ConfigurationError, CodecError, CheckpointError.
@@ -204,7 +232,7 @@ def compress_raster(
     chw = _as_chw(np.asarray(raster))
     spec = build_spec(chw, scale=scale, bit_depth=bit_depth)
     check_raster(chw, spec)
-    meta = _scene_metadata(metadata)
+    meta = _scene_metadata(metadata, container_version)
     sidecar = _sidecar(truth_mask, spec)
     info = codec_info(codec)
     if roi_mask is not None and info.capabilities.roi == "none":
@@ -222,7 +250,8 @@ def compress_raster(
     elif roi_mask is None:
         encoded = open_codec(codec, checkpoints).encode(chw, spec, target)
     else:
-        encoded = _encode_roi(open_codec(codec, checkpoints), chw, spec, target, roi_mask, meta)
+        engine = open_codec(codec, checkpoints)
+        encoded = _encode_roi(engine, chw, spec, target, roi_mask, meta, container_version)
     recon = encoded.reconstruction
     if recon.shape != spec.shape or recon.dtype.name != spec.dtype:
         raise CodecError(
@@ -230,8 +259,11 @@ def compress_raster(
             f"{spec.dtype} {spec.shape} raster; the codec breaks the contract"
         )
     psnr = psnr_db(chw, recon, spec.scale)
-    meta[DIGEST_KEY] = reconstruction_digest(recon)
-    meta["psnr_db"] = psnr if math.isfinite(psnr) else None  # JSON null: exact (infinite)
+    digest = reconstruction_digest(recon)
+    if container_version == FORMAT_VERSION:
+        meta[DIGEST_KEY] = digest
+        meta["psnr_db"] = psnr if math.isfinite(psnr) else None  # JSON null: exact (infinite)
+    check = info.kind != "classical" if reconstruction_check is None else reconstruction_check
     container = pack_container(
         codec=codec,
         spec=spec,
@@ -242,6 +274,9 @@ def compress_raster(
         lossless=encoded.lossless,
         quality=encoded.quality if encoded.quality is not None else target.quality,
         tiled=tiled,
+        version=container_version,
+        rate_bpp=target.bpp,
+        digest=digest if check else None,
     )
     header = read_header(container)
     return CompressedScene(
@@ -262,6 +297,7 @@ def _encode_roi(
     target: RateTarget,
     roi_mask: NDArray[Any],
     meta: dict[str, Any],
+    version: int,
 ) -> EncodedPayload:
     """Encode with ROI coding and record the coded ROI (its block grid) in ``meta``."""
     if ROI_METADATA_KEY in meta:
@@ -273,16 +309,14 @@ def _encode_roi(
         )
     grid = block_mask(roi_mask)
     if engine.capabilities.roi == "latent-gain":
-        return _encode_roi_learned(engine, chw, spec, target, grid.pixels(), meta)
+        return _encode_roi_learned(engine, chw, spec, target, grid.pixels(), meta, version)
     if engine.capabilities.roi != "background-lowpass":
         raise ConfigurationError(f"{engine.name} does not code a region of interest")
     record = grid.to_metadata(method=ROI_METHOD, sigma_px=DEFAULT_SIGMA_PX)
+    without = dict(meta)
     meta[ROI_METADATA_KEY] = record
     if target.bpp is not None:  # the ROI record's bytes come out of the payload: equal totals
-        record_bits = 8 * (
-            len(encode_metadata({ROI_METADATA_KEY: record, DIGEST_KEY: "0" * 64}))
-            - len(encode_metadata({DIGEST_KEY: "0" * 64}))
-        )
+        record_bits = 8 * (_metadata_bytes(meta, version) - _metadata_bytes(without, version))
         payload_bpp = target.bpp - record_bits / (spec.height * spec.width)
         if payload_bpp <= 0:
             raise RateTargetError(
@@ -300,6 +334,7 @@ def _encode_roi_learned(
     target: RateTarget,
     roi: NDArray[Any],
     meta: dict[str, Any],
+    version: int,
 ) -> EncodedPayload:
     """Latent-gain ROI coding; a bpp target picks the (quality, gains) whose container fits.
 
@@ -312,9 +347,8 @@ def _encode_roi_learned(
         raise ConfigurationError(f"{engine.name} is not a learned codec")
     if target.bpp is None:
         encoded = engine.encode(chw, spec, target, roi_mask=roi)
-    else:  # header + the metadata the pipeline adds (digest, a 24-character psnr_db at most)
-        placeholder = {**meta, DIGEST_KEY: "0" * 64, "psnr_db": "x" * 22}
-        fixed = HEADER_SIZE + len(encode_metadata(placeholder))
+    else:  # header + the metadata (version 1: with the digest and a 24-character psnr_db)
+        fixed = MAX_HEADER_BYTES + _metadata_bytes(meta, version)
         budget = bpp_budget_bytes(target.bpp, spec)
         encoded = fit_roi_rate(
             engine, chw, spec, roi, max_bytes=budget, fixed_overhead_bytes=fixed
@@ -327,7 +361,7 @@ def _encode_roi_learned(
 def max_container_bytes(limits: DecodeLimits) -> int:
     """The largest container a decode under ``limits`` can legitimately need."""
     mask_bytes = 2 + 4 * 3 + (limits.max_pixels + 7) // 8
-    return HEADER_SIZE + limits.max_payload_bytes + MAX_METADATA_BYTES + mask_bytes
+    return MAX_HEADER_BYTES + limits.max_payload_bytes + MAX_METADATA_BYTES + mask_bytes
 
 
 def decompress_container(
@@ -363,7 +397,7 @@ def decompress_container(
             f"{header.codec_name} decoded a {raster.dtype} {raster.shape} raster; the header "
             f"declares {header.dtype} {header.spec.shape}"
         )
-    matches = reconstruction_digest(raster) == container.metadata[DIGEST_KEY]
+    matches = container.reconstruction_matches(reconstruction_digest(raster))
     mask = unpack_mask(container.sidecar) if container.sidecar is not None else None
     return DecodedScene(raster, container, matches, mask)
 

@@ -45,7 +45,9 @@ from shared.codecs.registry import codec_info_by_wire_id
 from shared.errors import ContainerError, UnknownNameError
 
 MAGIC = b"EODL"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # this module's fixed layout; version 2 is shared.wire.format_v2
+#: What this module's reader takes: exactly the reader every version-1 build shipped, so its
+#: answer to a version-2 container is the one an old ground gives (tests hold it to that).
 SUPPORTED_VERSIONS: tuple[int, ...] = (1,)
 HEADER_FORMAT = "<4sBHH8sHIIBBBBdIIII"
 HEADER_SIZE = struct.calcsize(HEADER_FORMAT)
@@ -84,6 +86,17 @@ class ContainerHeader:
         payload_bytes, metadata_bytes, sidecar_bytes: section lengths.
         crc32c: the checksum the header declares.
         tiled: the payload is a tile directory plus per-tile payloads (``shared.wire.tiles``).
+        header_bytes: bytes before the payload (55 in version 1; variable in version 2).
+        trailer_bytes: bytes after the sidecar (version 2's CRC32C; 0 in version 1).
+        sidecar_length_bytes: version 2's varint giving the sidecar's length (not counted in
+            the rate, like the sidecar itself).
+        digest: version 2's reconstruction check, the first bytes of the SHA-256 of the
+            encoder's reconstruction (``b""``: none carried; version 1 keeps it in metadata).
+        rate_code: version 2's rate target code (:func:`shared.wire.format_v2.bpp_of_code`).
+        frame_elided: version 2 carries a JPEG 2000 codestream's tile data only; the reader
+            rebuilds the rest (:mod:`shared.codecs.j2k_header`).
+        resolutions: the rebuilt codestream's resolution count (``None``: the default).
+        payload_bytes counts the bytes carried; a rebuilt codestream is longer.
     """
 
     version: int
@@ -103,6 +116,13 @@ class ContainerHeader:
     sidecar_bytes: int
     crc32c: int
     tiled: bool = False
+    header_bytes: int = HEADER_SIZE
+    trailer_bytes: int = 0
+    sidecar_length_bytes: int = 0
+    digest: bytes = b""
+    rate_code: int | None = None
+    frame_elided: bool = False
+    resolutions: int | None = None
 
     @property
     def codec_name(self) -> str:
@@ -117,12 +137,13 @@ class ContainerHeader:
     @property
     def total_bytes(self) -> int:
         """The size the whole container must have: header plus the three sections."""
-        return HEADER_SIZE + self.payload_bytes + self.metadata_bytes + self.sidecar_bytes
+        sections = self.payload_bytes + self.metadata_bytes + self.sidecar_bytes
+        return self.header_bytes + sections + self.trailer_bytes
 
     @property
     def rate_bytes(self) -> int:
         """The bytes that count in bpp: the whole container except the evaluation sidecar."""
-        return self.total_bytes - self.sidecar_bytes
+        return self.total_bytes - self.sidecar_bytes - self.sidecar_length_bytes
 
     @property
     def spec(self) -> RasterSpec:
@@ -159,6 +180,11 @@ class ContainerHeader:
             "rate_bytes": self.rate_bytes,
             "crc32c": f"{self.crc32c:08x}",
             "tiled": self.tiled,
+            "header_bytes": self.header_bytes,
+            "digest": self.digest.hex(),
+            "rate_code": self.rate_code,
+            "frame_elided": self.frame_elided,
+            "resolutions": self.resolutions,
         }
 
 

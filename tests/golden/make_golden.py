@@ -1,8 +1,11 @@
-"""Regenerate the golden container of wire format version 1: tests/golden/container_v1.bin.
+"""Regenerate the golden containers: tests/golden/container_v1.bin and container_v2.bin.
 
-The file freezes the format: tests compare what ``pack_container`` writes for the fixed inputs
-below with the committed bytes, byte for byte. Regenerate it only for a deliberate format
-change (which also needs a new format version):
+The files freeze the formats: tests compare what ``pack_container`` writes for the fixed inputs
+below with the committed bytes, byte for byte. A file that exists is never rewritten without
+``--force``: regenerate one only for a deliberate format change (which also needs a new format
+version). Version 2 has two files: a learned container with every optional field
+(container_v2.bin) and the smallest case, a 32x32 JPEG 2000 patch whose main header the ground
+rebuilds (container_v2_j2k.bin).
 
     .venv/bin/python tests/golden/make_golden.py          # refuses to overwrite
     .venv/bin/python tests/golden/make_golden.py --force  # overwrite on purpose
@@ -21,6 +24,12 @@ from shared.codecs.base import ModelRef, RasterSpec
 from shared.wire import pack_container, pack_mask
 
 GOLDEN_PATH = Path(__file__).resolve().parent / "container_v1.bin"
+GOLDEN_PATHS = {
+    1: GOLDEN_PATH,
+    2: GOLDEN_PATH.with_name("container_v2.bin"),
+    3: GOLDEN_PATH.with_name("container_v2_j2k.bin"),  # key 3: the JPEG 2000 case of version 2
+}
+GOLDEN_J2K_SPEC = RasterSpec(bands=1, height=32, width=32, dtype="uint16", bit_depth=14, scale=16383)
 
 GOLDEN_SPEC = RasterSpec(bands=10, height=8, width=8, dtype="uint16", bit_depth=14, scale=10000.0)
 GOLDEN_MODEL = ModelRef(model_id=3, weights_prefix=bytes.fromhex("0123456789abcdef"))
@@ -41,17 +50,47 @@ def golden_mask() -> np.ndarray:
     return (((rows + cols) % 3 == 0) | (rows == 7)).astype(np.uint8)
 
 
-def golden_bytes() -> bytes:
-    """The golden container, built from the fixed inputs above."""
+def golden_j2k_samples() -> np.ndarray:
+    """A fixed 32x32 14-bit ramp with a hot spot, (1, 32, 32) uint16."""
+    rows, cols = np.indices((32, 32))
+    image = 4000 + 60 * rows + 35 * cols
+    image[12:15, 20:23] = 15000
+    return image[np.newaxis].astype(np.uint16)
+
+
+def golden_j2k_codestream() -> bytes:
+    """OpenJPEG's codestream of the ramp at 2 bpp (9/7, 4 resolutions): the v2 J2K payload."""
+    from shared.codecs.j2k_openjpeg import EncoderSettings, encode_codestream
+    from shared.codecs.j2k_codestream import strip_comments
+
+    settings = EncoderSettings(precision=14, irreversible=True, ratio=7.0, resolutions=4)
+    return strip_comments(encode_codestream(golden_j2k_samples(), settings))
+
+
+def golden_bytes(version: int = 1) -> bytes:
+    """The golden container of ``version`` (3: version 2's JPEG 2000 case) from the inputs above."""
+    if version == 3:
+        return pack_container(
+            codec="jpeg2000",
+            spec=GOLDEN_J2K_SPEC,
+            model=ModelRef(),
+            payload=golden_j2k_codestream(),
+            metadata={},
+            rate_bpp=2.0,
+        )
+    metadata = GOLDEN_METADATA if version == 1 else {"scene_id": "golden-0001", "note": "v2"}
     return pack_container(
         codec="cheng2020-gmm",
         spec=GOLDEN_SPEC,
         model=GOLDEN_MODEL,
         payload=GOLDEN_PAYLOAD,
-        metadata=GOLDEN_METADATA,
+        metadata=metadata,
         sidecar=pack_mask(golden_mask()),
         lossless=False,
         quality=3,
+        version=min(version, 2),
+        rate_bpp=0.25,
+        digest=str(GOLDEN_METADATA["reconstruction_sha256"]),
     )
 
 
@@ -59,17 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="overwrite the committed file")
     args = parser.parse_args(argv)
-    if GOLDEN_PATH.exists() and not args.force:
-        print(
-            f"{GOLDEN_PATH} exists; it freezes format version 1. Pass --force to overwrite it "
-            "on purpose (a format change needs a new version).",
-            file=sys.stderr,
-        )
-        return 1
-    data = golden_bytes()
-    GOLDEN_PATH.write_bytes(data)
-    print(f"wrote {GOLDEN_PATH} ({len(data)} bytes)")
-    return 0
+    status = 0
+    for key, path in GOLDEN_PATHS.items():
+        if path.exists() and not args.force:
+            print(
+                f"{path} exists; it freezes a format version. Pass --force to overwrite it on "
+                "purpose (a format change needs a new version).",
+                file=sys.stderr,
+            )
+            status = 1
+            continue
+        data = golden_bytes(key)
+        path.write_bytes(data)
+        print(f"wrote {path} ({len(data)} bytes)")
+    return status
 
 
 if __name__ == "__main__":

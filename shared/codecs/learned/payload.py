@@ -37,6 +37,20 @@ wavefront order only). Between the header and the string lengths::
     24      1     rate level code, u8 (level = code / 32, within the weights' trained levels)
     25      1     ROI flag, u8: 0 none, 1 the version-3 ROI section follows at 26
 
+Version 5, written since container format 2 for every payload, is the same content framed in
+varints, without what the container already holds (the latent grid follows from the raster's
+size, the string count from the architecture, integrity from the container's CRC32C)::
+
+    0       1     version 5 (a version 1-4 payload starts with the magic's b"E")
+    1       1     flags: bit 0 wavefront order, bit 1 rate level, bit 2 ROI section
+    [rate]  1     rate level code
+    [ROI]         the version-3 ROI section (shifts and bitmap)
+    ...     v     symbol bound (varint; 0 unless cheng2020-gmm)
+    ...     v     the length of every string but the last (varints); the last takes the rest
+    ...           the strings; a wavefront y string without its 8-byte marker (the flag says it)
+
+Versions 1-4 stay readable.
+
 Everything is checked here, before rANS sees a byte: CompressAI's decoder crashes on short
 strings and silently returns garbage on corrupted ones.
 """
@@ -51,14 +65,17 @@ from shared.codecs.learned.architectures import LatentScheme, latent_scheme
 from shared.codecs.learned.coding import MIN_STRING_BYTES, LatentLayout, LatentStrings
 from shared.codecs.learned.gmm_coding import MAX_SYMBOL_BOUND, WAVEFRONT_MARKER
 from shared.codecs.learned.roi_gain import LatentGainMap, RoiGain, bitmap_bytes
-from shared.errors import CodecError, ConfigurationError
+from shared.errors import CodecError, ConfigurationError, ContainerError
+from shared.varint import decode_uvarint, encode_uvarint
 
 MAGIC = b"EOLP"
 VERSION = 2  # written for wavefront-order latents
 RASTER_VERSION = 1
 ROI_VERSION = 3  # any order, with a latent gain map
 RATE_VERSION = 4  # cheng2020-gmm wavefront at a rate level, ROI optional
-VERSIONS = (RASTER_VERSION, VERSION, ROI_VERSION, RATE_VERSION)
+COMPACT_VERSION = 5  # varint framing, inside a container's CRC
+VERSIONS = (RASTER_VERSION, VERSION, ROI_VERSION, RATE_VERSION, COMPACT_VERSION)
+_WAVEFRONT, _HAS_RATE, _HAS_ROI = 0x01, 0x02, 0x04
 _HEADER = struct.Struct("<4sBBIIIIH")
 HEADER_BYTES = _HEADER.size
 _SHIFTS = struct.Struct("<BB")
@@ -68,7 +85,31 @@ _CRC = struct.Struct("<I")
 
 
 def pack_payload(coded: LatentStrings, layout: LatentLayout) -> bytes:
-    """Serialise coded latents with their layout (and ROI gain map) and a CRC32C trailer.
+    """Serialise coded latents as a version-5 payload (its ROI gain map and rate level too).
+
+    Raises:
+        ConfigurationError: the gain map was made for another latent grid, or the rate level
+            code does not fit a byte.
+    """
+    strings = list(coded.strings)
+    flags = 0
+    if _is_wavefront(coded.strings):
+        flags, strings[0] = _WAVEFRONT, strings[0][len(WAVEFRONT_MARKER) :]
+    section = b""
+    if coded.rate_code is not None:
+        if not 0 <= coded.rate_code <= 255:
+            raise ConfigurationError(f"rate level code {coded.rate_code} does not fit a byte")
+        flags, section = flags | _HAS_RATE, bytes([coded.rate_code])
+    if coded.gain_map is not None:
+        flags, section = flags | _HAS_ROI, section + _gain_section(coded.gain_map, layout)
+    lengths = b"".join(encode_uvarint(len(x)) for x in strings[:-1])
+    framing = bytes([COMPACT_VERSION, flags]) + section + encode_uvarint(coded.symbol_bound)
+    return framing + lengths + b"".join(strings)
+
+
+def pack_legacy_payload(coded: LatentStrings, layout: LatentLayout) -> bytes:
+    """Serialise coded latents as versions 1-4 did (layout, lengths as u32, a CRC32C trailer),
+    for the tests that keep those payloads readable.
 
     Raises:
         ConfigurationError: the gain map was made for another latent grid.
@@ -107,6 +148,8 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
         CodecError: empty, truncated, corrupted (CRC), wrong version, or a layout that differs
             from the one the raster spec implies.
     """
+    if payload[:1] == bytes([COMPACT_VERSION]):
+        return _unpack_compact(payload, layout, architecture)
     scheme = latent_scheme(architecture)
     string_count = scheme.string_count
     _check_length(payload, _HEADER.size + _LENGTH.size * string_count + _CRC.size)
@@ -122,12 +165,7 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
     if google_crc32c.value(body) != crc:
         raise CodecError("learned payload CRC32C mismatch: the bytes were corrupted in transit")
     _check_layout(count, (y_rows, y_cols), (z_rows, z_cols), layout, string_count)
-    bounds = (1, MAX_SYMBOL_BOUND) if scheme is LatentScheme.MIXTURE else (0, 0)
-    if not bounds[0] <= bound <= bounds[1]:
-        raise CodecError(
-            f"payload symbol bound {bound} is outside {bounds[0]}..{bounds[1]} for "
-            f"{architecture}: the payload is corrupt or from another codec"
-        )
+    _check_bound(bound, scheme, architecture)
     rate_code, has_roi, offset = None, version == ROI_VERSION, _HEADER.size
     if version == RATE_VERSION:
         _check_length(payload, offset + _RATE.size + _LENGTH.size * count + _CRC.size)
@@ -144,6 +182,60 @@ def unpack_payload(payload: bytes, layout: LatentLayout, architecture: str) -> L
     strings = _split_strings(body, count, offset)
     _check_order(version, strings, architecture)
     return LatentStrings(strings, bound, gain_map, rate_code)
+
+
+def _unpack_compact(payload: bytes, layout: LatentLayout, architecture: str) -> LatentStrings:
+    """Parse a version-5 payload (the container's CRC32C has already covered its bytes)."""
+    scheme = latent_scheme(architecture)
+    _check_length(payload, 3)
+    flags, offset = payload[1], 2
+    if flags & ~(_WAVEFRONT | _HAS_RATE | _HAS_ROI):
+        raise CodecError(f"learned payload flags 0x{flags:02x} set unknown bits: it is corrupt")
+    rate_code = None
+    if flags & _HAS_RATE:
+        _check_length(payload, offset + 2)
+        rate_code, offset = payload[offset], offset + 1
+    gain_map = None
+    if flags & _HAS_ROI:
+        size = _SHIFTS.size + bitmap_bytes(layout.y_shape)
+        _check_length(payload, offset + size + 1)
+        gain_map = _read_gain_map(payload[offset : offset + size], layout.y_shape)
+        offset += size
+    bound, offset = _varint(payload, offset, "symbol bound")
+    _check_bound(bound, scheme, architecture)
+    lengths = []
+    for index in range(scheme.string_count - 1):
+        length, offset = _varint(payload, offset, f"string {index} length")
+        lengths.append(length)
+    if sum(lengths) >= len(payload) - offset:
+        raise CodecError(
+            f"payload string lengths sum to {sum(lengths)} bytes but {len(payload) - offset} "
+            "follow the framing, leaving none for the last string: truncated or corrupt"
+        )
+    lengths.append(len(payload) - offset - sum(lengths))
+    strings = _cut(payload, offset, lengths)
+    if flags & _WAVEFRONT:
+        strings = (WAVEFRONT_MARKER + strings[0], *strings[1:])
+    _check_order(RATE_VERSION if rate_code is not None else ROI_VERSION, strings, architecture)
+    if flags & _WAVEFRONT and scheme is not LatentScheme.MIXTURE:
+        raise CodecError(f"a wavefront-order payload for {architecture}: it is corrupt")
+    return LatentStrings(strings, bound, gain_map, rate_code)
+
+
+def _varint(payload: bytes, offset: int, what: str) -> tuple[int, int]:
+    try:
+        return decode_uvarint(payload, offset, what)
+    except ContainerError as exc:
+        raise CodecError(f"learned payload: {exc}") from exc
+
+
+def _check_bound(bound: int, scheme: LatentScheme, architecture: str) -> None:
+    bounds = (1, MAX_SYMBOL_BOUND) if scheme is LatentScheme.MIXTURE else (0, 0)
+    if not bounds[0] <= bound <= bounds[1]:
+        raise CodecError(
+            f"payload symbol bound {bound} is outside {bounds[0]}..{bounds[1]} for "
+            f"{architecture}: the payload is corrupt or from another codec"
+        )
 
 
 def _check_length(payload: bytes, minimum: int) -> None:
@@ -231,6 +323,10 @@ def _split_strings(body: bytes, count: int, offset: int) -> tuple[bytes, ...]:
             f"payload string lengths sum to {sum(lengths)} bytes but {len(body) - offset} "
             "follow the header: the payload is truncated or corrupt"
         )
+    return _cut(body, offset, lengths)
+
+
+def _cut(body: bytes, offset: int, lengths: list[int]) -> tuple[bytes, ...]:
     strings = []
     for index, length in enumerate(lengths):
         if length < MIN_STRING_BYTES:

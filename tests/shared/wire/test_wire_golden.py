@@ -62,3 +62,31 @@ def test_generator_refuses_to_overwrite_without_force(make_golden: ModuleType) -
     before = (GOLDEN_DIR / "container_v1.bin").read_bytes()
     assert make_golden.main([]) == 1
     assert (GOLDEN_DIR / "container_v1.bin").read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["container_v2.bin", "container_v2_j2k.bin"])
+def test_version_2_is_frozen_too(make_golden: ModuleType, name: str) -> None:
+    """The packer reproduces both version-2 files. The JPEG 2000 one is packed from the
+    codestream it rebuilds (so that an OpenJPEG upgrade cannot move the tile data under it)."""
+    golden = (GOLDEN_DIR / name).read_bytes()
+    container = unpack_container(golden)
+    assert golden[:5] == b"EODL\x02"
+    if name == "container_v2.bin":
+        assert make_golden.golden_bytes(2) == golden
+        assert container.header.spec == make_golden.GOLDEN_SPEC
+        assert container.header.model == make_golden.GOLDEN_MODEL
+        assert container.payload == make_golden.GOLDEN_PAYLOAD
+        np.testing.assert_array_equal(container.truth_mask, make_golden.golden_mask())
+        return
+    from shared.wire import pack_container
+
+    repacked = pack_container(
+        codec="jpeg2000",
+        spec=make_golden.GOLDEN_J2K_SPEC,
+        model=container.header.model,
+        payload=container.payload,
+        metadata={},
+        rate_bpp=2.0,
+    )
+    assert repacked == golden
+    assert len(golden) == 16 + container.header.payload_bytes

@@ -1,4 +1,5 @@
-"""Containers round-trip, and every malformed one is refused with a message naming the fault."""
+"""Version-1 containers round-trip, and every malformed one is refused with a message naming
+the fault (version 2: test_wire_container_v2.py)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def _pack(**overrides: Any) -> bytes:
         "model": ModelRef(),
         "payload": b"\xff\x4f\xff\x51" + bytes(range(60)),
         "metadata": {"reconstruction_sha256": DIGEST, "scene_id": "s-1", "psnr_db": 41.5},
+        "version": 1,
     }
     args.update(overrides)
     return pack_container(**args)
@@ -113,8 +115,8 @@ def test_refuses_empty_short_and_foreign_input(data: bytes, message: str) -> Non
 
 
 def test_refuses_unknown_version_and_names_supported_ones() -> None:
-    with pytest.raises(ContainerError, match=r"version 2 is not supported.*version\(s\) 1"):
-        unpack_container(_patch(_pack(), 4, "<B", 2))
+    with pytest.raises(ContainerError, match=r"version 3 is not supported.*versions 1, 2"):
+        unpack_container(_patch(_pack(), 4, "<B", 3))
 
 
 def test_refuses_bad_checksum() -> None:
