@@ -297,7 +297,7 @@ def unpack_container(data: bytes, max_bytes: int = DEFAULT_MAX_CONTAINER_BYTES) 
     if actual != header.crc32c:
         raise ContainerError(
             f"checksum mismatch: header says CRC32C {header.crc32c:08x}, the bytes give "
-            f"{actual:08x}; the container was corrupted: transfer it again"
+            f"{actual:08x}; the container was corrupted or truncated: transfer it again"
         )
     payload_end = header.header_bytes + header.payload_bytes
     metadata_end = payload_end + header.metadata_bytes

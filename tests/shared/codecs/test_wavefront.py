@@ -21,7 +21,7 @@ from shared.codecs.learned.gmm_coding import (
     decompress_gmm,
     encode_wavefront,
 )
-from shared.codecs.learned.payload import pack_payload, unpack_payload
+from shared.codecs.learned.payload import pack_legacy_payload, unpack_payload
 from shared.codecs.learned.wavefront import (
     MAX_FAN_IN,
     SLOPE,
@@ -148,7 +148,7 @@ def test_real_payloads_decode_identically_with_both_decoders(
     spec = RasterSpec(bands, 72, 136, "uint16", 14, 16383.0)
     codec = get_codec(ARCH, checkpoints=store)
     result = codec.encode(_raster(spec, seed), spec, RateTarget(quality=3))
-    assert result.payload[4] == 2  # new encodes are wavefront order, payload version 2
+    assert result.payload[:2] == b"\x05\x01"  # payload version 5, wavefront order flag
     decoded = codec.decode(result.payload, spec, result.model)
     assert np.array_equal(decoded, result.reconstruction)
     model, _ = store.load(store.find(ARCH, bands, quality=3))
@@ -171,7 +171,7 @@ def test_raster_order_payloads_still_decode_to_the_same_pixels(store: Checkpoint
     with coding.deterministic_coding():
         out = compress_gmm(model.eval(), x, order="raster")
     coded = coding.LatentStrings((out["strings"][0][0], out["strings"][1][0]), out["symbol_bound"])
-    v1 = pack_payload(coded, latent_layout(ARCH, spec))
+    v1 = pack_legacy_payload(coded, latent_layout(ARCH, spec))
     assert v1[4] == 1 and v1 != result.payload
     # both orders code round(y) losslessly, so version 1 and 2 give the same pixels
     assert np.array_equal(codec.decode(v1, spec, result.model), result.reconstruction)
@@ -180,7 +180,7 @@ def test_raster_order_payloads_still_decode_to_the_same_pixels(store: Checkpoint
 def test_version_and_order_must_agree(store: CheckpointStore) -> None:
     layout = coding.LatentLayout((4, 8), (1, 2))
     wavefront = coding.LatentStrings((WAVEFRONT_MARKER + b"y" * 32, b"z" * 12), 5)
-    payload = pack_payload(wavefront, layout)
+    payload = pack_legacy_payload(wavefront, layout)
     assert payload[4] == 2 and unpack_payload(payload, layout, ARCH) == wavefront
     with pytest.raises(CodecError):  # only cheng2020-gmm writes version 2
         unpack_payload(payload, layout, "cheng2020-attn")
@@ -188,7 +188,7 @@ def test_version_and_order_must_agree(store: CheckpointStore) -> None:
     marked_v1 += google_crc32c.value(marked_v1).to_bytes(4, "little")
     with pytest.raises(CodecError, match="disagree"):
         unpack_payload(marked_v1, layout, ARCH)
-    raster = pack_payload(coding.LatentStrings((b"y" * 40, b"z" * 12), 5), layout)
+    raster = pack_legacy_payload(coding.LatentStrings((b"y" * 40, b"z" * 12), 5), layout)
     relabelled = raster[:4] + b"\x02" + raster[5:-4]
     relabelled += google_crc32c.value(relabelled).to_bytes(4, "little")
     with pytest.raises(CodecError, match="marker"):

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
-import google_crc32c
 import numpy as np
 import pytest
 import torch
@@ -22,7 +20,7 @@ import torch
 from shared.codecs.base import EncodedPayload, RasterSpec, RateTarget, reconstruction_digest
 from shared.codecs.learned.architectures import build_model
 from shared.codecs.learned.checkpoint import CheckpointStore, init_checkpoint, save_checkpoint
-from shared.codecs.learned.payload import HEADER_BYTES, RATE_VERSION
+from shared.codecs.learned.payload import COMPACT_VERSION
 from shared.codecs.learned.rate_gain import (
     GAIN_BITS,
     LEVEL_STEPS,
@@ -32,6 +30,7 @@ from shared.codecs.learned.rate_gain import (
 from shared.codecs.registry import get_codec
 from shared.errors import CodecError
 
+RATE_AT, RATE_FLAG = 2, 0x02  # version 5: version, flags, then the rate level code
 REPO = Path(__file__).resolve().parents[4]
 LMBDAS = (800.0, 200.0, 50.0)
 SPEC = RasterSpec(1, 72, 100, "uint16", 14, 16383.0)
@@ -81,7 +80,7 @@ def test_each_quality_codes_at_its_level_and_round_trips(
     codec = get_codec("cheng2020-gmm", checkpoints=CheckpointStore([variable_root]))
     sizes = []
     for key, result in encoded.items():
-        assert result.payload[4] == RATE_VERSION
+        assert result.payload[0] == COMPACT_VERSION and result.payload[1] & RATE_FLAG
         decoded = codec.decode(result.payload, SPEC, result.model)
         assert np.array_equal(decoded, result.reconstruction), key
         sizes.append(len(result.payload))
@@ -146,17 +145,17 @@ def test_a_bpp_target_codes_at_the_highest_rate_level_that_meets_it(variable_roo
     bpp = len(result.payload) * 8 / SPEC.pixels
     assert bottom < bpp < top
     assert abs(bpp / target - 1) <= 0.10  # the must-hold, inside the covered range
-    code = result.payload[HEADER_BYTES]
+    code = result.payload[RATE_AT]
     assert 0 < code < (len(LMBDAS) - 1) * LEVEL_STEPS
     assert result.quality is not None and level_code(result.quality, len(LMBDAS)) >= code
     generous = codec.encode(_raster(), SPEC, RateTarget(bpp=top * 4))
-    assert generous.payload[HEADER_BYTES] == 0  # any bpp above the top level: the top level
+    assert generous.payload[RATE_AT] == 0  # any bpp above the top level: the top level
 
 
 def _with_level(payload: bytes, code: int) -> bytes:
-    body = bytearray(payload[:-4])
-    body[HEADER_BYTES] = code
-    return bytes(body) + struct.pack("<I", google_crc32c.value(bytes(body)))
+    body = bytearray(payload)
+    body[RATE_AT] = code
+    return bytes(body)
 
 
 def test_a_level_beyond_the_trained_ones_is_refused(

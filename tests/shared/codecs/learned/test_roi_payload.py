@@ -1,4 +1,5 @@
-"""Payload version 3 (ROI gain map): round trip, old versions unchanged, corrupt maps refused."""
+"""Payload version 3 (ROI gain map), as versions 1-4 were written: round trip, old versions
+unchanged, corrupt maps refused (version 5 carries the same section: test_learned_payload.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import pytest
 
 from shared.codecs.learned.coding import LatentLayout, LatentStrings
 from shared.codecs.learned.gmm_coding import WAVEFRONT_MARKER
-from shared.codecs.learned.payload import HEADER_BYTES, ROI_VERSION, pack_payload, unpack_payload
+from shared.codecs.learned.payload import (
+    HEADER_BYTES,
+    ROI_VERSION,
+    pack_legacy_payload,
+    unpack_payload,
+)
 from shared.codecs.learned.roi_gain import LatentGainMap, RoiGain, latent_gain_map
 from shared.errors import CodecError, ConfigurationError, InvalidRasterError
 
@@ -35,7 +41,7 @@ def _left_half() -> np.ndarray:
 
 def test_roi_payload_round_trips_and_says_version_3() -> None:
     coded = LatentStrings(STRINGS, 5, _map(_left_half()))
-    payload = pack_payload(coded, LAYOUT)
+    payload = pack_legacy_payload(coded, LAYOUT)
     assert payload[4] == ROI_VERSION
     assert len(payload) == HEADER_BYTES + 2 + 4 + 4 * 2 + len(STRINGS[0]) + 12 + 4
     back = unpack_payload(payload, LAYOUT, "cheng2020-gmm")
@@ -46,7 +52,7 @@ def test_roi_payload_round_trips_and_says_version_3() -> None:
 
 def test_payloads_without_roi_keep_their_old_bytes() -> None:
     plain = LatentStrings(STRINGS, 5)
-    payload = pack_payload(plain, LAYOUT)
+    payload = pack_legacy_payload(plain, LAYOUT)
     header = struct.pack("<4sBBIIIIH", b"EOLP", 2, 2, 4, 8, 1, 2, 5)
     body = header + struct.pack("<II", len(STRINGS[0]), 12) + b"".join(STRINGS)
     assert payload == _reseal(body)  # version 2 exactly as before ROI coding existed
@@ -56,11 +62,13 @@ def test_payloads_without_roi_keep_their_old_bytes() -> None:
 def test_gain_map_for_another_grid_is_refused_when_packing() -> None:
     coded = LatentStrings(STRINGS, 5, _map(np.ones((8, 8), dtype=bool)))
     with pytest.raises(ConfigurationError, match="does not fit the latent grid"):
-        pack_payload(coded, LAYOUT)
+        pack_legacy_payload(coded, LAYOUT)
 
 
 def _resealed_with_section(section: bytes, layout: LatentLayout = LAYOUT) -> bytes:
-    good = pack_payload(LatentStrings(STRINGS, 5, _map(np.ones(layout.y_shape, bool))), layout)
+    good = pack_legacy_payload(
+        LatentStrings(STRINGS, 5, _map(np.ones(layout.y_shape, bool))), layout
+    )
     body = good[:-4]
     return _reseal(body[:HEADER_BYTES] + section + body[HEADER_BYTES + len(section) :])
 
@@ -88,21 +96,23 @@ def test_padding_bits_of_the_bitmap_must_be_zero() -> None:
 
 
 def test_flipped_bitmap_bit_fails_the_crc() -> None:
-    payload = bytearray(pack_payload(LatentStrings(STRINGS, 5, _map(_left_half())), LAYOUT))
+    payload = bytearray(pack_legacy_payload(LatentStrings(STRINGS, 5, _map(_left_half())), LAYOUT))
     payload[HEADER_BYTES + 2] ^= 0x01
     with pytest.raises(CodecError, match="CRC32C"):
         unpack_payload(bytes(payload), LAYOUT, "cheng2020-gmm")
 
 
 def test_truncated_roi_section_is_refused() -> None:
-    payload = pack_payload(LatentStrings((b"y" * 8, b"z" * 8), 0, _map(_left_half())), LAYOUT)
+    payload = pack_legacy_payload(
+        LatentStrings((b"y" * 8, b"z" * 8), 0, _map(_left_half())), LAYOUT
+    )
     body = payload[:-4]
     with pytest.raises(CodecError):
         unpack_payload(_reseal(body[: HEADER_BYTES + 3]), LAYOUT, "mean-scale-hyperprior")
 
 
 def test_wavefront_strings_in_version_3_only_for_gmm() -> None:
-    payload = pack_payload(LatentStrings(STRINGS, 0, _map(_left_half())), LAYOUT)
+    payload = pack_legacy_payload(LatentStrings(STRINGS, 0, _map(_left_half())), LAYOUT)
     with pytest.raises(CodecError, match="only the Gaussian-mixture models"):
         unpack_payload(payload, LAYOUT, "cheng2020-attn")
 
