@@ -112,7 +112,7 @@ def test_an_roi_section_rides_version_5_and_is_checked() -> None:
     gain_map = LatentGainMap(
         LAYOUT.y_shape, np.packbits(cells.reshape(-1)).tobytes(), RoiGain(2, 1)
     )
-    coded = LatentStrings(CODED.strings, 5, gain_map, 32)
+    coded = LatentStrings((WAVEFRONT_MARKER + b"y" * 40, b"z" * 12), 5, gain_map, 32)
     payload = pack_payload(coded, LAYOUT)
     assert payload[1] == 0x07  # wavefront, rate level and ROI
     assert unpack_payload(payload, LAYOUT, "cheng2020-gmm") == coded
