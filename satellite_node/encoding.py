@@ -21,6 +21,7 @@ from satellite_node.store import ContainerInfo, SceneRecord, SceneStore
 from shared.codecs.base import RateTarget
 from shared.compression import CompressedScene, compress_raster
 from shared.errors import RateTargetError
+from shared.protocol.messages import ONBOARD_KEY
 from shared.sensors.profiles import get_profile, validate_raster
 
 LOG = logging.getLogger(__name__)
@@ -81,37 +82,45 @@ def encode_scene(
         EODownlinkError: the encode failed (bad raster, unreachable rate, codec error).
     """
     profile = get_profile(record.task)
-    metadata: dict[str, Any] = {
-        "scene_id": record.scene_id,
-        "task": record.task,
+    onboard: dict[str, Any] = {
         "sensor": profile.sensor,
         "priority": priority_name(record.priority),
         "rate_target": rate_label(target),
     }
     if codec_reason is not None:
-        metadata["codec_choice"] = codec_reason
+        onboard["codec_choice"] = codec_reason
     options: dict[str, Any] = {
         "codec": codec,
         "target": target,
         "scale": profile.global_max,
         "bit_depth": profile.bit_depth,
-        "metadata": metadata,
         "truth_mask": raw.mask,
         "checkpoints": checkpoints,
     }
     roi = roi_for(roi_mode, record.task, raw.raster, codec, target)
     if roi is None:
-        return container_info(compress_raster(raw.raster, **options), codec)
+        return container_info(compress_raster(raw.raster, **options), codec, onboard)
     try:
-        return container_info(compress_raster(raw.raster, roi_mask=roi, **options), codec)
+        scene = compress_raster(raw.raster, roi_mask=roi, **options)
+        return container_info(scene, codec, onboard)
     except RateTargetError as exc:
         LOG.info("scene %s coded without its ROI: %s", record.scene_id, exc)
-        return container_info(compress_raster(raw.raster, **options), codec)
+        return container_info(compress_raster(raw.raster, **options), codec, onboard)
 
 
-def container_info(scene: CompressedScene, codec: str) -> ContainerInfo:
-    """The store's record of a compressed scene."""
+def container_info(
+    scene: CompressedScene, codec: str, onboard: dict[str, Any] | None = None
+) -> ContainerInfo:
+    """The store's record of a compressed scene.
+
+    Its ``header`` (announced to the ground with the transfer) is the container's header plus,
+    under ``onboard``, what the container does not carry: the onboard PSNR and the scene's
+    sensor, priority, rate target and codec choice (scene id and task travel in the
+    announcement's own fields).
+    """
     psnr = scene.psnr_db if scene.psnr_db is not None and np.isfinite(scene.psnr_db) else None
+    exact = scene.psnr_db is not None and not np.isfinite(scene.psnr_db)
+    figures = {"psnr_db": psnr, "exact": exact}
     return ContainerInfo(
         container=scene.container,
         sha256=hashlib.sha256(scene.container).hexdigest(),
@@ -120,5 +129,5 @@ def container_info(scene: CompressedScene, codec: str) -> ContainerInfo:
         payload_bpp=scene.payload_bpp,
         bits_per_sample=scene.bits_per_sample,
         psnr_db=psnr,
-        header=scene.header.to_dict(),
+        header={**scene.header.to_dict(), ONBOARD_KEY: {**(onboard or {}), **figures}},
     )

@@ -1,6 +1,7 @@
 """Figures of one processed transfer, written onto its record: rate from the container's
-length, PSNR from the onboard metadata (trusted only when the digest matches), F1 from the
-truth sidecar."""
+length, PSNR from the onboard figure (a version-1 container's metadata, or the satellite's
+announcement beside a version-2 one; it describes the ground's pixels when the container's
+reconstruction check matches, and is flagged when it does not), F1 from the truth sidecar."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from shared.codecs.base import RasterSpec, to_unit
 from shared.errors import InvalidRasterError
 from shared.metrics.rate import bits_per_sample, bpp
 from shared.metrics.segmentation import f1_macro, f1_positive
+from shared.protocol.messages import ONBOARD_KEY
 from shared.roi.masks import ROI_METADATA_KEY, BlockMask, block_mask_from_metadata
 from shared.wire.container import DIGEST_KEY
+from shared.wire.format_v2 import bpp_of_code
 
 
 def _finite(value: Any) -> float | None:
@@ -25,15 +28,27 @@ def _finite(value: Any) -> float | None:
     return None
 
 
-def _rate_target(header: dict[str, Any], metadata: dict[str, Any]) -> str | None:
-    for key in ("rate_target", "target", "rate"):
-        if metadata.get(key) is not None:
-            return str(metadata[key])[:64]
+def _rate_target(
+    header: dict[str, Any], metadata: dict[str, Any], onboard: dict[str, Any]
+) -> str | None:
+    for source in (metadata, onboard):
+        for key in ("rate_target", "target", "rate"):
+            if source.get(key) is not None:
+                return str(source[key])[:64]
     if header.get("lossless"):
         return "lossless"
     if header.get("quality"):
         return f"quality={header['quality']}"
+    if header.get("rate_code"):
+        return f"bpp~{bpp_of_code(int(header['rate_code'])):.3g}"
     return None
+
+
+def _onboard(record: TransferRecord) -> dict[str, Any]:
+    """What the satellite announced beside a version-2 container (PSNR, rate target, ...)."""
+    announced = record.announced_header or {}
+    onboard = announced.get(ONBOARD_KEY)
+    return onboard if isinstance(onboard, dict) else {}
 
 
 def roi_of(metadata: dict[str, Any], height: int, width: int) -> BlockMask | None:
@@ -60,11 +75,12 @@ def apply_decode(record: TransferRecord, outcome: DecodeOutcome) -> np.ndarray:
     record.dtype, record.bit_depth = str(header["dtype"]), int(header["bit_depth"])
     record.model_id, record.quality = int(header["model_id"]), header.get("quality")
     record.lossless = bool(header.get("lossless"))
-    record.rate_target = _rate_target(header, meta)
+    onboard = _onboard(record)
+    record.rate_target = _rate_target(header, meta, onboard)
     # The evaluation sidecar (truth mask) rides along for scoring only and never counts in
     # the rate: container_bytes is the container as a mission would downlink it.
     sidecar = int(outcome.result["sidecar_bytes"])
-    size = int(outcome.result["container_bytes"]) - sidecar
+    size = int(outcome.result.get("rate_bytes", int(outcome.result["container_bytes"]) - sidecar))
     payload = int(outcome.result["payload_bytes"])
     record.container_bytes, record.payload_bytes = size, payload
     record.sidecar_bytes = sidecar
@@ -72,11 +88,12 @@ def apply_decode(record: TransferRecord, outcome: DecodeOutcome) -> np.ndarray:
     record.bits_per_sample = bits_per_sample(size, c, h, w)
     record.payload_bpp = bpp(payload, h, w)
     record.decode_ms = float(outcome.result["decode_ms"])
-    record.digest_verified = bool(outcome.result["digest_matches"])
-    record.psnr_db = _finite(meta.get("psnr_db"))
+    matches = outcome.result["digest_matches"]
+    record.digest_verified = None if matches is None else bool(matches)  # None: not carried
+    record.psnr_db = _finite(meta.get("psnr_db", onboard.get("psnr_db")))
     roi = roi_of(meta, h, w)
     record.roi_fraction = None if roi is None else roi.fraction
-    if not record.digest_verified:
+    if record.digest_verified is False:
         record.reason = (
             "reconstruction digest mismatch: the ground decoded other pixels than the encoder "
             f"reconstructed (onboard {str(meta.get(DIGEST_KEY))[:16]}...); psnr_db is the "

@@ -36,7 +36,11 @@ class Product:
     truth: np.ndarray | None
     header: dict[str, Any]
     metadata: dict[str, Any]
-    digest_matches: bool
+    digest_matches: bool | None  # None: the container carries no reconstruction check
+
+
+_CHECK_CODES: dict[bool | None, int] = {True: 1, False: 0, None: -1}
+_CHECKS = {code: check for check, code in _CHECK_CODES.items()}
 
 
 def _json_array(document: dict[str, Any]) -> np.ndarray:
@@ -65,7 +69,7 @@ def product_of(
         truth=_mask(truth),
         header=dict(result["header"]),
         metadata=dict(result["metadata"]),
-        digest_matches=bool(result["digest_matches"]),
+        digest_matches=None if result["digest_matches"] is None else bool(result["digest_matches"]),
     )
 
 
@@ -75,7 +79,7 @@ def save_product(product: Product, path: Path) -> int:
         "raster": product.raster,
         "header": _json_array(product.header),
         "metadata": _json_array(product.metadata),
-        "digest_matches": np.asarray(product.digest_matches),
+        "digest_matches": np.asarray(_CHECK_CODES[product.digest_matches], dtype=np.int8),
     }
     if product.predicted is not None:
         arrays["predicted"] = product.predicted
@@ -97,5 +101,5 @@ def load_product(path: Path) -> Product:
             truth=archive["truth"] if "truth" in archive.files else None,
             header=json.loads(archive["header"].tobytes()),
             metadata=json.loads(archive["metadata"].tobytes()),
-            digest_matches=bool(archive["digest_matches"]),
+            digest_matches=_CHECKS[int(archive["digest_matches"])],
         )

@@ -62,7 +62,8 @@ def _decode(request: dict[str, Any]) -> dict[str, Any]:
         "payload_bytes": len(container.payload),
         "container_bytes": len(data),
         "sidecar_bytes": len(container.sidecar or b""),
-        "digest_matches": bool(scene.digest_matches),
+        "rate_bytes": container.header.rate_bytes,  # what counts in bpp: all but the sidecar
+        "digest_matches": scene.digest_matches,  # None: the container carries no check
         "has_truth": scene.truth_mask is not None,
         "decode_ms": decode_ms,
     }

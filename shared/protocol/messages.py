@@ -17,6 +17,10 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 TransferState = Literal["receiving", "committed", "processing", "processed", "failed"]
 TRANSFER_STATES: tuple[str, ...] = ("receiving", "committed", "processing", "processed", "failed")
+#: The key of ``TransferCreate.header`` under which the satellite reports what a version-2
+#: container leaves out: the onboard PSNR (``psnr_db``, ``exact``), sensor, priority, rate
+#: target and codec choice.
+ONBOARD_KEY = "onboard"
 
 
 def is_valid_id(value: str) -> bool:

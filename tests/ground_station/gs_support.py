@@ -19,6 +19,7 @@ from ground_station.settings import GroundSettings
 from shared.codecs.base import RateTarget
 from shared.compression import CompressedScene, compress_raster
 from shared.protocol.chunks import HEADER_CHUNK_CRC32C, chunk_bounds, chunk_count, crc32c_hex
+from shared.protocol.messages import ONBOARD_KEY
 from shared.protocol.signing import sign_request
 
 LINK_KEY = "test-link-key-0123456789abcdef"
@@ -43,8 +44,11 @@ class Scene:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def make_scene(task: str = "cloud", bands: int = 1, side: int = 64, seed: int = 0) -> Scene:
-    """A smooth 14-bit raster with a thresholded truth mask, JPEG 2000 at 2 bpp."""
+def make_scene(
+    task: str = "cloud", bands: int = 1, side: int = 64, seed: int = 0, version: int = 2
+) -> Scene:
+    """A smooth 14-bit raster with a thresholded truth mask, JPEG 2000 at 2 bpp, in a container
+    of ``version`` that carries the reconstruction check (the ground verifies it)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:side, 0:side] / side
     base = 6000 + 4000 * np.sin(6 * xx) * np.cos(4 * yy)
@@ -61,6 +65,8 @@ def make_scene(task: str = "cloud", bands: int = 1, side: int = 64, seed: int = 
         bit_depth=14,
         metadata={"scene_id": f"{task}-{seed}", "task": task},
         truth_mask=truth,
+        container_version=version,
+        reconstruction_check=True,
     )
     return Scene(raster, truth, compressed, task)
 
@@ -117,9 +123,13 @@ class Link:
     def commit(self, transfer_id: str, sha256: str) -> Any:
         return self.post_json(f"/v1/transfers/{transfer_id}/commit", {"sha256": sha256})
 
-    def upload(self, transfer_id: str, data: bytes, task: str = "cloud") -> dict[str, Any]:
-        """Create, send every chunk, commit; return the receipt."""
-        assert self.create(transfer_id, data, task).status_code in (200, 201)
+    def upload(
+        self, transfer_id: str, data: bytes, task: str = "cloud", psnr_db: float | None = None
+    ) -> dict[str, Any]:
+        """Create (announcing ``psnr_db`` as the satellite does), send every chunk, commit;
+        return the receipt."""
+        header = {} if psnr_db is None else {ONBOARD_KEY: {"psnr_db": psnr_db}}
+        assert self.create(transfer_id, data, task, header=header).status_code in (200, 201)
         self.send_all(transfer_id, data)
         answer = self.commit(transfer_id, hashlib.sha256(data).hexdigest())
         assert answer.status_code == 200, answer.text

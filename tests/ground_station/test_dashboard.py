@@ -50,6 +50,7 @@ def task_container(task: str, seed: int, bpp_per_band: float) -> bytes:
         bit_depth=profile.bit_depth,
         metadata={"scene_id": scene.scene_id, "task": task, "rate_target": f"{bpp_per_band:g}"},
         truth_mask=scene.mask,
+        reconstruction_check=True,
     )
     return compressed.container
 

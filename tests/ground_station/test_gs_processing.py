@@ -14,6 +14,7 @@ from shared.compression import decompress_container
 from shared.metrics.distortion import psnr_db
 from shared.metrics.segmentation import f1_macro, f1_positive
 from shared.models.segmentation import load_segmenter
+from shared.varint import encode_uvarint
 from shared.wire.container import compute_checksum
 from shared.wire.header import CRC_OFFSET, HEADER_FORMAT
 from shared.wire.sidecar import pack_mask
@@ -25,7 +26,7 @@ def test_real_container_is_processed_with_verifiable_figures(
     make_link, scene: Scene, segmenter_dir: Path
 ) -> None:
     link: Link = make_link(segmenter_dir=segmenter_dir)
-    link.upload("t1", scene.data)
+    link.upload("t1", scene.data, psnr_db=scene.compressed.psnr_db)
     view = link.wait("t1")
     assert view["state"] == "processed", view["reason"]
     c, h, w = scene.raster.shape
@@ -33,10 +34,12 @@ def test_real_container_is_processed_with_verifiable_figures(
     # bpp counts the container as downlinked without the evaluation sidecar, and agrees
     # with the satellite's own figure
     sidecar = len(pack_mask(scene.truth))
+    side_field = len(encode_uvarint(sidecar))  # version 2 gives the sidecar's length
+    rated = len(scene.data) - sidecar - side_field
     assert view["sidecar_bytes"] == sidecar
-    assert view["container_bytes"] == len(scene.data) - sidecar
-    assert view["bpp"] == (len(scene.data) - sidecar) * 8 / (h * w) == scene.compressed.bpp
-    assert view["bits_per_sample"] == (len(scene.data) - sidecar) * 8 / (c * h * w)
+    assert view["container_bytes"] == rated
+    assert view["bpp"] == rated * 8 / (h * w) == scene.compressed.bpp
+    assert view["bits_per_sample"] == rated * 8 / (c * h * w)
     assert view["digest_verified"] is True
     # independent decode and figures
     decoded = decompress_container(scene.data)
@@ -90,7 +93,7 @@ def test_bad_containers_fail_with_a_reason_and_the_service_keeps_serving(
     bad = {
         "corrupt": bytes(corrupted),
         "truncated": scene.data[: len(scene.data) - 100],
-        "bomb": _with_header(scene.data, height=16384, width=16384),
+        "bomb": _with_header(make_scene(version=1).data, height=16384, width=16384),
         "garbage": b"\0" * 300,
     }
     for transfer_id, data in bad.items():
@@ -170,9 +173,10 @@ def test_query_api_filters_paginates_and_summarises(make_link, tmp_path: Path) -
 def test_digest_mismatch_is_processed_but_flagged_loudly(
     make_link, scene: Scene, tmp_path: Path
 ) -> None:
-    digest = decompress_container(scene.data).container.metadata["reconstruction_sha256"]
+    v1 = make_scene(version=1).data  # version 1: the digest is text in the metadata
+    digest = decompress_container(v1).container.metadata["reconstruction_sha256"]
     other = ("0" if digest[0] != "0" else "1") + digest[1:]
-    forged = _with_header(scene.data.replace(digest.encode(), other.encode()))
+    forged = _with_header(v1.replace(digest.encode(), other.encode()))
     link: Link = make_link(segmenter_dir=tmp_path / "none")
     link.upload("t1", forged)
     view = link.wait("t1")
