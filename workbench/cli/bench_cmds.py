@@ -1,4 +1,5 @@
 """Benchmark commands of ``eodl``: ``bench codecs`` (throughput beside the references),
+``bench container`` (what the wire format costs beyond the coded data),
 ``bench wavefront`` (cheng2020-gmm decoders), ``bench link`` (downlink goodput per chunk size)
 and ``bench ground`` (decode plus segmentation scenes per second).
 
@@ -66,6 +67,29 @@ def codecs(
     typer.echo(
         "note: device cpu only; the learned codecs refuse cuda (their coding must reproduce "
         "the CPU's bits). Learned encode includes decoding its own payload."
+    )
+
+
+@bench_app.command("container")
+def container(
+    scenes: Annotated[int, typer.Option("--scenes", help="Scenes per task and codec.")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
+) -> None:
+    """Container bytes beyond the entropy-coded data, format version 1 against version 2."""
+    from workbench.bench.container import CASES, measure, overhead_table
+
+    if scenes < 1:
+        raise ConfigurationError(f"--scenes must be >= 1, got {scenes}")
+    rows = [measure(*case, count=scenes) for case in CASES]
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    typer.echo(overhead_table(rows))
+    typer.echo(
+        "note: mean bytes per scene; 'coded' is the entropy-coded data (JPEG 2000 packets "
+        "between SOD and EOC, learned rANS strings); 'over' = container - coded. v1 as the "
+        "satellite wrote it (its metadata, learned payload v4), v2 as it writes now (the "
+        "onboard PSNR and scene facts travel in the transfer announcement). Sidecar excluded."
     )
 
 

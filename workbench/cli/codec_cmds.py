@@ -26,7 +26,8 @@ from shared.wire.container import (
     compute_checksum,
     read_header,
 )
-from shared.wire.header import HEADER_SIZE, ContainerHeader
+from shared.wire.format_v2 import rebuild_payload
+from shared.wire.header import ContainerHeader
 
 # SystemExit, not typer.Exit: under ``standalone_mode=False`` click returns typer.Exit's code
 # instead of raising it, and ``workbench.cli.main`` does not pass that return value on. Bad
@@ -211,6 +212,9 @@ def decode(
         _save_npy(mask, scene.truth_mask)
     shape = "x".join(str(n) for n in scene.raster.shape)
     typer.echo(f"wrote {out_path}: {shape} {scene.raster.dtype}")
+    if scene.digest_matches is None:
+        typer.echo("digest matched: not checked (the container carries no reconstruction check)")
+        return
     if not scene.digest_matches:
         typer.echo(
             "digest matched: no - the decoded raster differs from the onboard reconstruction "
@@ -228,12 +232,21 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _metadata_view(data: bytes, header: ContainerHeader) -> Any:
-    start = HEADER_SIZE + header.payload_bytes
+    start = header.header_bytes + header.payload_bytes
     blob = data[start : start + header.metadata_bytes]
+    if not blob:
+        return {}
     try:
         return json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         return f"unreadable ({exc})"
+
+
+def _payload(data: bytes, header: ContainerHeader) -> bytes:
+    """The codec's payload: a JPEG 2000 codestream whose framing version 2 left out is rebuilt,
+    so that what ``--payload`` writes is a standard codestream any decoder reads."""
+    carried = data[header.header_bytes : header.header_bytes + header.payload_bytes]
+    return rebuild_payload(header, carried)
 
 
 def _inspection(data: bytes, header: ContainerHeader) -> dict[str, Any]:
@@ -253,7 +266,8 @@ def _inspection(data: bytes, header: ContainerHeader) -> dict[str, Any]:
         "checksum_ok": checksum_ok,
         "intact": checksum_ok and lengths == "ok",
         "bpp": round(bpp(header.rate_bytes, header.height, header.width), 6),
-        "payload_bpp": round(bpp(header.payload_bytes, header.height, header.width), 6),
+        "payload_bpp": round(bpp(len(_payload(data, header)), header.height, header.width), 6),
+        "carried_payload_bytes": header.payload_bytes,
         "bits_per_sample": round(bits_per_sample(header.rate_bytes, *header.spec.shape), 6),
         "metadata": _metadata_view(data, header) if lengths == "ok" else None,
     }
@@ -263,7 +277,11 @@ def inspect(
     in_path: Annotated[Path, typer.Argument(metavar="IN", help="Container file.")],
     as_json: JsonFlag = False,
     payload: Annotated[
-        Path | None, typer.Option("--payload", help="Write the raw codec payload here.")
+        Path | None,
+        typer.Option(
+            "--payload",
+            help="Write the codec payload here (JPEG 2000: the standard codestream, rebuilt).",
+        ),
     ] = None,
 ) -> None:
     """Print a container's header, sizes, bpp and whether its checksum holds; exit 1 if not."""
@@ -271,9 +289,9 @@ def inspect(
     header = read_header(data)
     report = _inspection(data, header)
     if payload is not None:
-        if len(data) < HEADER_SIZE + header.payload_bytes:
+        if len(data) < header.header_bytes + header.payload_bytes:
             raise ContainerError(f"{in_path.name} is truncated inside the payload; cannot extract")
-        _write_atomically(payload, data[HEADER_SIZE : HEADER_SIZE + header.payload_bytes])
+        _write_atomically(payload, _payload(data, header))
         report["payload_written"] = str(payload)
     _emit(report, as_json)
     if not report["intact"]:

@@ -143,7 +143,6 @@ def measure_options(
                 scale=profile.global_max,
                 bit_depth=profile.bit_depth,
                 checkpoints=store,
-                metadata={"scene_id": scene_id, "task": task},
             )
         except RateTargetError:
             continue

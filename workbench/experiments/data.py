@@ -84,7 +84,6 @@ def decoded_copy(
             scale=profile.global_max,
             bit_depth=profile.bit_depth,
             checkpoints=checkpoints,
-            metadata={"scene_id": record.scene_id, "task": task},
         )
         np.save(record.image_path, scene.reconstruction)
         psnr = scene.psnr_db if scene.psnr_db is not None else math.inf

@@ -230,7 +230,7 @@ def _code_scenes(
     profile, segmenter, store = get_profile(task), ground_segmenter(task), codec_store(codec, task)
     _, test = ensure_task_data(ws, task, settings)
     sizes, pixels, truths, preds, inside, outside = [], 0, [], [], [], []
-    for k, (scene_id, image, mask) in enumerate(iter_scenes(test, settings.roi_limit)):
+    for k, (_scene_id, image, mask) in enumerate(iter_scenes(test, settings.roi_limit)):
         detected = detect_roi(task, image)
         coded = block_mask(detected).pixels()
         roi = detected if use_roi and coded.any() and not coded.all() else None
@@ -243,7 +243,6 @@ def _code_scenes(
             budget,
             roi_mask=roi,
             checkpoints=store,
-            metadata={"scene_id": scene_id, "task": task},
         )
         decoded = decompress_container(scene.container, checkpoints=store).raster
         sizes.append(scene.header.rate_bytes)

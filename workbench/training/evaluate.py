@@ -86,7 +86,7 @@ def measure_rate_point(
         "psnr_db": [],
     }
     truths, preds = [], []
-    for scene_id, image, mask in scenes or iter_scenes(data_dir, limit, split):
+    for _scene_id, image, mask in scenes or iter_scenes(data_dir, limit, split):
         scene = compress_raster(
             image,
             codec=codec,
@@ -94,7 +94,6 @@ def measure_rate_point(
             scale=profile.global_max,
             bit_depth=profile.bit_depth,
             checkpoints=checkpoints,
-            metadata={"scene_id": scene_id, "task": task},
         )
         for key in rows:
             rows[key].append(float(getattr(scene, key)))
