@@ -85,6 +85,16 @@ class SatelliteCollector(Collector):
             ("chunks_cut", "Chunk transmissions a pass end or an outage cut short"),
         ):
             yield CounterMetricFamily(f"eodl_sat_{name}", doc, value=float(snap[name]))  # type: ignore[arg-type]
+        yield self._gauge(
+            "eodl_sat_window_chunks",
+            "Chunk PUTs allowed in flight (the link's bandwidth-delay product, at least 2)",
+            float(snap["window_chunks"]),  # type: ignore[arg-type]
+        )
+        yield self._gauge(
+            "eodl_sat_chunks_in_flight_peak",
+            "The most chunk PUTs outstanding at once since start",
+            float(snap["peak_in_flight"]),  # type: ignore[arg-type]
+        )
         retries = CounterMetricFamily(
             "eodl_sat_retries", "Retried requests by reason", labels=["reason"]
         )

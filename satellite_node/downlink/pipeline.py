@@ -1,13 +1,18 @@
-"""Chunk PUTs in flight: up to two at a time, so the link never idles while the ground answers.
+"""Chunk PUTs in flight: enough of them that the link never idles while the ground answers.
 
 One PUT at a time leaves the link idle for every chunk's round trip and the ground's fsync.
 Here chunk n+1 starts once chunk n's whole body is on the socket (the kernel still holds its
-tail), so its bytes follow chunk n's on the link with no gap. When the PUTs in flight stall
-instead (none of them moved for ``stall_s``: the link went down under them), a cheap signed GET
-probes the ground every ``probe_every_s`` (on a fresh connection, refused at once while the
-link is down); once one is answered the link is back, and the next chunk starts on a fresh
-connection too (a kept-alive one left idle through the outage was measured to stall for
-seconds), beyond the window if need be (``2 * depth`` at most), while the stalled connections
+tail), so its bytes follow chunk n's on the link with no gap. How many may be in flight follows
+the link: at least ``depth`` (2), and as many as the bandwidth-delay product needs, from the
+link's rate and the round trip measured on the answers (the shortest of the last 16, so that
+bytes queued on the way do not inflate it), capped at ``MAX_IN_FLIGHT``.
+
+When the PUTs in flight stall instead (none of them moved for ``stall_s``: the link went
+down under them), a cheap signed GET probes the ground every ``probe_every_s`` (on a fresh
+connection, refused at once while the link is down); once one is answered the link is back,
+and the next chunk starts on a fresh connection too (a kept-alive one left idle through the
+outage was measured to stall for seconds), beyond the window if need be (twice the window at
+most), while the stalled connections
 resume on their own and deliver their tails: bytes cut by an outage are not sent twice.
 
 A failed PUT stops new launches; the others are waited for before its error is raised, so the
@@ -16,8 +21,10 @@ caller's retry asks the ground what is missing and never re-sends a chunk still 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +33,8 @@ from satellite_node.downlink.stats import SenderStats
 from satellite_node.link.emulator import LinkInterruptedError
 
 UNREACHABLE_REASONS = frozenset({"transport", "timeout"})  # no answer at all: probe, don't back off
+MAX_IN_FLIGHT = 64  # PUT threads at most, whatever the bandwidth-delay product
+RTT_SAMPLES = 16
 _TICK_S = 0.05  # longest wait between two looks at the PUTs in flight
 _STOP_GRACE_S = 2.0  # how long a stopping sender waits for its PUTs to finish
 
@@ -41,6 +50,7 @@ class _Put:
     progress_at: float
     fresh: bool = False
     written: bool = False
+    written_at: float = 0.0
     done: bool = False
     error: BaseException | None = None
 
@@ -54,7 +64,9 @@ class ChunkPipeline:
         depth: the most PUTs in flight (1 is one chunk at a time).
         stall_s: a PUT whose socket took nothing for this long is stalled.
         probe_every_s: how often a stalled PUT's ground is probed.
-        round_trip_s: the emulated link's round trip, waited before each PUT (overlapped).
+        round_trip_s: the emulated link's round trip, added to each PUT's answer (overlapped:
+            the next chunks go out meanwhile).
+        rate_bps: the link's rate in bit/s (0: unknown, the window stays at ``depth``).
         clock: monotonic seconds.
     """
 
@@ -67,21 +79,40 @@ class ChunkPipeline:
         stall_s: float = 0.5,
         probe_every_s: float = 0.1,
         round_trip_s: Callable[[], float] = lambda: 0.0,
+        rate_bps: Callable[[], float] = lambda: 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
         self.client, self.stats, self.depth = client, stats, depth
         self.stall_s, self.probe_every_s = stall_s, probe_every_s
-        self.round_trip_s, self.clock = round_trip_s, clock
+        self.round_trip_s, self.rate_bps, self.clock = round_trip_s, rate_bps, clock
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._puts: list[_Put] = []
+        self._round_trips: deque[float] = deque(maxlen=RTT_SAMPLES)
+        self._window = depth
 
     @property
     def limit(self) -> int:
         """The most PUTs in flight while some of them are stalled."""
-        return 2 * self.depth
+        return 2 * self._window
+
+    @property
+    def measured_round_trip_s(self) -> float | None:
+        """The shortest recent round trip (a PUT's last byte out to its answer), or None."""
+        with self._lock:
+            return min(self._round_trips) if self._round_trips else None
+
+    def window(self, chunk_bytes: int) -> int:
+        """PUTs allowed in flight for chunks of ``chunk_bytes``: the bandwidth-delay product's
+        worth plus the one on the wire, at least ``depth``, at most ``MAX_IN_FLIGHT``."""
+        round_trip = self.measured_round_trip_s
+        if round_trip is None:
+            round_trip = self.round_trip_s()
+        product = self.rate_bps() / 8.0 * round_trip
+        wanted = math.ceil(product / max(chunk_bytes, 1)) + 1
+        return max(self.depth, min(MAX_IN_FLIGHT, wanted))
 
     @property
     def in_flight(self) -> int:
@@ -104,7 +135,7 @@ class ChunkPipeline:
             self._changed.clear()
             if self._failed() or stop.is_set():
                 self.drain(stop)
-            if self._may_start():
+            if self._may_start(len(data)):
                 break
             now = self.clock()
             if self._stalled(now) and now >= next_probe:
@@ -154,10 +185,13 @@ class ChunkPipeline:
         with self._lock:
             return any(put.error is not None for put in self._puts)
 
-    def _may_start(self) -> bool:
+    def _may_start(self, chunk_bytes: int) -> bool:
+        window = self.window(chunk_bytes)
         with self._lock:
+            self._window = window
+            self.stats.window(window)
             self._puts = [put for put in self._puts if not put.done or put.error is not None]
-            if len(self._puts) >= self.depth:
+            if len(self._puts) >= window:
                 return False
             return not self._puts or self._puts[-1].written
 
@@ -175,6 +209,8 @@ class ChunkPipeline:
     def _start(self, put: _Put, data: bytes, stop: threading.Event) -> None:
         with self._lock:
             self._puts.append(put)
+            outstanding = sum(not p.done for p in self._puts)
+        self.stats.in_flight(outstanding)
         thread = threading.Thread(
             target=self._run,
             args=(put, data, stop),
@@ -186,14 +222,18 @@ class ChunkPipeline:
     def _progress(self, put: _Put, taken: int) -> None:
         with self._lock:
             put.progress_at = self.clock()
-            put.written = taken >= put.nbytes
+            if taken >= put.nbytes and not put.written:
+                put.written, put.written_at = True, put.progress_at
         self._changed.set()
+
+    def _answered(self, put: _Put) -> None:
+        """Record the PUT's round trip: its last byte out to its answer (emulated delay too)."""
+        with self._lock:
+            if put.written and not put.fresh and not put.resent:
+                self._round_trips.append(self.clock() - put.written_at)
 
     def _run(self, put: _Put, data: bytes, stop: threading.Event) -> None:
         try:
-            wait_s = self.round_trip_s()
-            if wait_s > 0:
-                stop.wait(wait_s)
             self.client.put_chunk(
                 put.transfer_id,
                 put.index,
@@ -201,6 +241,10 @@ class ChunkPipeline:
                 on_progress=lambda n: self._progress(put, n),
                 fresh=put.fresh,
             )
+            wait_s = self.round_trip_s()  # the emulated propagation, both ways, on the answer
+            if wait_s > 0:
+                stop.wait(wait_s)
+            self._answered(put)
             self.stats.chunk(put.nbytes, resent=put.resent)
         except BaseException as exc:  # handed to the sender's thread, raised there
             with self._lock:

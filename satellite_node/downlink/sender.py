@@ -1,7 +1,8 @@
 """The downlink sender: delivers queued containers by priority, chunked, resumable and signed.
 
 Per scene: create the transfer (idempotent) or ask for its missing chunks, push each missing
-chunk through the link emulation and PUT it (two in flight: :mod:`.pipeline`), then commit.
+chunk through the link emulation and PUT it (as many in flight as the link's bandwidth-delay
+product needs, two at least: :mod:`.pipeline`), then commit.
 Only a receipt whose SHA-256 matches the container releases it from the store. While the last
 chunks of a scene are answered and it is committed, the next scene is already opened and its
 first chunk is on the link, so the link does not idle between scenes. Every failure that a
@@ -58,7 +59,8 @@ class DownlinkSender:
         chunk_bytes_for: chunk size for a new transfer given the link rate (bit/s).
         backoff_cap_s: the longest wait between retries after an error answer.
         probe_every_s: the wait between tries while the ground does not answer at all.
-        chunks_in_flight: the most chunk PUTs outstanding at once (1: one at a time).
+        chunks_in_flight: the fewest chunk PUTs allowed outstanding at once (1: one at a time
+            unless the link's bandwidth-delay product needs more).
         stats: counters (shared with /metrics).
     """
 
@@ -87,6 +89,7 @@ class DownlinkSender:
             depth=chunks_in_flight,
             probe_every_s=probe_every_s,
             round_trip_s=lambda: link.round_trip_s,
+            rate_bps=lambda: link.profile.rate_bps,
         )
         self.wake = threading.Event()
         self._created: set[str] = set()

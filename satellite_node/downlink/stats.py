@@ -24,6 +24,8 @@ class SenderStats:
         self.interruptions = 0
         self.chunks_cut = 0
         self.probes = 0
+        self.window_chunks = 0  # chunk PUTs the pipeline lets be in flight now
+        self.peak_in_flight = 0  # the most chunk PUTs that were outstanding at once
         self.retries: Counter[str] = Counter()
         self.chunk_starts: deque[tuple[float, str, int]] = deque(maxlen=CHUNK_JOURNAL)
 
@@ -38,6 +40,16 @@ class SenderStats:
             self.bytes_sent += nbytes
             self.chunks_sent += 1
             self.chunks_resent += int(resent)
+
+    def window(self, chunks: int) -> None:
+        """Record the pipeline's current window (chunk PUTs allowed in flight)."""
+        with self._lock:
+            self.window_chunks = chunks
+
+    def in_flight(self, puts: int) -> None:
+        """Record how many chunk PUTs are outstanding (keeps the peak)."""
+        with self._lock:
+            self.peak_in_flight = max(self.peak_in_flight, puts)
 
     def retry(self, reason: str) -> None:
         """Count one retry, by reason."""
@@ -62,5 +74,7 @@ class SenderStats:
                 "interruptions": self.interruptions,
                 "chunks_cut": self.chunks_cut,
                 "probes": self.probes,
+                "window_chunks": self.window_chunks,
+                "peak_in_flight": self.peak_in_flight,
                 "retries": dict(self.retries),
             }
