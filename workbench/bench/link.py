@@ -33,7 +33,7 @@ import numpy as np
 
 from satellite_node.store import NewScene
 from shared.errors import ConfigurationError, LinkError
-from shared.protocol.chunks import DEFAULT_CHUNK_BYTES
+from shared.protocol.chunks import DEFAULT_CHUNK_BYTES, REQUEST_OVERHEAD_BYTES
 
 MOSAIC_TILES = 4  # 4 x 4 building tiles of 128 px: a 10 x 512 x 512 scene
 BENCH_TASK = "building"
@@ -47,7 +47,12 @@ DEFAULT_MAX_CHUNK_BYTES = 4 * DEFAULT_CHUNK_BYTES  # both services' default chun
 
 @dataclass(frozen=True)
 class LinkBenchRow:
-    """Goodput of one chunk size (one row of ``eodl bench link --json``)."""
+    """Goodput of one chunk size, rate and round trip (one row of ``eodl bench link --json``).
+
+    ``ceiling`` is what the emulated link can carry as chunk bytes at best: each request is
+    charged ``REQUEST_OVERHEAD_BYTES`` of headers beside its chunk (the in-process emulator
+    paces bytes, not TCP/IP packets); ``of_ceiling`` is the efficiency over it.
+    """
 
     chunk_kib: int
     rate_bps: float
@@ -56,9 +61,17 @@ class LinkBenchRow:
     goodput_bps: float
     efficiency: float
     requests: int
+    rtt_ms: float = 0.0
+    ceiling: float = 1.0
+    window_chunks: int = 0
+
+    @property
+    def of_ceiling(self) -> float:
+        """Goodput over the framing ceiling."""
+        return self.efficiency / self.ceiling
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "of_ceiling": self.of_ceiling}
 
 
 @dataclass(frozen=True)
@@ -204,8 +217,10 @@ def measure_chunk_size(
     chunk_kib: int,
     seconds: float,
     work: Path,
+    rtt_ms: float = 0.0,
 ) -> LinkBenchRow:
-    """Run the satellite's sender at one chunk size for about ``seconds`` of link time.
+    """Run the satellite's sender at one chunk size for about ``seconds`` of link time, over an
+    emulated link with a round trip of ``rtt_ms``.
 
     Raises:
         LinkError: no chunk was acknowledged in time, or the sender thread died.
@@ -219,7 +234,7 @@ def measure_chunk_size(
         ground_url=ground_url,
         link_key=key,
         link_rate_bps=rate_bps,
-        link_latency_s=0.0,  # explicit values: SAT_* variables must not change the bench
+        link_latency_s=rtt_ms / 2000.0,  # explicit values: SAT_* must not change the bench
         pass_period_s=None,
         pass_duration_s=None,
         capacity_bytes=2 * MAX_QUEUED_BYTES,
@@ -243,7 +258,12 @@ def measure_chunk_size(
         context.stop()
     elapsed = at - start
     goodput = acked * 8 / elapsed
-    return LinkBenchRow(chunk_kib, rate_bps, acked, elapsed, goodput, goodput / rate_bps, requests)
+    ceiling = chunk_bytes / (chunk_bytes + REQUEST_OVERHEAD_BYTES)
+    window = int(context.stats.snapshot()["window_chunks"])
+    return LinkBenchRow(
+        chunk_kib, rate_bps, acked, elapsed, goodput, goodput / rate_bps, requests,
+        rtt_ms, ceiling, window,
+    )  # fmt: skip
 
 
 def _until_ack_after(
@@ -255,7 +275,7 @@ def _until_ack_after(
         (monotonic time of that acknowledgement, chunk bytes acknowledged, requests sent).
     """
     chunk_s = chunk_bytes * 8 / context.settings.link_rate_bps
-    deadline = start + seconds + 4 * chunk_s + 30.0
+    deadline = start + seconds + 4 * chunk_s + 2 * context.settings.link_latency_s + 30.0
     last = (start, 0, 0)
     while True:
         now = time.monotonic()
@@ -273,10 +293,35 @@ def _until_ack_after(
         time.sleep(POLL_S)
 
 
-def run_link_bench(
-    rate_bps: float, chunk_kibs: list[int], seconds: float, work_dir: Path | None = None
+def auto_chunk_kib(rate_bps: float) -> int:
+    """The chunk size the satellite picks for ``rate_bps`` by default, in KiB."""
+    from satellite_node.settings import SatelliteSettings
+
+    fields = SatelliteSettings.model_fields
+    low, high = fields["min_chunk_bytes"].default, fields["max_chunk_bytes"].default
+    one_second = int(rate_bps / 8) // 4096 * 4096
+    return max(low, min(high, one_second)) // 1024
+
+
+def run_link_grid(
+    rates_bps: list[float], rtts_ms: list[float], seconds: float, work_dir: Path | None = None
 ) -> list[LinkBenchRow]:
-    """One ground process, then one fresh satellite store and sender per chunk size.
+    """Every rate against every round trip, at the chunk size the satellite picks for the rate."""
+    rows = []
+    for rate in rates_bps:
+        rows += run_link_bench(rate, [auto_chunk_kib(rate)], seconds, work_dir, rtts_ms)
+    return rows
+
+
+def run_link_bench(
+    rate_bps: float,
+    chunk_kibs: list[int],
+    seconds: float,
+    work_dir: Path | None = None,
+    rtts_ms: list[float] | None = None,
+) -> list[LinkBenchRow]:
+    """One ground process, then one fresh satellite store and sender per chunk size and round
+    trip (``rtts_ms``, default 0).
 
     Raises:
         ConfigurationError: invalid options (see :func:`check_options`).
@@ -291,12 +336,13 @@ def run_link_bench(
         work = Path(folder)
         max_chunk = max(chunk_kibs) * 1024
         with running_ground(work, key, max(max_chunk, DEFAULT_MAX_CHUNK_BYTES)) as ground_url:
+            cases = [(kib, rtt) for kib in chunk_kibs for rtt in rtts_ms or [0.0]]
             try:
                 return [  # a fresh onboard store per row, even for a repeated size
                     measure_chunk_size(
-                        ground_url, key, container, rate_bps, kib, seconds, work / f"sat-{i}"
+                        ground_url, key, container, rate_bps, kib, seconds, work / f"sat-{i}", rtt
                     )
-                    for i, kib in enumerate(chunk_kibs)
+                    for i, (kib, rtt) in enumerate(cases)
                 ]
             except LinkError as exc:
                 raise LinkError(f"{exc}\n{_log_tail(work / 'logs' / 'ground.log')}") from exc
@@ -313,13 +359,15 @@ def _log_tail(path: Path, lines: int = 10) -> str:
 def link_table(rows: list[LinkBenchRow]) -> str:
     """One line per chunk size: goodput against the rate, and the requests it took."""
     lines = [
-        f"{'chunk KiB':>9s} {'rate Mbit/s':>11s} {'payload MB':>10s} {'seconds':>8s} "
-        f"{'goodput Mbit/s':>14s} {'efficiency':>10s} {'requests':>8s}"
+        f"{'chunk KiB':>9s} {'rate Mbit/s':>11s} {'RTT ms':>7s} {'payload MB':>10s} "
+        f"{'seconds':>8s} {'goodput Mbit/s':>14s} {'efficiency':>10s} {'of ceiling':>10s} "
+        f"{'window':>6s} {'requests':>8s}"
     ]
     for row in rows:
         lines.append(
-            f"{row.chunk_kib:9d} {row.rate_bps / 1e6:11.3f} {row.payload_bytes / 1e6:10.3f} "
-            f"{row.seconds:8.2f} {row.goodput_bps / 1e6:14.3f} {row.efficiency:10.3f} "
+            f"{row.chunk_kib:9d} {row.rate_bps / 1e6:11.3f} {row.rtt_ms:7.0f} "
+            f"{row.payload_bytes / 1e6:10.3f} {row.seconds:8.2f} {row.goodput_bps / 1e6:14.3f} "
+            f"{row.efficiency:10.3f} {row.of_ceiling:10.3f} {row.window_chunks:6d} "
             f"{row.requests:8d}"
         )
     return "\n".join(lines)

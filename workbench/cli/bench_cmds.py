@@ -116,19 +116,39 @@ def link(
     seconds: Annotated[
         float, typer.Option("--seconds", help="Link time per chunk size, seconds.")
     ] = 10.0,
+    rtt_ms: Annotated[
+        str, typer.Option("--rtt-ms", help="Round-trip times in ms, comma-separated.")
+    ] = "0",
+    grid: Annotated[
+        bool,
+        typer.Option(
+            "--grid",
+            help="2, 50 and 150 Mbit/s against 0, 30 and 600 ms at the satellite's own chunk "
+            "size (ignores --rate-bps, --chunk-kib and --rtt-ms).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
 ) -> None:
-    """Downlink goodput against the link rate per chunk size (ground on loopback, real sender)."""
-    from workbench.bench.link import link_table, run_link_bench
+    """Downlink goodput against the link rate per chunk size and round trip (ground on
+    loopback, real sender, in-process link emulation)."""
+    from workbench.bench.link import link_table, run_link_bench, run_link_grid
 
-    rows = run_link_bench(rate_bps, parse_int_list(chunk_kib, "--chunk-kib"), seconds)
+    if grid:
+        rows = run_link_grid([2e6, 50e6, 150e6], [0.0, 30.0, 600.0], seconds)
+    else:
+        rtts = [float(v) for v in parse_int_list(rtt_ms, "--rtt-ms")]
+        rows = run_link_bench(
+            rate_bps, parse_int_list(chunk_kib, "--chunk-kib"), seconds, rtts_ms=rtts
+        )
     if as_json:
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
         return
     typer.echo(link_table(rows))
     typer.echo(
         "note: always-up link; goodput counts the chunk bytes the ground acknowledged, over "
-        "the time to the last acknowledgement; each request also carries ~512 bytes of headers"
+        "the time to the last acknowledgement; each request is charged 512 bytes of headers, "
+        "the 'ceiling' that 'of ceiling' divides by; the round trip is emulated in process "
+        "(half each way), and 'window' is the chunk PUTs the sender allowed in flight"
     )
 
 

@@ -139,6 +139,17 @@ def encode(
         ),
     ] = None,
     sensor: Annotated[str | None, typer.Option("--sensor", help="Sensor name.")] = None,
+    check: Annotated[
+        bool | None,
+        typer.Option(
+            "--check/--no-check",
+            help="Carry 8 bytes of the reconstruction's SHA-256 so that decode can prove it "
+            "got the encoder's pixels (default: learned codecs yes, JPEG 2000 no).",
+        ),
+    ] = None,
+    container_version: Annotated[
+        int, typer.Option("--container-version", help="2 (compact, default) or 1.")
+    ] = 2,
     as_json: JsonFlag = False,
 ) -> None:
     """Compress a raster into a container; prints bpp, size and PSNR."""
@@ -166,6 +177,8 @@ def encode(
         metadata={k: v for k, v in extra.items() if v is not None},
         truth_mask=truth,
         checkpoints=_checkpoint_store(checkpoints),
+        container_version=container_version,
+        reconstruction_check=check,
     )
     _write_atomically(out_path, scene.container)
     _emit(

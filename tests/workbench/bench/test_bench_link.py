@@ -13,6 +13,10 @@ from shared.errors import ConfigurationError
 from workbench.bench.link import LinkBenchRow, check_options, link_table
 
 ROW_KEYS = {
+    "rtt_ms",
+    "ceiling",
+    "of_ceiling",
+    "window_chunks",
     "chunk_kib",
     "rate_bps",
     "payload_bytes",
@@ -40,7 +44,10 @@ def test_tiny_run_through_the_real_stack_gives_one_sane_row_per_chunk_size(
         assert row["requests"] >= chunks + 1
         assert row["goodput_bps"] == pytest.approx(row["payload_bytes"] * 8 / row["seconds"])
         assert 0 < row["efficiency"] <= 1.05  # the link emulation caps the rate
-    table = link_table([LinkBenchRow(**row) for row in rows])
+        assert row["rtt_ms"] == 0 and row["window_chunks"] >= 2
+        assert row["ceiling"] == row["chunk_kib"] * 1024 / (row["chunk_kib"] * 1024 + 512)
+    fields = [{k: v for k, v in row.items() if k != "of_ceiling"} for row in rows]
+    table = link_table([LinkBenchRow(**row) for row in fields])
     assert table.splitlines()[0].split()[:2] == ["chunk", "KiB"] and len(table.splitlines()) == 3
 
 

@@ -52,7 +52,8 @@ def test_demo_delivers_every_scene_of_every_task_and_stops(tmp_path: Path) -> No
     assert {r[1] for r in rows} >= {"jpeg2000", "cheng2020-gmm"}  # the shipped checkpoints
     for task, codec, state, bpp, size, h, w, f1, verified in rows:
         assert state == "processed", (task, codec)
-        assert verified == 1, (task, codec)
+        # learned containers carry the reconstruction check; JPEG 2000's (version 2) do not
+        assert verified == (1 if codec != "jpeg2000" else None), (task, codec)
         assert bpp == size * 8 / (h * w)
         assert f1 is not None and 0.0 <= f1 <= 1.0  # the shipped segmenters ran
     assert "per task and codec" in run.stdout

@@ -155,7 +155,8 @@ def test_evaluate_codec_json_shape_for_jpeg2000(
         }
         assert point["codec"] == "jpeg2000" and point["quality"] is None
         assert point["set"] == "held-out" and point["scenes"] == 3
-        assert point["bpp"] > point["payload_bpp"] > 0 and math.isfinite(point["psnr_db"])
+        # container bpp is below the codestream's: version 2 leaves the main header to the ground
+        assert 0 < point["bpp"] < point["payload_bpp"] and math.isfinite(point["psnr_db"])
     rates = [p["bpp"] for p in points]
     assert rates == sorted(rates)  # targets span low to high rate
 
