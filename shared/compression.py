@@ -7,6 +7,7 @@ normalisation, the digest of the reconstruction and the figures are computed in 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +111,23 @@ def _as_chw(raster: NDArray[Any]) -> NDArray[Any]:
     return raster
 
 
+def written_version() -> int:
+    """The container version to write: ``EODL_CONTAINER_VERSION`` (1 or 2), else 2.
+
+    Raises:
+        ConfigurationError: the variable holds anything else.
+    """
+    text = os.environ.get("EODL_CONTAINER_VERSION", "").strip()
+    if not text:
+        return WRITTEN_VERSION
+    if text not in ("1", "2"):
+        raise ConfigurationError(
+            f"EODL_CONTAINER_VERSION={text!r}: use 1 (for a ground that reads version 1 only) "
+            "or 2, or unset it"
+        )
+    return int(text)
+
+
 def build_spec(raster: NDArray[Any], *, scale: float | None, bit_depth: int | None) -> RasterSpec:
     """The spec of a (C, H, W) raster with the pipeline's defaults.
 
@@ -197,7 +215,7 @@ def compress_raster(
     checkpoints: Any = None,
     roi_mask: NDArray[Any] | None = None,
     tiling: TilingPolicy | None = None,
-    container_version: int = WRITTEN_VERSION,
+    container_version: int | None = None,
     reconstruction_check: bool | None = None,
 ) -> CompressedScene:
     """Encode a raster into a container and measure it.
@@ -217,7 +235,9 @@ def compress_raster(
         tiling: when and how a large scene is cut into tiles coded in parallel (default
             :class:`shared.codecs.tiling.TilingPolicy`: learned codecs, 512-pixel tiles, 2 workers).
             The container is still one per scene; its header says ``tiled``.
-        container_version: 2 (compact, default) or 1. Version 1 always carries the metadata,
+        container_version: 2 (compact) or 1; ``None``: ``EODL_CONTAINER_VERSION`` from the
+            environment (for a ground that reads version 1 only, or a before/after
+            measurement), else 2. Version 1 always carries the metadata,
             the onboard PSNR and the reconstruction's SHA-256; version 2 carries the metadata
             only when there is some (the caller reports the PSNR beside the container, as the
             satellite does in its transfer announcement).
@@ -232,6 +252,7 @@ def compress_raster(
     chw = _as_chw(np.asarray(raster))
     spec = build_spec(chw, scale=scale, bit_depth=bit_depth)
     check_raster(chw, spec)
+    container_version = container_version or written_version()
     meta = _scene_metadata(metadata, container_version)
     sidecar = _sidecar(truth_mask, spec)
     info = codec_info(codec)

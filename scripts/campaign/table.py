@@ -93,7 +93,8 @@ def task_section(task: str) -> list[str]:
         if old is not None:
             before = [p for p in old["points"] if p["set"] == scene_set]
             learned = [p for p in before if p["codec"] != "jpeg2000"]
-            out += _rows(learned, "previous: cheng2020-gmm N=32 fixed rate")
+            label = old.get("label", "cheng2020-gmm N=32 fixed rate")
+            out += _rows(learned, f"previous: {label}")
         out.append("")
     return out
 

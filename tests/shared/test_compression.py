@@ -256,3 +256,15 @@ def test_learned_container_names_weights_the_ground_lacks(
     )
     with pytest.raises(WeightsMismatchError, match=scene.header.weights_prefix.hex()):
         decompress_container(scene.container, checkpoints=CheckpointStore([tmp_path]))
+
+
+def test_the_container_version_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A satellite talking to a version-1-only ground sets EODL_CONTAINER_VERSION=1."""
+    options: dict[str, Any] = {"codec": "jpeg2000", "target": LOSSLESS, "bit_depth": 14}
+    assert compress_raster(_thermal(), **options).header.version == 2
+    monkeypatch.setenv("EODL_CONTAINER_VERSION", "1")
+    assert compress_raster(_thermal(), **options).header.version == 1
+    assert compress_raster(_thermal(), container_version=2, **options).header.version == 2
+    monkeypatch.setenv("EODL_CONTAINER_VERSION", "3")
+    with pytest.raises(ConfigurationError, match="EODL_CONTAINER_VERSION"):
+        compress_raster(_thermal(), **options)

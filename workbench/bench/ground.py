@@ -120,9 +120,9 @@ def make_containers(task: str, count: int, checkpoints: Any, seed: int = SEED) -
             target=target,
             scale=profile.global_max,
             bit_depth=profile.bit_depth,
-            metadata={"scene_id": scene.scene_id, "task": task, "sensor": profile.sensor},
             truth_mask=scene.mask,
             checkpoints=checkpoints,
+            reconstruction_check=True,  # so that every decode here is proven the satellite's
         ).container
         for scene in generate_scenes(task, count, seed)
     ]
