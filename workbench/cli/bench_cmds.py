@@ -9,7 +9,7 @@ Benchmarks print figures; nothing here asserts a timing.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,6 +33,15 @@ def parse_int_list(text: str, option: str) -> list[int]:
         raise ConfigurationError(
             f"{option} takes integers separated by commas, e.g. {option} 1,4,16; got {text!r}"
         ) from exc
+
+
+def emit_rows(rows: list[Any], as_json: bool, table: str, note: str) -> None:
+    """Print ``rows`` as JSON (each row's ``as_dict()``), or ``table`` and then ``note``."""
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    typer.echo(table)
+    typer.echo("note: " + note)
 
 
 @bench_app.command("codecs")
@@ -81,15 +90,14 @@ def container(
     if scenes < 1:
         raise ConfigurationError(f"--scenes must be >= 1, got {scenes}")
     rows = [measure(*case, count=scenes) for case in CASES]
-    if as_json:
-        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
-        return
-    typer.echo(overhead_table(rows))
-    typer.echo(
-        "note: mean bytes per scene; 'coded' is the entropy-coded data (JPEG 2000 packets "
+    emit_rows(
+        rows,
+        as_json,
+        overhead_table(rows),
+        "mean bytes per scene; 'coded' is the entropy-coded data (JPEG 2000 packets "
         "between SOD and EOC, learned rANS strings); 'over' = container - coded. v1 as the "
         "satellite wrote it (its metadata, learned payload v4), v2 as it writes now (the "
-        "onboard PSNR and scene facts travel in the transfer announcement). Sidecar excluded."
+        "onboard PSNR and scene facts travel in the transfer announcement). Sidecar excluded.",
     )
 
 
@@ -140,15 +148,14 @@ def link(
         rows = run_link_bench(
             rate_bps, parse_int_list(chunk_kib, "--chunk-kib"), seconds, rtts_ms=rtts
         )
-    if as_json:
-        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
-        return
-    typer.echo(link_table(rows))
-    typer.echo(
-        "note: always-up link; goodput counts the chunk bytes the ground acknowledged, over "
+    emit_rows(
+        rows,
+        as_json,
+        link_table(rows),
+        "always-up link; goodput counts the chunk bytes the ground acknowledged, over "
         "the time to the last acknowledgement; each request is charged 512 bytes of headers, "
         "the 'ceiling' that 'of ceiling' divides by; the round trip is emulated in process "
-        "(half each way), and 'window' is the chunk PUTs the sender allowed in flight"
+        "(half each way), and 'window' is the chunk PUTs the sender allowed in flight",
     )
 
 
