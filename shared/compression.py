@@ -128,6 +128,21 @@ def written_version() -> int:
     return int(text)
 
 
+def carries_check(kind: str) -> bool:
+    """Whether a codec of ``kind`` carries the reconstruction check by default:
+    ``EODL_RECONSTRUCTION_CHECK`` (``always``, ``never``, ``learned``), else learned codecs only.
+
+    Raises:
+        ConfigurationError: the variable holds anything else.
+    """
+    policy = os.environ.get("EODL_RECONSTRUCTION_CHECK", "").strip() or "learned"
+    if policy not in ("always", "never", "learned"):
+        raise ConfigurationError(
+            f"EODL_RECONSTRUCTION_CHECK={policy!r}: use always, never or learned (the default)"
+        )
+    return policy == "always" or (policy == "learned" and kind != "classical")
+
+
 def build_spec(raster: NDArray[Any], *, scale: float | None, bit_depth: int | None) -> RasterSpec:
     """The spec of a (C, H, W) raster with the pipeline's defaults.
 
@@ -242,9 +257,9 @@ def compress_raster(
             only when there is some (the caller reports the PSNR beside the container, as the
             satellite does in its transfer announcement).
         reconstruction_check: version 2: carry 8 bytes of the reconstruction's SHA-256, so that
-            the ground can prove it decoded the encoder's pixels. ``None``: for learned codecs
-            (whose float synthesis is where encoder and decoder could part), not for classical
-            ones (an integer codestream read by a standard decoder).
+            the ground can prove it decoded the encoder's pixels. ``None``: as
+            :func:`carries_check` says (by default for learned codecs, whose float synthesis
+            is where encoder and decoder could part, not for classical ones).
 
     Raises:
         InvalidRasterError, RateTargetError, ConfigurationError, CodecError, CheckpointError.
@@ -284,7 +299,9 @@ def compress_raster(
     if container_version == FORMAT_VERSION:
         meta[DIGEST_KEY] = digest
         meta["psnr_db"] = psnr if math.isfinite(psnr) else None  # JSON null: exact (infinite)
-    check = info.kind != "classical" if reconstruction_check is None else reconstruction_check
+    check = reconstruction_check
+    if check is None:
+        check = carries_check(info.kind)
     container = pack_container(
         codec=codec,
         spec=spec,

@@ -241,7 +241,10 @@ def _metric(text: str, sample: str) -> float:
 
 
 @pytest.mark.integration
-def test_damaged_chunks_are_refused_and_resent(tmp_path: Path) -> None:
+def test_damaged_chunks_are_refused_and_resent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EODL_RECONSTRUCTION_CHECK", "always")  # every decode proven
     profile = FaultProfile(corrupt_rate=0.25, reset_rate=0.15, latency_s=0.002, seed=7)
     with _Served(_ground_app(tmp_path)) as ground:
         proxy = LinkProxy("127.0.0.1", ground.port, profile)

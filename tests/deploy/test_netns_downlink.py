@@ -46,6 +46,7 @@ def can_make_namespaces() -> None:
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SAT_", "GS_"))}
+    env["EODL_RECONSTRUCTION_CHECK"] = "always"  # every transfer proves its decode
     env.update(
         {
             "SAT_LINK_KEY": LINK_KEY,

@@ -268,3 +268,17 @@ def test_the_container_version_follows_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("EODL_CONTAINER_VERSION", "3")
     with pytest.raises(ConfigurationError, match="EODL_CONTAINER_VERSION"):
         compress_raster(_thermal(), **options)
+
+
+def test_the_reconstruction_check_policy_follows_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    options: dict[str, Any] = {"codec": "jpeg2000", "target": LOSSLESS, "bit_depth": 14}
+    assert compress_raster(_thermal(), **options).header.digest == b""
+    monkeypatch.setenv("EODL_RECONSTRUCTION_CHECK", "always")
+    scene = compress_raster(_thermal(), **options)
+    assert decompress_container(scene.container).digest_matches is True
+    assert compress_raster(_thermal(), reconstruction_check=False, **options).header.digest == b""
+    monkeypatch.setenv("EODL_RECONSTRUCTION_CHECK", "sometimes")
+    with pytest.raises(ConfigurationError, match="always, never or learned"):
+        compress_raster(_thermal(), **options)
