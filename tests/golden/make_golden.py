@@ -29,7 +29,9 @@ GOLDEN_PATHS = {
     2: GOLDEN_PATH.with_name("container_v2.bin"),
     3: GOLDEN_PATH.with_name("container_v2_j2k.bin"),  # key 3: the JPEG 2000 case of version 2
 }
-GOLDEN_J2K_SPEC = RasterSpec(bands=1, height=32, width=32, dtype="uint16", bit_depth=14, scale=16383)
+GOLDEN_J2K_SPEC = RasterSpec(
+    bands=1, height=32, width=32, dtype="uint16", bit_depth=14, scale=16383
+)
 
 GOLDEN_SPEC = RasterSpec(bands=10, height=8, width=8, dtype="uint16", bit_depth=14, scale=10000.0)
 GOLDEN_MODEL = ModelRef(model_id=3, weights_prefix=bytes.fromhex("0123456789abcdef"))
@@ -60,8 +62,8 @@ def golden_j2k_samples() -> np.ndarray:
 
 def golden_j2k_codestream() -> bytes:
     """OpenJPEG's codestream of the ramp at 2 bpp (9/7, 4 resolutions): the v2 J2K payload."""
-    from shared.codecs.j2k_openjpeg import EncoderSettings, encode_codestream
     from shared.codecs.j2k_codestream import strip_comments
+    from shared.codecs.j2k_openjpeg import EncoderSettings, encode_codestream
 
     settings = EncoderSettings(precision=14, irreversible=True, ratio=7.0, resolutions=4)
     return strip_comments(encode_codestream(golden_j2k_samples(), settings))

@@ -89,13 +89,19 @@ def test_an_unknown_key_id_is_refused_without_naming_the_valid_ones(ground: Serv
 
 
 def _nested_container(depth: int) -> bytes:
-    """A real container whose metadata nests ``depth`` lists deep (lengths and CRC right)."""
+    """A real version-1 container whose metadata nests ``depth`` lists deep (lengths and CRC
+    right). Version 2's metadata goes through the same parser (test_wire_container_v2)."""
     from shared.codecs.base import RateTarget
     from shared.compression import compress_raster
 
     lossless = RateTarget(lossless=True)
-    base = compress_raster(
-        fire_raster(5), codec="jpeg2000", target=lossless, scale=16383.0, bit_depth=14
+    base = compress_raster(  # version 1: its fixed header is patched below
+        fire_raster(5),
+        codec="jpeg2000",
+        target=lossless,
+        scale=16383.0,
+        bit_depth=14,
+        container_version=1,
     )
     data = bytes(base.container)
     header = read_header(data)

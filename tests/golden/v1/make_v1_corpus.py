@@ -23,7 +23,13 @@ CASES = (
     ("cloud-jpeg2000-0.3bpp", "cloud", "jpeg2000", RateTarget(bpp=0.3), 128),
     ("building-jpeg2000-lossless", "building", "jpeg2000", RateTarget(lossless=True), 64),
     ("building-cheng2020-gmm-q2", "building", "cheng2020-gmm", RateTarget(quality=2), 64),
-    ("building-mean-scale-hyperprior-q2", "building", "mean-scale-hyperprior", RateTarget(quality=2), 64),
+    (
+        "building-mean-scale-hyperprior-q2",
+        "building",
+        "mean-scale-hyperprior",
+        RateTarget(quality=2),
+        64,
+    ),
 )
 
 
