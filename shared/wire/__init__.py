@@ -1,4 +1,6 @@
-"""The wire format: one self-describing, checksummed container per scene (format version 1).
+"""The wire format: one self-describing, checksummed container per scene. Format version 2
+(``shared.wire.format_v2``, compact) is written; versions 1 (``shared.wire.header``) and 2 are
+read (``READABLE_VERSIONS``).
 
 A scene too large to code in one piece is still one container: its header sets the tiled flag
 and its payload is a tile directory (``shared.wire.tiles``) followed by the tiles' payloads.
@@ -8,6 +10,8 @@ from shared.wire.container import (
     DEFAULT_MAX_CONTAINER_BYTES,
     DIGEST_KEY,
     MAX_METADATA_BYTES,
+    READABLE_VERSIONS,
+    WRITTEN_VERSION,
     Container,
     check_lengths,
     compute_checksum,
@@ -21,7 +25,6 @@ from shared.wire.header import (
     FORMAT_VERSION,
     HEADER_SIZE,
     MAGIC,
-    SUPPORTED_VERSIONS,
     ContainerHeader,
 )
 from shared.wire.sidecar import pack_mask, unpack_mask
@@ -36,7 +39,8 @@ __all__ = [
     "HEADER_SIZE",
     "MAGIC",
     "MAX_METADATA_BYTES",
-    "SUPPORTED_VERSIONS",
+    "READABLE_VERSIONS",
+    "WRITTEN_VERSION",
     "TileDirectory",
     "Container",
     "ContainerHeader",
