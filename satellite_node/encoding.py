@@ -97,6 +97,9 @@ def encode_scene(
         "truth_mask": raw.mask,
         "checkpoints": checkpoints,
     }
+    if record.patch_shape is not None:  # one container, each patch coded alone; no ROI
+        scene = compress_raster(raw.raster, patch_shape=record.patch_shape, **options)
+        return container_info(scene, codec, onboard)
     roi = roi_for(roi_mode, record.task, raw.raster, codec, target)
     if roi is None:
         return container_info(compress_raster(raw.raster, **options), codec, onboard)

@@ -18,6 +18,7 @@ import numpy as np
 from satellite_node.priority import PRIORITY_NAMES, parse_priority
 from satellite_node.store.records import NewScene
 from shared.codecs.base import RateTarget
+from shared.codecs.patches import stack_patches
 from shared.codecs.registry import codec_info
 from shared.errors import InvalidRasterError, PayloadTooLargeError
 from shared.protocol.tokens import ApiToken
@@ -27,6 +28,7 @@ from shared.sensors.readers import (
     TIFF_SUFFIXES,
     PlaneLimit,
     read_mask,
+    read_patches,
     read_raster,
 )
 
@@ -38,8 +40,11 @@ class SceneUpload:
     """A validated upload, ready to be stored.
 
     Shape:
-        raster: (C, H, W) in the profile's dtype.
+        raster: (C, H, W) in the profile's dtype (patches sent together: their grid).
         mask: (H, W) uint8 of 0/1, or None.
+
+    Attributes:
+        patch_shape: (h, w) when the raster is a grid of patches to send in one container.
     """
 
     task: str
@@ -49,6 +54,7 @@ class SceneUpload:
     raster_name: str
     raster: np.ndarray = field(repr=False)
     mask: np.ndarray | None = field(default=None, repr=False)
+    patch_shape: tuple[int, int] | None = None
 
     def for_store(self, token: ApiToken | None = None) -> NewScene:
         """The upload in the store's format (``.npy`` bytes, the rate as JSON fields), sent
@@ -62,6 +68,7 @@ class SceneUpload:
             raster_name=self.raster_name,
             raster=npy_bytes(self.raster),
             mask=None if self.mask is None else npy_bytes(self.mask),
+            patch_shape=self.patch_shape,
         )
 
 
@@ -134,13 +141,20 @@ def _spool(source: BinaryIO, target: BinaryIO, max_bytes: int, what: str) -> Non
 
 
 def read_upload(
-    source: BinaryIO, filename: str, max_bytes: int, *, mask: bool, plane: PlaneLimit
+    source: BinaryIO,
+    filename: str,
+    max_bytes: int,
+    *,
+    mask: bool,
+    plane: PlaneLimit,
+    patches: bool = False,
 ) -> np.ndarray:
-    """Read an uploaded raster (C, H, W) or mask (H, W) through the project's readers.
+    """Read an uploaded raster (C, H, W) or mask (H, W) through the project's readers; with
+    ``patches``, many small scenes in one ``.npy`` (raster (N, C, h, w), mask (N, h, w)).
 
     The upload is spooled under its own (sanitised) name, so the readers' messages name it.
     ``plane`` bounds the image the file declares, checked before it is decoded (a raster:
-    the task's largest scene; a mask: exactly its raster's plane).
+    the task's largest scene; a mask: exactly its raster's plane; patches: each patch).
     """
     what = "mask" if mask else "raster"
     suffix = _suffix(filename, what)
@@ -149,6 +163,8 @@ def read_upload(
         path = Path(folder) / f"{stem}{suffix}"
         with path.open("wb") as spool:
             _spool(source, spool, max_bytes, what)
+        if patches:
+            return read_patches(path, max_bytes=max_bytes * 4, plane=plane, mask=mask)
         if mask:
             return read_mask(path, max_bytes=max_bytes * 4, plane=plane)
         return read_raster(path, max_bytes=max_bytes * 4, plane=plane)
@@ -177,9 +193,20 @@ def build_upload(
     raster_name: str,
     raster: np.ndarray,
     mask: np.ndarray | None,
+    patches: bool = False,
 ) -> SceneUpload:
-    """Assemble and validate an upload (task, codec and priority checked first)."""
+    """Assemble and validate an upload (task, codec and priority checked first); with
+    ``patches``, ``raster`` (N, C, h, w) and ``mask`` (N, h, w) become their grids."""
     get_profile(task)
+    patch_shape = None
+    if patches:
+        if mask is not None and mask.shape != (raster.shape[0], *raster.shape[-2:]):
+            raise InvalidRasterError(
+                f"the masks are {mask.shape} but the patches {raster.shape}: upload one mask "
+                "per patch, (N, h, w)"
+            )
+        raster, patch_shape = stack_patches(raster)
+        mask = None if mask is None else stack_patches(mask)[0][0]
     upload = SceneUpload(
         task,
         check_codec_name(codec),
@@ -188,6 +215,7 @@ def build_upload(
         Path(raster_name).name[:200] or "raster",
         raster,
         mask,
+        patch_shape,
     )
     validate_upload(upload)
     return upload

@@ -91,6 +91,11 @@ class SatelliteCollector(Collector):
             float(snap["window_chunks"]),  # type: ignore[arg-type]
         )
         yield self._gauge(
+            "eodl_sat_round_trip_seconds",
+            "The shortest recent chunk round trip, last byte out to answer (0: none yet)",
+            float(snap["round_trip_s"]),  # type: ignore[arg-type]
+        )
+        yield self._gauge(
             "eodl_sat_chunks_in_flight_peak",
             "The most chunk PUTs outstanding at once since start",
             float(snap["peak_in_flight"]),  # type: ignore[arg-type]

@@ -26,11 +26,13 @@ from shared.codecs.base import (
     reconstruction_digest,
 )
 from shared.codecs.j2k_roi import DEFAULT_SIGMA_PX, ROI_METHOD
+from shared.codecs.patches import decode_patches, encode_patches, stack_patches
 from shared.codecs.registry import all_codecs, codec_info, open_codec
 from shared.codecs.tiling import TilingPolicy, decode_tiled, encode_tiled
 from shared.errors import (
     CodecError,
     ConfigurationError,
+    ContainerError,
     EODownlinkError,
     InvalidRasterError,
     RateTargetError,
@@ -50,6 +52,7 @@ from shared.wire.container import (
     read_header,
     unpack_container,
 )
+from shared.wire.format_v2 import patch_count
 from shared.wire.header import FORMAT_VERSION, ContainerHeader
 from shared.wire.sidecar import pack_mask, unpack_mask
 
@@ -232,6 +235,7 @@ def compress_raster(
     tiling: TilingPolicy | None = None,
     container_version: int | None = None,
     reconstruction_check: bool | None = None,
+    patch_shape: tuple[int, int] | None = None,
 ) -> CompressedScene:
     """Encode a raster into a container and measure it.
 
@@ -260,6 +264,9 @@ def compress_raster(
             the ground can prove it decoded the encoder's pixels. ``None``: as
             :func:`carries_check` says (by default for learned codecs, whose float synthesis
             is where encoder and decoder could part, not for classical ones).
+        patch_shape: the raster is a grid of patches of this (height, width), as
+            :func:`compress_patches` lays them out; each is coded alone, any one decodes
+            without the others (:func:`decompress_patch`). Version 2 only; no ROI, no tiling.
 
     Raises:
         InvalidRasterError, RateTargetError, ConfigurationError, CodecError, CheckpointError.
@@ -268,6 +275,11 @@ def compress_raster(
     spec = build_spec(chw, scale=scale, bit_depth=bit_depth)
     check_raster(chw, spec)
     container_version = container_version or written_version()
+    if patch_shape is not None and (roi_mask is not None or container_version != 2):
+        raise ConfigurationError(
+            "patches travel together only in container version 2 and without an ROI mask; "
+            "send them one by one, or drop the ROI / EODL_CONTAINER_VERSION=1"
+        )
     meta = _scene_metadata(metadata, container_version)
     sidecar = _sidecar(truth_mask, spec)
     info = codec_info(codec)
@@ -278,8 +290,13 @@ def compress_raster(
             f"{', '.join(takes)}"
         )
     policy = tiling or TilingPolicy()
-    tiled = roi_mask is None and policy.applies(info.kind, spec)
-    if tiled:
+    tiled = roi_mask is None and patch_shape is None and policy.applies(info.kind, spec)
+    if patch_shape is not None:
+        patch_count(spec.height, spec.width, patch_shape)
+        encoded = encode_patches(
+            chw, spec, patch_shape, target, codec=codec, checkpoints=checkpoints
+        )
+    elif tiled:
         encoded = encode_tiled(
             chw, spec, target, codec=codec, policy=policy, checkpoints=checkpoints
         )
@@ -315,6 +332,7 @@ def compress_raster(
         version=container_version,
         rate_bpp=target.bpp,
         digest=digest if check else None,
+        patch_shape=patch_shape,
     )
     header = read_header(container)
     return CompressedScene(
@@ -326,6 +344,37 @@ def compress_raster(
         payload_bpp=bpp(len(encoded.payload), spec.height, spec.width),
         psnr_db=psnr,
     )
+
+
+def compress_patches(
+    patches: NDArray[Any], *, truth_masks: NDArray[Any] | None = None, **options: Any
+) -> CompressedScene:
+    """Encode many small scenes of one pass (say 32x32 fire patches) into one container: one
+    header and a patch directory, each patch coded alone (:mod:`shared.codecs.patches`).
+
+    Shape:
+        patches: (N, C, h, w), or (N, h, w) single-band; truth_masks: (N, h, w).
+        The container's raster (and the reconstruction) is the patches' grid,
+        :func:`shared.codecs.patches.stack_patches`.
+
+    Args:
+        patches: the patches, all of one shape.
+        truth_masks: optional binary masks, one per patch, carried in the sidecar.
+        options: as :func:`compress_raster` (codec, target, scale, bit_depth, metadata, ...).
+
+    Raises:
+        As :func:`compress_raster`; InvalidRasterError for patches of the wrong shape.
+    """
+    raster, patch_shape = stack_patches(patches)
+    truth = None
+    if truth_masks is not None:
+        masks = np.asarray(truth_masks)
+        if masks.shape != (len(np.asarray(patches)), *patch_shape):
+            raise InvalidRasterError(
+                f"truth masks of shape {masks.shape} do not match the patches: pass (N, h, w)"
+            )
+        truth = stack_patches(masks)[0][0]
+    return compress_raster(raster, truth_mask=truth, patch_shape=patch_shape, **options)
 
 
 def _encode_roi(
@@ -444,6 +493,16 @@ def _decode_payload(
     container: Container, limits: DecodeLimits, checkpoints: Any, tiling: TilingPolicy | None
 ) -> NDArray[Any]:
     header = container.header
+    if header.patch_shape is not None:
+        return decode_patches(
+            container.payload,
+            header.spec,
+            header.patch_shape,
+            limits,
+            codec=header.codec_name,
+            model=header.model,
+            checkpoints=checkpoints,
+        )
     if header.tiled:
         return decode_tiled(
             container.payload,
@@ -455,3 +514,35 @@ def _decode_payload(
         )
     codec = open_codec(header.codec_name, checkpoints)
     return codec.decode(container.payload, header.spec, header.model, limits)
+
+
+def decompress_patch(
+    data: bytes, index: int, *, limits: DecodeLimits | None = None, checkpoints: Any = None
+) -> NDArray[Any]:
+    """Verify a patch container, then decode patch ``index`` alone (no other patch is decoded).
+
+    Shape:
+        returns: (C, h, w) in the container's dtype.
+
+    Raises:
+        ContainerError: malformed or corrupt, or not a patch container.
+        CodecError: ``index`` is out of range, or the decode failed.
+    """
+    limits = limits or DecodeLimits()
+    header = read_header(data)
+    limits.check(header.spec, payload_bytes=header.payload_bytes)
+    if header.patch_shape is None:
+        raise ContainerError(
+            "this container holds one scene, not patches: decode it with decompress_container"
+        )
+    container = unpack_container(data, max_bytes=max_container_bytes(limits))
+    return decode_patches(
+        container.payload,
+        header.spec,
+        header.patch_shape,
+        limits,
+        codec=header.codec_name,
+        model=header.model,
+        checkpoints=checkpoints,
+        only=index,
+    )

@@ -46,6 +46,7 @@ class TransferView(TransferStatus):
     processed_at: str | None = None
     quicklook_url: str | None = None
     mask_url: str | None = None
+    patch_shape: list[int] | None = None  # (h, w): the scene is a grid of patches sent together
     attempts: int = 0
 
 
@@ -137,5 +138,6 @@ def transfer_view(
         quicklook_url=QUICKLOOK.format(transfer_id=tid) if record.has_quicklook else None,
         mask_url=MASK.format(transfer_id=tid) if record.has_mask else None,
         attempts=record.attempts or 0,
+        patch_shape=(record.announced_header or {}).get("patch_shape"),
         **{name: getattr(record, name) for name in _FIGURES},
     )

@@ -34,6 +34,7 @@ from ground_station.processing.product import PRODUCT_NAME, product_of, save_pro
 from ground_station.processing.quicklook import save_mask, save_quicklook
 from ground_station.processing.segmenters import SegmenterSet
 from ground_station.store import MASK_NAME, QUICKLOOK_NAME, TransferStore
+from shared.codecs.patches import place_patches, unstack_patches
 from shared.errors import EODownlinkError
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ class Processor:
                 log.warning("transfer %s: %s", transfer_id, record.reason)
             save_quicklook(unit, record.task, self.store.artefact(transfer_id, QUICKLOOK_NAME))
             record.has_quicklook = True
-            mask = self._segment(record, unit, outcome.truth)
+            patch_shape = outcome.result["header"].get("patch_shape")
+            mask = self._segment(record, unit, outcome.truth, patch_shape)
             if mask is not None:
                 save_mask(mask, self.store.artefact(transfer_id, MASK_NAME))
                 record.has_mask = True
@@ -167,15 +169,26 @@ class Processor:
         log.info("transfer %s processed: bpp %.3f", transfer_id, record.bpp or float("nan"))
 
     def _segment(
-        self, record: TransferRecord, unit: np.ndarray, truth: np.ndarray | None
+        self,
+        record: TransferRecord,
+        unit: np.ndarray,
+        truth: np.ndarray | None,
+        patch_shape: list[int] | None,
     ) -> np.ndarray | None:
+        """The predicted mask; a grid of patches is segmented patch by patch (a patch's
+        neighbours in the grid are other scenes, not its surroundings)."""
         segmenter, note = self.segmenters.get(record.task)
         if segmenter is None:
             record.segmentation_note = note
             return None
         started = time.perf_counter()
         with self._segment_lock:
-            mask = np.asarray(segmenter.predict(unit))
+            if patch_shape is None:
+                mask = np.asarray(segmenter.predict(unit))
+            else:
+                shape = (int(patch_shape[0]), int(patch_shape[1]))
+                masks = [np.asarray(segmenter.predict(p)) for p in unstack_patches(unit, shape)]
+                mask = place_patches(np.stack(masks), unit.shape[-2:])
         segment_ms = (time.perf_counter() - started) * 1000.0
         self.metrics.segment_seconds.observe(segment_ms / 1000.0)
         apply_segmentation(record, mask, truth, segment_ms, str(segmenter.device))

@@ -34,6 +34,13 @@ def upload_scene(
     quality: Annotated[int | None, Form(description="quality level 1..6")] = None,
     lossless: Annotated[bool, Form()] = False,
     priority: Annotated[str | None, Form(description="alert/high/normal/low, 0..9 or auto")] = None,
+    patches: Annotated[
+        bool,
+        Form(
+            description="the .npy holds many small scenes (N, C, h, w) or (N, h, w) of one "
+            "pass, to send together in one container (masks: (N, h, w))"
+        ),
+    ] = False,
 ) -> SceneAccepted:
     """Validate and store a scene durably; compression and downlink follow in the background.
 
@@ -43,13 +50,12 @@ def upload_scene(
     rate = rate_target(bpp, quality, lossless, settings.default_bpp)
     limit = settings.max_upload_bytes
     largest = PlaneLimit(largest=max_plane(get_profile(task.strip())))  # before any decoding
-    data = read_upload(
-        raster.file, raster.filename or "raster.npy", limit, mask=False, plane=largest
-    )
+    name = raster.filename or "raster.npy"
+    data = read_upload(raster.file, name, limit, mask=False, plane=largest, patches=patches)
     truth = None
     if mask is not None and mask.filename:
         own = PlaneLimit(exact=(int(data.shape[-2]), int(data.shape[-1])))
-        truth = read_upload(mask.file, mask.filename, limit, mask=True, plane=own)
+        truth = read_upload(mask.file, mask.filename, limit, mask=True, plane=own, patches=patches)
     upload = build_upload(
         task=task.strip(),
         codec=codec,
@@ -58,6 +64,7 @@ def upload_scene(
         raster_name=raster.filename or "raster",
         raster=data,
         mask=truth,
+        patches=patches,
     )
     token: ApiToken | None = getattr(request.state, "token", None)
     upload, notes = within_rights(upload, token)

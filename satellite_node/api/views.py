@@ -40,6 +40,7 @@ def scene_view(record: SceneRecord) -> SceneView:
         delivered_at=record.delivered_at,
         uploader=record.uploader,
         queued_at=record.queued_at,
+        patch_shape=record.patch_shape,
     )
 
 

@@ -7,13 +7,13 @@ the link: at least ``depth`` (2), and as many as the bandwidth-delay product nee
 link's rate and the round trip measured on the answers (the shortest of the last 16, so that
 bytes queued on the way do not inflate it), capped at ``MAX_IN_FLIGHT``.
 
-When the PUTs in flight stall instead (none of them moved for ``stall_s``: the link went
-down under them), a cheap signed GET probes the ground every ``probe_every_s`` (on a fresh
-connection, refused at once while the link is down); once one is answered the link is back,
-and the next chunk starts on a fresh connection too (a kept-alive one left idle through the
-outage was measured to stall for seconds), beyond the window if need be (twice the window at
-most), while the stalled connections
-resume on their own and deliver their tails: bytes cut by an outage are not sent twice.
+When the PUTs in flight stall instead (none of them moved for ``stall_s`` more than a round
+trip: the link went down under them), a cheap signed GET probes the ground every
+``probe_every_s`` (on a fresh connection, refused at once while the link is down); once one is
+answered the link is back, and the next chunk starts on a fresh connection too (a kept-alive
+one left idle through the outage was measured to stall for seconds), beyond the window if need
+be (twice the window at most), while the stalled connections resume on their own and deliver
+their tails: bytes cut by an outage are not sent twice.
 
 A failed PUT stops new launches; the others are waited for before its error is raised, so the
 caller's retry asks the ground what is missing and never re-sends a chunk still on its way.
@@ -35,6 +35,7 @@ from satellite_node.link.emulator import LinkInterruptedError
 UNREACHABLE_REASONS = frozenset({"transport", "timeout"})  # no answer at all: probe, don't back off
 MAX_IN_FLIGHT = 64  # PUT threads at most, whatever the bandwidth-delay product
 RTT_SAMPLES = 16
+WINDOW_MARGIN = 1.5  # bytes in flight over the bandwidth-delay product: room for jitter
 _TICK_S = 0.05  # longest wait between two looks at the PUTs in flight
 _STOP_GRACE_S = 2.0  # how long a stopping sender waits for its PUTs to finish
 
@@ -105,12 +106,13 @@ class ChunkPipeline:
             return min(self._round_trips) if self._round_trips else None
 
     def window(self, chunk_bytes: int) -> int:
-        """PUTs allowed in flight for chunks of ``chunk_bytes``: the bandwidth-delay product's
-        worth plus the one on the wire, at least ``depth``, at most ``MAX_IN_FLIGHT``."""
+        """PUTs allowed in flight for chunks of ``chunk_bytes``: half as much again as the
+        bandwidth-delay product (a late answer or a slow fsync must not idle the link) plus
+        the one on the wire, at least ``depth``, at most ``MAX_IN_FLIGHT``."""
         round_trip = self.measured_round_trip_s
         if round_trip is None:
             round_trip = self.round_trip_s()
-        product = self.rate_bps() / 8.0 * round_trip
+        product = WINDOW_MARGIN * self.rate_bps() / 8.0 * round_trip
         wanted = math.ceil(product / max(chunk_bytes, 1)) + 1
         return max(self.depth, min(MAX_IN_FLIGHT, wanted))
 
@@ -196,11 +198,14 @@ class ChunkPipeline:
             return not self._puts or self._puts[-1].written
 
     def _stalled(self, now: float) -> bool:
-        """True when no PUT in flight moved for ``stall_s`` (and one more may start)."""
+        """True when no PUT in flight moved for ``stall_s`` beyond a round trip (a PUT waiting
+        for its answer is not stalled), and one more may start."""
+        round_trip = self.measured_round_trip_s
+        quiet_s = self.stall_s + (self.round_trip_s() if round_trip is None else round_trip)
         with self._lock:
             if not self._puts or len(self._puts) >= self.limit:
                 return False
-            return all(now - put.progress_at >= self.stall_s for put in self._puts)
+            return all(now - put.progress_at >= quiet_s for put in self._puts)
 
     def _reachable(self, transfer_id: str) -> bool:
         self.stats.count("probes")
@@ -231,6 +236,7 @@ class ChunkPipeline:
         with self._lock:
             if put.written and not put.fresh and not put.resent:
                 self._round_trips.append(self.clock() - put.written_at)
+                self.stats.round_trip(min(self._round_trips))
 
     def _run(self, put: _Put, data: bytes, stop: threading.Event) -> None:
         try:

@@ -25,6 +25,7 @@ class SenderStats:
         self.chunks_cut = 0
         self.probes = 0
         self.window_chunks = 0  # chunk PUTs the pipeline lets be in flight now
+        self.round_trip_s = 0.0  # the shortest recent chunk round trip (0: none measured yet)
         self.peak_in_flight = 0  # the most chunk PUTs that were outstanding at once
         self.retries: Counter[str] = Counter()
         self.chunk_starts: deque[tuple[float, str, int]] = deque(maxlen=CHUNK_JOURNAL)
@@ -45,6 +46,11 @@ class SenderStats:
         """Record the pipeline's current window (chunk PUTs allowed in flight)."""
         with self._lock:
             self.window_chunks = chunks
+
+    def round_trip(self, seconds: float) -> None:
+        """Record the shortest recent chunk round trip (what the window is sized from)."""
+        with self._lock:
+            self.round_trip_s = seconds
 
     def in_flight(self, puts: int) -> None:
         """Record how many chunk PUTs are outstanding (keeps the peak)."""
@@ -75,6 +81,7 @@ class SenderStats:
                 "chunks_cut": self.chunks_cut,
                 "probes": self.probes,
                 "window_chunks": self.window_chunks,
+                "round_trip_s": self.round_trip_s,
                 "peak_in_flight": self.peak_in_flight,
                 "retries": dict(self.retries),
             }

@@ -1,17 +1,13 @@
-"""One scene's transfer as the sender holds it, its announcement to the ground, and the choice
-of the scene the sender opens ahead while the current one's last chunks are answered."""
+"""One scene's transfer as the sender holds it, and its announcement to the ground."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from satellite_node.priority import wire_priority
-from satellite_node.store import SceneRecord, SceneStore
-from satellite_node.store.states import SceneState
+from satellite_node.store import SceneRecord
 from shared.protocol.chunks import chunk_bounds
 from shared.protocol.messages import TransferCreate, TransferStatus
-
-_AHEAD_SCAN = 10_000  # scenes looked at when choosing the one to open ahead
 
 
 def _expand(ranges: list[tuple[int, int]]) -> list[int]:
@@ -41,6 +37,12 @@ class Transfer:
         return cls(record, data, status, todo)
 
     @property
+    def todo_bytes(self) -> int:
+        """Bytes of the chunks not started yet."""
+        size, total = self.status.chunk_bytes, len(self.data)
+        return sum(min(size, total - index * size) for index in self.todo)
+
+    @property
     def transfer_id(self) -> str:
         """The ground's id of this transfer."""
         return str(self.record.transfer_id)
@@ -63,21 +65,4 @@ def announcement(record: SceneRecord, data: bytes) -> TransferCreate:
         task=record.task,
         codec=str(record.codec_used),
         header=record.header or {},
-    )
-
-
-def next_after(store: SceneStore, scene_id: str) -> SceneRecord | None:
-    """The scene the sender would take once ``scene_id`` is delivered (``next_to_send``'s
-    order: most urgent first, a started one first within a priority, then the oldest)."""
-    first = store.next_to_send()
-    if first is None or first.scene_id != scene_id:
-        return first
-    waiting = [
-        record
-        for state in (SceneState.DOWNLINKING, SceneState.QUEUED)
-        for record in store.list(state=state, limit=_AHEAD_SCAN)
-        if record.scene_id != scene_id
-    ]
-    return min(
-        waiting, key=lambda r: (r.priority, r.state != SceneState.DOWNLINKING, r.seq), default=None
     )

@@ -18,6 +18,8 @@ class NewScene:
         raster, mask: ``.npy`` bytes (no pickles) of the (C, H, W) raster and (H, W) mask.
         rate: the rate target as JSON fields (``bpp``, ``quality``, ``lossless``).
         uploader: the name of the API token that uploaded it (None without authentication).
+        patch_shape: (height, width) when the raster is a grid of patches to send together
+            in one container (:func:`shared.codecs.patches.stack_patches`).
     """
 
     task: str
@@ -28,6 +30,7 @@ class NewScene:
     raster: bytes = field(repr=False)
     mask: bytes | None = field(default=None, repr=False)
     uploader: str | None = None
+    patch_shape: tuple[int, int] | None = None
 
     @property
     def size(self) -> int:
@@ -70,6 +73,7 @@ class SceneRecord:
     container_version: int = 1
     uploader: str | None = None
     queued_at: float | None = None
+    patch_shape: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,4 +148,17 @@ def record_from_row(row: sqlite3.Row) -> SceneRecord:
         container_version=int(row["container_version"]),
         uploader=row["uploader"],
         queued_at=row["queued_at"],
+        patch_shape=_patch_shape(row["patch_shape"]),
     )
+
+
+def patch_shape_text(shape: tuple[int, int] | None) -> str | None:
+    """The ``patch_shape`` column's value: ``"32x32"``, or None for one scene."""
+    return None if shape is None else f"{shape[0]}x{shape[1]}"
+
+
+def _patch_shape(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    height, width = text.split("x")
+    return int(height), int(width)

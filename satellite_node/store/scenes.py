@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,13 @@ from typing import Any
 from satellite_node.store.db import SceneDb
 from satellite_node.store.files import StoreFiles
 from satellite_node.store.plan_states import PlanTransitions
-from satellite_node.store.records import ContainerInfo, NewScene, SceneRecord, record_from_row
+from satellite_node.store.records import (
+    ContainerInfo,
+    NewScene,
+    SceneRecord,
+    patch_shape_text,
+    record_from_row,
+)
 from satellite_node.store.states import EARLY, SENDABLE, UNDELIVERED, WAITING, SceneState
 from shared.durable import atomic_write, clean_temporaries, remove_durably
 from shared.errors import QuotaExceededError, StorageFullError
@@ -129,7 +136,7 @@ class SceneStore:
                 db.execute(
                     "INSERT INTO scenes (scene_id, state, task, codec, rate_json, priority, "
                     "raster_name, has_mask, raw_bytes, stored_bytes, created_at, updated_at, "
-                    "uploader) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "uploader, patch_shape) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         scene_id,
                         S.RECEIVED.value,
@@ -144,6 +151,7 @@ class SceneStore:
                         now,
                         now,
                         scene.uploader,
+                        patch_shape_text(scene.patch_shape),
                     ),
                 )
         return self.get(scene_id)
@@ -170,10 +178,19 @@ class SceneStore:
         rows = self.db.select("*", (S.RECEIVED,), "ORDER BY priority, seq LIMIT 1")
         return record_from_row(rows[0]) if rows else None
 
-    def next_to_send(self) -> SceneRecord | None:
-        """The most urgent scene waiting for the link; a started one first within a priority."""
+    def next_to_send(self, exclude: Collection[str] = ()) -> SceneRecord | None:
+        """The most urgent scene waiting for the link; a started one first within a priority.
+
+        Args:
+            exclude: scene ids to pass over (the sender's scenes already opened or committing).
+        """
+        skip = tuple(exclude)
+        not_in = f"AND scene_id NOT IN ({','.join('?' * len(skip))}) " if skip else ""
         rows = self.db.select(
-            "*", SENDABLE, "ORDER BY priority, state = ? DESC, seq LIMIT 1", (S.DOWNLINKING.value,)
+            "*",
+            SENDABLE,
+            f"{not_in}ORDER BY priority, state = ? DESC, seq LIMIT 1",
+            (*skip, S.DOWNLINKING.value),
         )
         return record_from_row(rows[0]) if rows else None
 

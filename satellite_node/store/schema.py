@@ -8,6 +8,7 @@ ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("container_version", "INTEGER NOT NULL DEFAULT 1"),
     ("uploader", "TEXT"),
     ("queued_at", "REAL"),
+    ("patch_shape", "TEXT"),  # "32x32": the raster is a grid of patches sent together
 )
 
 SCHEMA = """

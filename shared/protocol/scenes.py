@@ -85,6 +85,7 @@ class SceneView(BaseModel):
     delivered_at: float | None
     uploader: str | None = None
     queued_at: float | None = None
+    patch_shape: tuple[int, int] | None = None  # (h, w): patches of one pass sent together
 
 
 class SceneList(BaseModel):

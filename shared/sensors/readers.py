@@ -139,6 +139,52 @@ def read_mask(
     return binarise_mask(raster[0], name=Path(path).name)
 
 
+def read_patches(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, plane: PlaneLimit = NO_PLANE_LIMIT,
+    mask: bool = False,
+) -> NDArray[Any]:  # fmt: skip
+    """Read many small scenes of one shape from one ``.npy``: (N, C, h, w), or (N, h, w) for
+    single-band patches (or masks, one per patch). ``plane`` bounds each patch's (h, w);
+    shape, dtype and size are checked before the array is read.
+
+    Shape:
+        returns: (N, C, h, w); masks (N, h, w) uint8 of 0/1.
+
+    Raises:
+        DatasetError: not a readable ``.npy`` (a GeoTIFF holds one scene: send it alone).
+        InvalidRasterError: the wrong number of dims, dtype, size, or mask values.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in NPY_SUFFIXES:
+        raise DatasetError(
+            f"{path.name}: patches come as one .npy of shape (N, C, h, w) or (N, h, w)"
+        )
+    try:
+        with path.open("rb") as fh:
+            shape, _, dtype = _read_npy_header(fh, np.lib.format.read_magic(fh))
+    except (ValueError, EOFError, OSError) as exc:
+        raise DatasetError(f"{path.name}: not a readable .npy file ({exc}); re-save it") from exc
+    _check_dtype(dtype, path, _ALLOWED_KINDS + ("b" if mask else ""))
+    dims = (3,) if mask else (3, 4)
+    if len(shape) not in dims or shape[0] < 1:
+        expected = "(N, h, w)" if mask else "(N, C, h, w) or (N, h, w)"
+        raise InvalidRasterError(f"{path.name}: patches of shape {shape}; expected {expected}")
+    plane.check(int(shape[-2]), int(shape[-1]), path)
+    declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if declared > max_bytes:
+        raise InvalidRasterError(
+            f"{path.name}: declares {shape} {dtype} = {declared} bytes, above the "
+            f"{max_bytes}-byte limit; send the patches in smaller groups"
+        )
+    try:
+        data = np.asarray(np.load(path, allow_pickle=False))
+    except (ValueError, EOFError, OSError) as exc:
+        raise DatasetError(f"{path.name}: .npy file is truncated or corrupt ({exc})") from exc
+    if mask:
+        return np.stack([binarise_mask(m, name=path.name) for m in data])
+    return data if data.ndim == 4 else data[:, None]
+
+
 def binarise_mask(mask: NDArray[Any], *, name: str = "mask") -> NDArray[Any]:
     """Turn a bool, 0/1 or 0/255 (H, W) array into uint8 0/1, refusing anything else."""
     if mask.ndim != 2:

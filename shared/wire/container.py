@@ -131,6 +131,7 @@ def pack_container(
     version: int = WRITTEN_VERSION,
     rate_bpp: float | None = None,
     digest: str | None = None,
+    patch_shape: tuple[int, int] | None = None,
 ) -> bytes:
     """Assemble a container.
 
@@ -149,6 +150,8 @@ def pack_container(
         rate_bpp: version 2: the bpp target the encoder was given, carried as a one-byte code.
         digest: version 2: the reconstruction's SHA-256 (hex), of which 8 bytes are carried;
             ``None`` carries no reconstruction check.
+        patch_shape: version 2: the raster is a grid of patches of this (height, width), each
+            coded alone, and ``payload`` is their :func:`shared.wire.patches.join_patches`.
 
     Raises:
         ContainerError: a field does not fit the format, or the metadata is invalid.
@@ -172,9 +175,14 @@ def pack_container(
             tiled=tiled,
             rate=None if rate_bpp is None else format_v2.rate_code(rate_bpp),
             digest=b"" if digest is None else bytes.fromhex(digest)[: format_v2.DIGEST_BYTES],
+            patch_shape=patch_shape,
         )
     if version != FORMAT_VERSION:
         raise ContainerError(f"cannot write container version {version}; use 1 or 2")
+    if patch_shape is not None:
+        raise ContainerError(
+            "container version 1 has no patch directory; write version 2 to send patches together"
+        )
     meta_blob = encode_metadata(metadata)
     side_blob = sidecar or b""
     header = ContainerHeader(

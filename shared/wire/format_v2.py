@@ -8,6 +8,8 @@ Layout (varints are unsigned LEB128, :mod:`shared.varint`; ``[F]`` only when fla
     [QUALITY] quality (1)           [RATE] rate target code (1, see bpp_of_code)
     [MODEL] model id (varint) + first 8 bytes of the weights' SHA-256
     [RESOLUTIONS] JPEG 2000 resolution count (1; absent: the codec's default for the size)
+    [PATCHES] patch height, patch width (varints): the raster is a grid of patches, each coded
+              alone; the payload starts with their directory (:mod:`shared.wire.patches`)
     [DIGEST] first 8 bytes of the SHA-256 of the encoder's reconstruction
     [METADATA] metadata length (varint)  [SIDECAR] sidecar length (varint)
     payload (the rest) | metadata JSON | sidecar | CRC32C of everything before it (4)
@@ -16,12 +18,14 @@ What the protocol's transfer record carries (scene id, task, timestamps, the onb
 not repeated here. With FRAME set the payload is a JPEG 2000 codestream's tile data and the
 reader rebuilds the standard codestream around it (:mod:`shared.codecs.j2k_header`): the writer
 sets FRAME only when that rebuild equals the codestream byte for byte. A 32x32 JPEG 2000 patch
-at a bpp target thus costs 16 bytes beyond its tile data. Unknown flag bits are refused; a
-version-1-only reader refuses the whole container by its version byte.
+at a bpp target thus costs 16 bytes beyond its tile data; in a patch container, each patch
+rebuilds its own codestream and costs the one or two bytes of its length. Unknown flag bits
+are refused; a version-1-only reader refuses the whole container by its version byte.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 
@@ -33,6 +37,7 @@ from shared.codecs.j2k_openjpeg import max_resolutions
 from shared.errors import CodecError, ContainerError
 from shared.varint import decode_uvarint, encode_uvarint
 from shared.wire.header import DTYPE_CODES, MAGIC, ContainerHeader
+from shared.wire.patches import join_patches, split_patches
 
 VERSION = 2
 FLAG_LOSSLESS = 1 << 0
@@ -47,7 +52,8 @@ FLAG_MODEL = 1 << 8
 FLAG_SCALE_INT = 1 << 9
 FLAG_SCALE_F64 = 1 << 10
 FLAG_RESOLUTIONS = 1 << 11
-KNOWN_FLAGS = (1 << 12) - 1
+FLAG_PATCHES = 1 << 12
+KNOWN_FLAGS = (1 << 13) - 1
 DIGEST_BYTES = 8
 WEIGHTS_BYTES = 8
 CRC_BYTES = 4
@@ -77,6 +83,21 @@ def _scale_field(spec: RasterSpec) -> tuple[int, bytes]:
     return FLAG_SCALE_F64, _F64.pack(spec.scale)
 
 
+def patch_count(height: int, width: int, patch_shape: tuple[int, int]) -> int:
+    """Patches in a raster of ``height`` x ``width`` cut in ``patch_shape`` patches.
+
+    Raises:
+        ContainerError: the patch shape does not divide the raster's.
+    """
+    patch_h, patch_w = patch_shape
+    if min(patch_h, patch_w) < 1 or height % patch_h or width % patch_w:
+        raise ContainerError(
+            f"patches of {patch_h}x{patch_w} do not tile a {height}x{width} raster: the "
+            "container is corrupt"
+        )
+    return (height // patch_h) * (width // patch_w)
+
+
 def _frame_of(spec: RasterSpec, payload: bytes, lossless: bool) -> tuple[CodestreamFrame, bytes]:
     """The frame and tile data of a JPEG 2000 payload, or raise CodecError if not rebuildable."""
     from shared.codecs.j2k_codestream import inspect_codestream
@@ -90,6 +111,21 @@ def _frame_of(spec: RasterSpec, payload: bytes, lossless: bool) -> tuple[Codestr
     if tile_data is None:
         raise CodecError("this codestream's framing is not the one the ground rebuilds")
     return frame, tile_data
+
+
+def _elide_frames(
+    spec: RasterSpec, payload: bytes, lossless: bool, patch_shape: tuple[int, int] | None
+) -> tuple[CodestreamFrame, bytes]:
+    """The (shared) frame and the carried payload of a JPEG 2000 payload, each patch's frame
+    elided when it has patches; CodecError if any codestream is not rebuildable."""
+    if patch_shape is None:
+        return _frame_of(spec, payload, lossless)
+    patch = dataclasses.replace(spec, height=patch_shape[0], width=patch_shape[1])
+    parts = split_patches(payload, patch_count(spec.height, spec.width, patch_shape))
+    framed = [_frame_of(patch, part, lossless) for part in parts]
+    if len({frame for frame, _ in framed}) != 1:
+        raise CodecError("the patches' codestreams differ in framing")
+    return framed[0][0], join_patches([data for _, data in framed])
 
 
 def pack_v2(
@@ -106,14 +142,22 @@ def pack_v2(
     tiled: bool,
     rate: int | None,
     digest: bytes,
+    patch_shape: tuple[int, int] | None = None,
 ) -> bytes:
     """Assemble a version-2 container (arguments as :func:`shared.wire.container.pack_container`;
     ``metadata`` already encoded, ``b""`` for none; ``rate`` a :func:`rate_code`; ``digest`` the
-    reconstruction's SHA-256 prefix or ``b""``)."""
+    reconstruction's SHA-256 prefix or ``b""``; ``patch_shape`` for a patch container, whose
+    ``payload`` is :func:`shared.wire.patches.join_patches` of the patches' payloads)."""
     flags, fields = _flag_fields(spec, model, lossless, quality, tiled, rate, digest)
+    if patch_shape is not None:
+        patch_count(spec.height, spec.width, patch_shape)
+        if tiled:
+            raise ContainerError("a patch container is never tiled: the writer is wrong")
+        flags |= FLAG_PATCHES
+        fields["patches"] = encode_uvarint(patch_shape[0]) + encode_uvarint(patch_shape[1])
     if codec == "jpeg2000" and not tiled:
         try:
-            frame, payload = _frame_of(spec, payload, lossless)
+            frame, payload = _elide_frames(spec, payload, lossless, patch_shape)
             flags |= FLAG_FRAME
             if not frame.default_resolutions:
                 flags |= FLAG_RESOLUTIONS
@@ -127,7 +171,7 @@ def pack_v2(
     head = MAGIC + bytes([VERSION]) + encode_uvarint(codec_id) + encode_uvarint(flags)
     head += b"".join(encode_uvarint(v) for v in (spec.bands, spec.height, spec.width))
     head += bytes([DTYPE_CODES[spec.dtype] << 6 | spec.bit_depth])
-    order = ("scale", "quality", "rate", "model", "resolutions", "digest")
+    order = ("scale", "quality", "rate", "model", "resolutions", "patches", "digest")
     head += b"".join(fields.get(name, b"") for name in order)
     head += encode_uvarint(len(metadata)) if metadata else b""
     head += encode_uvarint(len(sidecar)) if sidecar else b""
@@ -214,6 +258,10 @@ def parse_header_v2(data: bytes) -> ContainerHeader:
         prefix = read.take(WEIGHTS_BYTES, "weights prefix")
         model = ModelRef(model_id, b"" if prefix == bytes(WEIGHTS_BYTES) else prefix)
     resolutions = read.take(1, "resolutions")[0] if flags & FLAG_RESOLUTIONS else None
+    patch_shape = None
+    if flags & FLAG_PATCHES:
+        patch_shape = (read.varint("patch height"), read.varint("patch width"))
+        patch_count(height, width, patch_shape)
     digest = read.take(DIGEST_BYTES, "digest") if flags & FLAG_DIGEST else b""
     metadata_bytes = read.varint("metadata length") if flags & FLAG_METADATA else 0
     sidecar_start = read.pos
@@ -249,6 +297,7 @@ def parse_header_v2(data: bytes) -> ContainerHeader:
         rate_code=rate,
         frame_elided=bool(flags & FLAG_FRAME),
         resolutions=resolutions,
+        patch_shape=patch_shape,
     )
 
 
@@ -265,12 +314,16 @@ def checksum_v2(data: bytes) -> int:
 
 
 def rebuild_payload(header: ContainerHeader, carried: bytes) -> bytes:
-    """The codec's payload: ``carried`` itself, or the JPEG 2000 codestream rebuilt around it."""
+    """The codec's payload: ``carried`` itself, or the JPEG 2000 codestream rebuilt around it
+    (around each patch's tile data, in a patch container)."""
     if not header.frame_elided:
         return carried
-    resolutions = header.resolutions or max_resolutions(header.height, header.width)
+    height, width = header.patch_shape or (header.height, header.width)
+    resolutions = header.resolutions or max_resolutions(height, width)
     frame = CodestreamFrame(
-        header.bands, header.height, header.width, header.bit_depth, header.lossless,
-        resolutions,
-    )  # fmt: skip
-    return join_codestream(frame, carried)
+        header.bands, height, width, header.bit_depth, header.lossless, resolutions
+    )
+    if header.patch_shape is None:
+        return join_codestream(frame, carried)
+    parts = split_patches(carried, patch_count(header.height, header.width, header.patch_shape))
+    return join_patches([join_codestream(frame, part) for part in parts])

@@ -96,6 +96,8 @@ class ContainerHeader:
         frame_elided: version 2 carries a JPEG 2000 codestream's tile data only; the reader
             rebuilds the rest (:mod:`shared.codecs.j2k_header`).
         resolutions: the rebuilt codestream's resolution count (``None``: the default).
+        patch_shape: version 2's patch (height, width) when the raster is a grid of patches
+            coded one by one (:mod:`shared.wire.patches`); ``None`` for one scene.
         payload_bytes counts the bytes carried; a rebuilt codestream is longer.
     """
 
@@ -123,6 +125,7 @@ class ContainerHeader:
     rate_code: int | None = None
     frame_elided: bool = False
     resolutions: int | None = None
+    patch_shape: tuple[int, int] | None = None
 
     @property
     def codec_name(self) -> str:
@@ -185,6 +188,7 @@ class ContainerHeader:
             "rate_code": self.rate_code,
             "frame_elided": self.frame_elided,
             "resolutions": self.resolutions,
+            "patch_shape": None if self.patch_shape is None else list(self.patch_shape),
         }
 
 

@@ -5,7 +5,8 @@ below with the committed bytes, byte for byte. A file that exists is never rewri
 ``--force``: regenerate one only for a deliberate format change (which also needs a new format
 version). Version 2 has two files: a learned container with every optional field
 (container_v2.bin) and the smallest case, a 32x32 JPEG 2000 patch whose main header the ground
-rebuilds (container_v2_j2k.bin).
+rebuilds (container_v2_j2k.bin). A third freezes the patch directory: four such patches in
+one container, a 2x2 grid (container_v2_patches.bin).
 
     .venv/bin/python tests/golden/make_golden.py          # refuses to overwrite
     .venv/bin/python tests/golden/make_golden.py --force  # overwrite on purpose
@@ -28,7 +29,11 @@ GOLDEN_PATHS = {
     1: GOLDEN_PATH,
     2: GOLDEN_PATH.with_name("container_v2.bin"),
     3: GOLDEN_PATH.with_name("container_v2_j2k.bin"),  # key 3: the JPEG 2000 case of version 2
+    4: GOLDEN_PATH.with_name("container_v2_patches.bin"),  # key 4: four patches in one
 }
+GOLDEN_PATCHES_SPEC = RasterSpec(
+    bands=1, height=64, width=64, dtype="uint16", bit_depth=14, scale=16383
+)
 GOLDEN_J2K_SPEC = RasterSpec(
     bands=1, height=32, width=32, dtype="uint16", bit_depth=14, scale=16383
 )
@@ -52,25 +57,37 @@ def golden_mask() -> np.ndarray:
     return (((rows + cols) % 3 == 0) | (rows == 7)).astype(np.uint8)
 
 
-def golden_j2k_samples() -> np.ndarray:
-    """A fixed 32x32 14-bit ramp with a hot spot, (1, 32, 32) uint16."""
+def golden_j2k_samples(patch: int = 0) -> np.ndarray:
+    """A fixed 32x32 14-bit ramp with a hot spot (moved for each ``patch``), (1, 32, 32)."""
     rows, cols = np.indices((32, 32))
     image = 4000 + 60 * rows + 35 * cols
-    image[12:15, 20:23] = 15000
+    image[12 + 4 * patch : 15 + 4 * patch, 20 - 5 * patch : 23 - 5 * patch] = 15000
     return image[np.newaxis].astype(np.uint16)
 
 
-def golden_j2k_codestream() -> bytes:
+def golden_j2k_codestream(patch: int = 0) -> bytes:
     """OpenJPEG's codestream of the ramp at 2 bpp (9/7, 4 resolutions): the v2 J2K payload."""
     from shared.codecs.j2k_codestream import strip_comments
     from shared.codecs.j2k_openjpeg import EncoderSettings, encode_codestream
 
     settings = EncoderSettings(precision=14, irreversible=True, ratio=7.0, resolutions=4)
-    return strip_comments(encode_codestream(golden_j2k_samples(), settings))
+    return strip_comments(encode_codestream(golden_j2k_samples(patch), settings))
 
 
 def golden_bytes(version: int = 1) -> bytes:
     """The golden container of ``version`` (3: version 2's JPEG 2000 case) from the inputs above."""
+    if version == 4:
+        from shared.wire.patches import join_patches
+
+        return pack_container(
+            codec="jpeg2000",
+            spec=GOLDEN_PATCHES_SPEC,
+            model=ModelRef(),
+            payload=join_patches([golden_j2k_codestream(k) for k in range(4)]),
+            metadata={},
+            rate_bpp=2.0,
+            patch_shape=(32, 32),
+        )
     if version == 3:
         return pack_container(
             codec="jpeg2000",

@@ -88,6 +88,38 @@ def test_upload_to_delivery_through_a_real_ground(
         assert metric(client, "eodl_sat_bytes_pending") == 0
 
 
+def test_patches_of_one_pass_travel_in_one_transfer_and_are_processed_on_the_ground(
+    ground: tuple[ServerThread, FaultInjector], tmp_path: Path
+) -> None:
+    """Six 32x32 fire patches uploaded together: one scene onboard, one container (a patch
+    directory), one transfer; the ground decodes, segments and measures them as a 2x3 grid."""
+    server, _ = ground
+    patches = np.stack([raster_for("fire", seed) for seed in range(6)])
+    masks = (patches[:, 0] > np.median(patches)).astype(np.uint8)
+    with TestClient(create_app(satellite_settings(tmp_path, server.url))) as client:
+        response = upload(client, patches, "fire", mask=masks, bpp="2", patches="true")
+        assert response.status_code == 202, response.text
+        scene_id = response.json()["scene_id"]
+        assert_delivered_once(client, server.url, [scene_id])
+        (view,) = wait_states(client, [scene_id], ("delivered",), 5)
+        assert view["patch_shape"] == [32, 32] and view["bpp"] < 2.2
+        bad = upload(client, patches[0, 0], "fire", patches="true")  # one (h, w): no patches
+        assert bad.status_code == 422 and "patches of shape" in bad.json()["detail"]
+
+    def processed() -> dict[str, Any] | None:
+        (held,) = transfers_of(server.url, [scene_id])[scene_id]
+        return held if held["state"] in ("processed", "failed") else None
+
+    transfer = wait_for(processed, 120, "the ground to process the patches")
+    assert transfer["state"] == "processed", transfer
+    assert transfer["patch_shape"] == [32, 32] and (transfer["height"], transfer["width"]) == (
+        64,
+        96,
+    )
+    assert transfer["psnr_db"] > 25 and transfer["bpp"] < 2.2 and transfer["mask_url"]
+    assert transfer["f1_positive"] is not None
+
+
 def test_a_ground_that_is_down_delays_delivery_and_loses_nothing(
     ground: tuple[ServerThread, FaultInjector], tmp_path: Path
 ) -> None:

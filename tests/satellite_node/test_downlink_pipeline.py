@@ -138,6 +138,7 @@ def test_a_distant_link_gets_a_window_as_deep_as_its_bandwidth_delay_product(
         (view,) = wait_states(client, [scene_id], ("delivered", "failed"), 90)
         window = _metric(client, "eodl_sat_window_chunks")
         peak = _metric(client, "eodl_sat_chunks_in_flight_peak")
+        round_trip = _metric(client, "eodl_sat_round_trip_seconds")
         resent = _metric(client, "eodl_sat_chunks_resent_total")
     assert view["state"] == "delivered", view
     (transfer,) = [t for t in ground_transfers(server.url) if t["scene_id"] == scene_id]
@@ -145,6 +146,9 @@ def test_a_distant_link_gets_a_window_as_deep_as_its_bandwidth_delay_product(
     # the emulated 0.6 s plus the ground's answer time, measured: at least the product's 11
     assert window >= math.ceil(2e6 / 8 * 0.6 / CHUNK) + 1 == 11
     assert peak >= 8, f"only {peak} chunk PUTs in flight at a 0.6 s round trip"
+    # the emulation checked against the sender's own ping: what it measured on the answers is
+    # the configured 0.6 s plus the ground's answer time on loopback, never less
+    assert 0.6 <= round_trip < 0.75, f"measured round trip {round_trip:.3f} s for 0.6 s emulated"
     starts = sorted(index for kind, index in recorder.events if kind == "start")
     assert starts == list(range(transfer["chunk_count"])) and resent == 0
 
@@ -162,6 +166,6 @@ def test_the_window_follows_rate_and_round_trip() -> None:
 
     assert pipeline(0.0, 0.6).window(CHUNK) == 2  # rate unknown: the floor
     assert pipeline(2e6, 0.0).window(CHUNK) == 2
-    assert pipeline(2e6, 0.6).window(CHUNK) == 11
-    assert pipeline(150e6, 0.6).window(4 << 20) == 4  # X-band through a relay, 4 MiB chunks
+    assert pipeline(2e6, 0.6).window(CHUNK) == 15  # 1.5 x 150 kB in flight, + 1
+    assert pipeline(150e6, 0.6).window(4 << 20) == 6  # X-band through a relay, 4 MiB chunks
     assert pipeline(800e6, 0.6).window(CHUNK) == MAX_IN_FLIGHT

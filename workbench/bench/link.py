@@ -7,8 +7,9 @@ the satellite app builds them. For each chunk size, a fresh onboard store is fil
 of one real container (a lossless JPEG 2000 mosaic of generated Sentinel-2 building tiles, about
 3 MB, so every chunk size splits it into several chunks), the sender runs for about
 ``seconds`` of link time on an always-up link, and the bench reports the chunk bytes the ground
-acknowledged over the time to the last acknowledgement (an interval that ends on an
-acknowledgement, so no chunk is half counted) and the HTTP requests made until then.
+acknowledged over about ``seconds`` that start and end on an acknowledgement (so no chunk is
+half counted), after a warm-up that leaves out the pass's start-up (reported apart) and the
+token bucket's saved burst, and the HTTP requests made.
 
 The ground runs without segmenters (an empty segmenter folder) so that its processing of
 committed transfers does not take the CPU the sender and the ground's receiver need; decode
@@ -38,6 +39,7 @@ from shared.protocol.chunks import DEFAULT_CHUNK_BYTES, REQUEST_OVERHEAD_BYTES
 MOSAIC_TILES = 4  # 4 x 4 building tiles of 128 px: a 10 x 512 x 512 scene
 BENCH_TASK = "building"
 POLL_S = 0.005
+WARM_UP_S = 0.5  # beyond the burst and two round trips, before the measured interval
 GROUND_READY_S = 120.0
 MIN_CHUNK_KIB, MAX_CHUNK_KIB = 1, 64 * 1024
 DEFAULT_CHUNK_KIB = (16, 64, 256, 1024)
@@ -51,7 +53,11 @@ class LinkBenchRow:
 
     ``ceiling`` is what the emulated link can carry as chunk bytes at best: each request is
     charged ``REQUEST_OVERHEAD_BYTES`` of headers beside its chunk (the in-process emulator
-    paces bytes, not TCP/IP packets); ``of_ceiling`` is the efficiency over it.
+    paces bytes, not TCP/IP packets); ``of_ceiling`` is the efficiency over it. Goodput is the
+    pass's steady state: the chunk bytes acknowledged over ``seconds`` that start on an
+    acknowledgement after a warm-up (see :func:`_until_ack_after`); ``first_ack_s`` is how long
+    the first acknowledgement took from the start (the pass's start-up: a create and a chunk,
+    each a round trip).
     """
 
     chunk_kib: int
@@ -64,6 +70,9 @@ class LinkBenchRow:
     rtt_ms: float = 0.0
     ceiling: float = 1.0
     window_chunks: int = 0
+    first_ack_s: float = 0.0
+    chunks_resent: int = 0
+    retries: int = 0
 
     @property
     def of_ceiling(self) -> float:
@@ -253,40 +262,53 @@ def measure_chunk_size(
     try:
         start = time.monotonic()
         context.start()
-        at, acked, requests = _until_ack_after(context, transport, start, seconds, chunk_bytes)
+        first_ack, first, last, acked, requests = _until_ack_after(
+            context, transport, start, seconds, chunk_bytes
+        )
     finally:
         context.stop()
-    elapsed = at - start
+    elapsed = last - first
     goodput = acked * 8 / elapsed
     ceiling = chunk_bytes / (chunk_bytes + REQUEST_OVERHEAD_BYTES)
-    window = int(context.stats.snapshot()["window_chunks"])
+    counters = context.stats.snapshot()
+    window, resent = int(counters["window_chunks"]), int(counters["chunks_resent"])
+    retries = sum(int(n) for n in counters["retries"].values())
     return LinkBenchRow(
         chunk_kib, rate_bps, acked, elapsed, goodput, goodput / rate_bps, requests,
-        rtt_ms, ceiling, window,
+        rtt_ms, ceiling, window, first_ack - start, resent, retries,
     )  # fmt: skip
 
 
 def _until_ack_after(
     context: Any, transport: CountingTransport, start: float, seconds: float, chunk_bytes: int
-) -> tuple[float, int, int]:
-    """Poll the sender's counters until the first acknowledgement after ``seconds``.
+) -> tuple[float, float, float, int, int]:
+    """Poll the sender's counters: after the first acknowledgement, a warm-up (the token
+    bucket's burst, saved while the first answers came, and two round trips drain), then from
+    the next acknowledgement until the first one ``seconds`` or more after it.
 
     Returns:
-        (monotonic time of that acknowledgement, chunk bytes acknowledged, requests sent).
+        (monotonic time of the very first acknowledgement, of the first and the last measured
+        ones, chunk bytes acknowledged between those two, requests sent until the last).
     """
     chunk_s = chunk_bytes * 8 / context.settings.link_rate_bps
-    deadline = start + seconds + 4 * chunk_s + 2 * context.settings.link_latency_s + 30.0
-    last = (start, 0, 0)
+    round_trip = 2 * context.settings.link_latency_s
+    warm_up = max(context.link.profile.burst_s, 2 * round_trip) + WARM_UP_S
+    deadline = start + seconds + warm_up + 4 * chunk_s + 2 * round_trip + 30.0
+    first: tuple[float, int] | None = None
+    acked_before, first_ack = 0, None
     while True:
         now = time.monotonic()
         acked = int(context.stats.snapshot()["bytes_sent"])
-        if acked != last[1]:
-            last = (now, acked, transport.requests)
-            if now - start >= seconds:
-                return last
+        if acked != acked_before:
+            acked_before = acked
+            first_ack = first_ack or now
+            if first is None and now >= first_ack + warm_up:
+                first = (now, acked)
+            elif first is not None and now - first[0] >= seconds:
+                return first_ack, first[0], now, acked - first[1], transport.requests
         if now > deadline or not context.alive():
             raise LinkError(
-                f"the sender had {last[1]} bytes acknowledged after {now - start:.1f} s "
+                f"the sender had {acked} bytes acknowledged after {now - start:.1f} s "
                 f"(thread alive: {context.alive()}, retries: "
                 f"{context.stats.snapshot()['retries']})"
             )
@@ -361,13 +383,13 @@ def link_table(rows: list[LinkBenchRow]) -> str:
     lines = [
         f"{'chunk KiB':>9s} {'rate Mbit/s':>11s} {'RTT ms':>7s} {'payload MB':>10s} "
         f"{'seconds':>8s} {'goodput Mbit/s':>14s} {'efficiency':>10s} {'of ceiling':>10s} "
-        f"{'window':>6s} {'requests':>8s}"
+        f"{'window':>6s} {'requests':>8s} {'first ack s':>11s} {'resent':>6s} {'retries':>7s}"
     ]
     for row in rows:
         lines.append(
             f"{row.chunk_kib:9d} {row.rate_bps / 1e6:11.3f} {row.rtt_ms:7.0f} "
             f"{row.payload_bytes / 1e6:10.3f} {row.seconds:8.2f} {row.goodput_bps / 1e6:14.3f} "
             f"{row.efficiency:10.3f} {row.of_ceiling:10.3f} {row.window_chunks:6d} "
-            f"{row.requests:8d}"
+            f"{row.requests:8d} {row.first_ack_s:11.2f} {row.chunks_resent:6d} {row.retries:7d}"
         )
     return "\n".join(lines)

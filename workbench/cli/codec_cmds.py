@@ -150,23 +150,38 @@ def encode(
     container_version: Annotated[
         int, typer.Option("--container-version", help="2 (compact, default) or 1.")
     ] = 2,
+    patches: Annotated[
+        bool,
+        typer.Option(
+            "--patches",
+            help="IN is a .npy of many small scenes (N,C,h,w)/(N,h,w), --mask (N,h,w): one "
+            "container, each patch coded alone (decode one with `eodl decode --patch`).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Compress a raster into a container; prints bpp, size and PSNR."""
+    from shared.codecs.patches import stack_patches
     from shared.compression import compress_raster
     from shared.sensors.profiles import get_profile, validate_raster
-    from shared.sensors.readers import read_mask, read_raster
+    from shared.sensors.readers import read_mask, read_patches, read_raster
 
     codec_info(codec)  # an unknown name fails before the raster is read
     _check_output(out_path)
     target = RateTarget(bpp=bpp, quality=quality, lossless=lossless)
-    raster = read_raster(in_path)
+    patch_shape = None
+    if patches:
+        raster, patch_shape = stack_patches(read_patches(in_path))
+    else:
+        raster = read_raster(in_path)
     if task is not None:
         profile = get_profile(task)
         validate_raster(raster, profile)
         scale = profile.global_max if scale is None else scale
         bit_depth = profile.bit_depth if bit_depth is None else bit_depth
-    truth = read_mask(mask) if mask is not None else None
+    truth = None
+    if mask is not None:
+        truth = stack_patches(read_patches(mask, mask=True))[0][0] if patches else read_mask(mask)
     extra = {"scene_id": scene_id, "task": task, "sensor": sensor}
     scene = compress_raster(
         raster,
@@ -179,6 +194,7 @@ def encode(
         checkpoints=_checkpoint_store(checkpoints),
         container_version=container_version,
         reconstruction_check=check,
+        patch_shape=patch_shape,
     )
     _write_atomically(out_path, scene.container)
     _emit(
@@ -206,15 +222,31 @@ def decode(
     mask: Annotated[
         Path | None, typer.Option("--mask", help="Also write the sidecar's truth mask (.npy).")
     ] = None,
+    patch: Annotated[
+        int | None,
+        typer.Option(
+            "--patch", help="A patch container: decode patch INDEX alone (from 0), nothing else."
+        ),
+    ] = None,
 ) -> None:
     """Decode a container to .npy (C,H,W) in the original dtype; exit 3 if the digest differs."""
-    from shared.compression import decompress_container
+    from shared.compression import decompress_container, decompress_patch
 
     for path in (out_path, mask):
         if path is not None and path.suffix != ".npy":
             raise ConfigurationError(f"{path} must end in .npy; the decoder writes NumPy files")
         if path is not None:
             _check_output(path)
+    if patch is not None:
+        if mask is not None:
+            raise ConfigurationError("--patch decodes one patch's pixels only; drop --mask")
+        raster = decompress_patch(
+            _read_container_file(in_path), patch, checkpoints=_checkpoint_store(checkpoints)
+        )
+        _save_npy(out_path, raster)
+        shape = "x".join(str(n) for n in raster.shape)
+        typer.echo(f"wrote {out_path}: patch {patch}, {shape} {raster.dtype}")
+        return
     scene = decompress_container(
         _read_container_file(in_path), checkpoints=_checkpoint_store(checkpoints)
     )

@@ -64,7 +64,9 @@ def test_generator_refuses_to_overwrite_without_force(make_golden: ModuleType) -
     assert (GOLDEN_DIR / "container_v1.bin").read_bytes() == before
 
 
-@pytest.mark.parametrize("name", ["container_v2.bin", "container_v2_j2k.bin"])
+@pytest.mark.parametrize(
+    "name", ["container_v2.bin", "container_v2_j2k.bin", "container_v2_patches.bin"]
+)
 def test_version_2_is_frozen_too(make_golden: ModuleType, name: str) -> None:
     """The packer reproduces both version-2 files. The JPEG 2000 one is packed from the
     codestream it rebuilds (so that an OpenJPEG upgrade cannot move the tile data under it)."""
@@ -80,13 +82,31 @@ def test_version_2_is_frozen_too(make_golden: ModuleType, name: str) -> None:
         return
     from shared.wire import pack_container
 
+    patches = name == "container_v2_patches.bin"
     repacked = pack_container(
         codec="jpeg2000",
-        spec=make_golden.GOLDEN_J2K_SPEC,
+        spec=make_golden.GOLDEN_PATCHES_SPEC if patches else make_golden.GOLDEN_J2K_SPEC,
         model=container.header.model,
         payload=container.payload,
         metadata={},
         rate_bpp=2.0,
+        patch_shape=(32, 32) if patches else None,
     )
     assert repacked == golden
-    assert len(golden) == 16 + container.header.payload_bytes
+    # beyond what is carried (tile data; for patches, also their 3 lengths): 16 bytes, and
+    # 3 more for four patches (a second flags byte, the patch shape)
+    assert len(golden) - container.header.payload_bytes == (19 if patches else 16)
+    if patches:  # every patch decodes alone to what its own container gives
+        from shared.compression import decompress_container, decompress_patch
+
+        for index in range(4):
+            alone = pack_container(
+                codec="jpeg2000",
+                spec=make_golden.GOLDEN_J2K_SPEC,
+                model=container.header.model,
+                payload=make_golden.golden_j2k_codestream(index),
+                metadata={},
+                rate_bpp=2.0,
+            )
+            expected = decompress_container(alone).raster
+            np.testing.assert_array_equal(decompress_patch(golden, index), expected)

@@ -24,6 +24,9 @@ ROW_KEYS = {
     "goodput_bps",
     "efficiency",
     "requests",
+    "first_ack_s",
+    "chunks_resent",
+    "retries",
 }
 
 
@@ -44,7 +47,8 @@ def test_tiny_run_through_the_real_stack_gives_one_sane_row_per_chunk_size(
         assert row["requests"] >= chunks + 1
         assert row["goodput_bps"] == pytest.approx(row["payload_bytes"] * 8 / row["seconds"])
         assert 0 < row["efficiency"] <= 1.05  # the link emulation caps the rate
-        assert row["rtt_ms"] == 0 and row["window_chunks"] >= 2
+        assert row["rtt_ms"] == 0 and row["window_chunks"] >= 2 and row["first_ack_s"] > 0
+        assert row["chunks_resent"] == 0 and row["retries"] == 0  # an always-up link
         assert row["ceiling"] == row["chunk_kib"] * 1024 / (row["chunk_kib"] * 1024 + 512)
     fields = [{k: v for k, v in row.items() if k != "of_ceiling"} for row in rows]
     table = link_table([LinkBenchRow(**row) for row in fields])

@@ -366,3 +366,29 @@ def test_console_script_end_to_end(thermal: tuple[Path, np.ndarray], tmp_path: P
     assert bad.returncode == 2
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: bad magic")
+
+
+def test_patches_encode_together_and_one_decodes_alone(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    patches = np.random.default_rng(3).integers(2000, 9000, (6, 32, 32), dtype=np.uint16)
+    masks = (patches > 5500).astype(np.uint8)
+    np.save(tmp_path / "p.npy", patches)
+    np.save(tmp_path / "m.npy", masks)
+    container, grid, one = tmp_path / "p.eodl", tmp_path / "g.npy", tmp_path / "one.npy"
+    args = ["encode", str(tmp_path / "p.npy"), str(container), "--codec", "jpeg2000"]
+    result = runner.invoke(
+        app, [*args, "--lossless", "--task", "fire", "--patches", "--mask", str(tmp_path / "m.npy")]
+    )
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(app, ["decode", str(container), str(grid)]).exit_code == 0
+    assert np.load(grid).shape == (1, 64, 96)
+    result = runner.invoke(app, ["decode", str(container), str(one), "--patch", "4"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.load(one), patches[4][None])  # lossless, patch 4 alone
+    bad = runner.invoke(app, ["decode", str(container), str(tmp_path / "x.npy"), "--patch", "6"])
+    assert "patches 0..5" in str(bad.exception)
+    np.save(tmp_path / "flat.npy", patches[0])
+    bad = runner.invoke(app, ["encode", str(tmp_path / "flat.npy"), str(tmp_path / "f.eodl"),
+                              "--codec", "jpeg2000", "--bpp", "2", "--patches"])  # fmt: skip
+    assert isinstance(bad.exception, InvalidRasterError) and "(N, C, h, w)" in str(bad.exception)
