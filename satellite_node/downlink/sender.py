@@ -33,7 +33,8 @@ from satellite_node.downlink.stats import SenderStats
 from satellite_node.downlink.transfer import Transfer, announcement
 from satellite_node.link.emulator import LinkEmulator, LinkInterruptedError
 from satellite_node.store import SceneRecord, SceneStore
-from shared.errors import NotFoundError
+from satellite_node.store.states import SceneState
+from shared.errors import ConflictError, NotFoundError
 from shared.protocol.chunks import REQUEST_OVERHEAD_BYTES
 from shared.protocol.messages import Receipt
 
@@ -194,9 +195,17 @@ class DownlinkSender:
             LOG.info("a chunk in flight failed while another error was handled: %s", exc)
 
     def _reap(self) -> None:
-        """Forget the commits that ended (a failed one's scene is sendable again)."""
+        """Forget the commits that ended (a failed one's scene is sendable again), and the
+        scenes opened ahead that are no longer being sent (deleted, failed, or never opened)."""
         for scene_id in [s for s, pending in self._closing.items() if pending.done]:
             del self._closing[scene_id]
+        for scene_id in list(self._ahead):
+            try:
+                gone = self.store.get(scene_id).state is not SceneState.DOWNLINKING
+            except NotFoundError:
+                gone = True
+            if gone:
+                del self._ahead[scene_id]
 
     def _take_ahead(self, record: SceneRecord, stop: threading.Event) -> Transfer | None:
         """The scene's transfer opened ahead, when it was and still holds its container."""
@@ -259,10 +268,16 @@ class DownlinkSender:
             if record is None:
                 self._idle_until = now + _AHEAD_S  # nothing more to open: look again later
                 return
-            record = self.store.mark_downlinking(
-                record.scene_id, self.chunk_bytes_for(self.link.profile.rate_bps)
-            )
-            data = self.store.read_container(record.scene_id)
+            try:
+                record = self.store.mark_downlinking(
+                    record.scene_id, self.chunk_bytes_for(self.link.profile.rate_bps)
+                )
+                data = self.store.read_container(record.scene_id)
+            except (ConflictError, NotFoundError, OSError) as exc:  # held, deleted meanwhile
+                LOG.info(
+                    "scene %s not opened ahead (%s); it is sent in its turn", record.scene_id, exc
+                )
+                return
             opened = functools.partial(self._open, record, data, stop)
             pending = Pending(f"open-{record.scene_id}", opened)
             self._ahead[record.scene_id] = _Ahead(len(data), pending)
