@@ -28,6 +28,10 @@ class SceneRequest(BaseModel):
     quality: int | None = Field(default=None, description="quality level 1..6")
     lossless: bool = False
     priority: str | None = Field(default=None, description="alert/high/normal/low, 0..9 or auto")
+    patches: bool = Field(
+        default=False,
+        description="the .npy holds many small scenes (N, C, h, w) of one pass: one container",
+    )
 
     def form(self) -> dict[str, str]:
         """The multipart form fields (unset options are left out)."""
@@ -40,6 +44,8 @@ class SceneRequest(BaseModel):
             fields["lossless"] = "true"
         if self.priority is not None:
             fields["priority"] = self.priority
+        if self.patches:
+            fields["patches"] = "true"
         return fields
 
 

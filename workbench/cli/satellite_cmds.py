@@ -59,6 +59,10 @@ def upload(
     quality: Annotated[int | None, typer.Option(help="quality level 1..6")] = None,
     lossless: Annotated[bool, typer.Option(help="lossless coding")] = False,
     priority: Annotated[str | None, typer.Option(help="alert, high, normal, low or 0..9")] = None,
+    patches: Annotated[
+        bool,
+        typer.Option(help="each file is a .npy of many small scenes (N, C, h, w): one container"),
+    ] = False,
     satellite: Annotated[
         str, typer.Option(help="the satellite node's URL", envvar="EODL_SATELLITE_URL")
     ] = DEFAULT_SATELLITE_URL,
@@ -78,7 +82,13 @@ def upload(
     if masks and len(masks) != len(files):
         raise ConfigurationError(f"{len(masks)} masks for {len(files)} files; give one per file")
     request = SceneRequest(
-        task=task, codec=codec, bpp=bpp, quality=quality, lossless=lossless, priority=priority
+        task=task,
+        codec=codec,
+        bpp=bpp,
+        quality=quality,
+        lossless=lossless,
+        priority=priority,
+        patches=patches,
     )
     scene_ids, failures = [], 0
     with SatelliteClient.connect(satellite, token=token) as client:
