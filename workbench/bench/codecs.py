@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from shared.codecs.base import RasterSpec, RateTarget, to_unit
-from shared.codecs.registry import all_codecs, get_codec
+from shared.codecs.registry import all_codecs, codec_info, get_codec
 from shared.errors import CodecError, ConfigurationError
 from shared.sensors.profiles import PROFILES, get_profile
 from workbench.bench import references
@@ -125,8 +125,8 @@ def measure(case: BenchCase) -> dict[str, Any]:
 
 
 def _codec(case: BenchCase, bands: int, folder: Path) -> tuple[Any, RateTarget]:
-    if case.codec == "jpeg2000":
-        return get_codec("jpeg2000", threads=case.threads), RateTarget(lossless=True)
+    if codec_info(case.codec).kind == "classical":  # jpeg2000 takes threads, jpeg-xl ignores it
+        return get_codec(case.codec, threads=case.threads), RateTarget(lossless=True)
     import torch
 
     from shared.codecs.learned.checkpoint import CheckpointStore, init_checkpoint
@@ -157,7 +157,10 @@ def _time_codec(
 def _references(
     case: BenchCase, raster: np.ndarray, spec: RasterSpec
 ) -> list[references.ReferenceTiming]:
-    """OpenJPEG and Grok (those installed) for jpeg2000; CompressAI's stock model otherwise."""
+    """OpenJPEG and Grok (those installed) for jpeg2000; CompressAI's stock model for learned
+    codecs; none for jpeg-xl (libjxl is the reference: imagecodecs calls it directly)."""
+    if case.codec == "jpeg-xl":
+        return []
     if case.codec == "jpeg2000":
         from shared.codecs.j2k_openjpeg import max_resolutions
         from shared.codecs.jpeg2000 import quantise

@@ -25,6 +25,7 @@ COLUMNS = ("task", "codec", "quality", "bpp", "bits_per_sample", "psnr_db")
 PAYLOAD_COLUMNS = ("task", "codec", "quality", "payload_bpp")
 KEY = ("task", "codec", "quality")
 #: The building codec fine-tuned from a model pretrained on the cloud profile.
+CLASSICAL_CODECS = ("jpeg2000", "jpeg-xl")  # measured at the same target rates
 TRANSFER_SOURCE = "cloud"
 TRANSFER_CODEC = f"{PAPER_CODEC}+{TRANSFER_SOURCE}-finetuned"
 
@@ -51,18 +52,19 @@ def _record(
         tabs[1].append({**row, "payload_bpp": point["payload_bpp"]})
 
 
-def _jpeg2000(tabs: tuple, task: str, test: Path, settings: RunSettings) -> None:
+def _classical(tabs: tuple, task: str, test: Path, settings: RunSettings, codec: str) -> None:
+    """A classical codec at the JPEG 2000 targets (the same rates for every classical one)."""
     from workbench.training.evaluate import measure_rate_point
 
     for target in settings.jpeg2000_bpps[task]:
-        if tabs[0].has(task=task, codec="jpeg2000", quality=target):
+        if tabs[0].has(task=task, codec=codec, quality=target):
             continue
         try:
-            point = measure_rate_point("jpeg2000", task, test, RateTarget(bpp=target))
+            point = measure_rate_point(codec, task, test, RateTarget(bpp=target))
         except RateTargetError as exc:
-            print(f"{task} jpeg2000: {target} bpp is unreachable, skipped ({exc})", file=sys.stderr)
+            print(f"{task} {codec}: {target} bpp is unreachable, skipped ({exc})", file=sys.stderr)
             continue
-        _record(tabs, task, "jpeg2000", target, point)
+        _record(tabs, task, codec, target, point)
 
 
 def _learned(
@@ -104,7 +106,8 @@ def run_rd(out: Path, tasks: tuple[str, ...], settings: RunSettings) -> ResultsT
     ws, tabs = Workspace(out), tables(out)
     for task in tqdm(tasks, desc="rd", unit="task"):
         _, test = ensure_task_data(ws, task, settings)
-        _jpeg2000(tabs, task, test, settings)
+        for classical in CLASSICAL_CODECS:
+            _classical(tabs, task, test, settings, classical)
         for codec in settings.codecs:
             _learned(tabs, ws, task, codec, codec, settings)
         if task == "building" and PAPER_CODEC in settings.codecs:

@@ -15,6 +15,7 @@ from shared.errors import ConfigurationError, UnknownNameError
 #: Written into every container ever made: a change here breaks old containers.
 PERMANENT_WIRE_IDS = {
     "jpeg2000": 1,
+    "jpeg-xl": 2,
     "factorized-prior": 10,
     "scale-hyperprior": 11,
     "mean-scale-hyperprior": 12,
@@ -65,8 +66,8 @@ def test_a_taken_name_or_wire_id_is_refused(name: str, wire_id: int) -> None:
 
 
 def test_an_unknown_name_lists_the_valid_ones() -> None:
-    with pytest.raises(UnknownNameError, match="valid codecs: jpeg2000, factorized-prior"):
-        codec_info("jpeg-xl")
+    with pytest.raises(UnknownNameError, match="valid codecs: jpeg2000, jpeg-xl, factorized"):
+        codec_info("webp")
 
 
 def test_a_jpeg2000_lookup_does_not_import_torch() -> None:
@@ -75,6 +76,7 @@ def test_a_jpeg2000_lookup_does_not_import_torch() -> None:
     script = (
         "import sys; from shared.codecs.registry import codec_info, codec_info_by_wire_id; "
         "import shared.compression; codec_info('jpeg2000'); codec_info_by_wire_id(1); "
+        "codec_info('jpeg-xl'); "
         "print('torch' in sys.modules, 'compressai' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)

@@ -73,4 +73,18 @@ def test_unknown_codec_or_profile_is_refused() -> None:
         default_cases(False, 1, 16, ["jpeg3000"])
     with pytest.raises(UnknownNameError, match="fire"):
         default_cases(False, 1, 16, None, ["volcano"])
-    assert len(default_cases(False, 2, 16)) == 8 * 3
+    assert len(default_cases(False, 2, 16)) == 9 * 3  # every registered codec, 3 profiles
+
+
+def test_jpeg_xl_is_benched_like_the_other_classical_codec(bench_app: typer.Typer) -> None:
+    args = ["bench", "codecs", "--codec", "jpeg-xl", "--profile", "fire", "--json"]
+    result = CliRunner().invoke(bench_app, args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert (row["codec"], row["profile"], row["exact"], row["untrained"]) == (
+        "jpeg-xl",
+        "fire",
+        True,
+        False,
+    )
+    assert row["reference"] is None and min(row["encode_mpix_s"], row["decode_mpix_s"]) > 0
