@@ -24,7 +24,13 @@ if TYPE_CHECKING:
     from shared.codecs.base import Codec
 
 #: The modules whose classes register codecs; imported once, on the first registry lookup.
-CODEC_MODULES = ("shared.codecs.jpeg2000", "shared.codecs.jpegxl", "shared.codecs.learned.codec")
+CODEC_MODULES = (
+    "shared.codecs.jpeg2000",
+    "shared.codecs.jpegxl",
+    "shared.codecs.spectral",
+    "shared.codecs.learned.codec",
+)
+
 
 @dataclass(frozen=True)
 class CodecInfo:

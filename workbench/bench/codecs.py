@@ -158,8 +158,9 @@ def _references(
     case: BenchCase, raster: np.ndarray, spec: RasterSpec
 ) -> list[references.ReferenceTiming]:
     """OpenJPEG and Grok (those installed) for jpeg2000; CompressAI's stock model for learned
-    codecs; none for jpeg-xl (libjxl is the reference: imagecodecs calls it directly)."""
-    if case.codec == "jpeg-xl":
+    codecs; none for the other classical ones (jpeg-xl calls libjxl itself, the spectral one
+    is OpenJPEG behind a transform)."""
+    if case.codec != "jpeg2000" and codec_info(case.codec).kind == "classical":
         return []
     if case.codec == "jpeg2000":
         from shared.codecs.j2k_openjpeg import max_resolutions

@@ -50,7 +50,7 @@ def plot_curves(
                 points[0][1], linestyle="--", color="grey", label=f"{codec} ({points[0][0]:g} bpp)"
             )
             continue
-        style = "s-" if codec in ("jpeg2000", "jpeg-xl") else "o-"  # classical: squares
+        style = "s-" if codec.startswith("jpeg") else "o-"  # classical codecs: squares
         ax.plot([p[0] for p in points], [p[1] for p in points], style, label=codec)
     ax.set_xscale("log")
     ax.xaxis.set_minor_formatter(NullFormatter())  # minor log labels overlap the major ones

@@ -25,7 +25,7 @@ COLUMNS = ("task", "codec", "quality", "bpp", "bits_per_sample", "psnr_db")
 PAYLOAD_COLUMNS = ("task", "codec", "quality", "payload_bpp")
 KEY = ("task", "codec", "quality")
 #: The building codec fine-tuned from a model pretrained on the cloud profile.
-CLASSICAL_CODECS = ("jpeg2000", "jpeg-xl")  # measured at the same target rates
+CLASSICAL_CODECS = ("jpeg2000", "jpeg2000-spectral", "jpeg-xl")  # at the same target rates
 TRANSFER_SOURCE = "cloud"
 TRANSFER_CODEC = f"{PAPER_CODEC}+{TRANSFER_SOURCE}-finetuned"
 

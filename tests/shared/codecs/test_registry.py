@@ -16,6 +16,7 @@ from shared.errors import ConfigurationError, UnknownNameError
 PERMANENT_WIRE_IDS = {
     "jpeg2000": 1,
     "jpeg-xl": 2,
+    "jpeg2000-spectral": 3,
     "factorized-prior": 10,
     "scale-hyperprior": 11,
     "mean-scale-hyperprior": 12,
@@ -66,7 +67,9 @@ def test_a_taken_name_or_wire_id_is_refused(name: str, wire_id: int) -> None:
 
 
 def test_an_unknown_name_lists_the_valid_ones() -> None:
-    with pytest.raises(UnknownNameError, match="valid codecs: jpeg2000, jpeg-xl, factorized"):
+    with pytest.raises(
+        UnknownNameError, match="valid codecs: jpeg2000, jpeg-xl, jpeg2000-spectral, factorized"
+    ):
         codec_info("webp")
 
 

@@ -73,7 +73,7 @@ def test_unknown_codec_or_profile_is_refused() -> None:
         default_cases(False, 1, 16, ["jpeg3000"])
     with pytest.raises(UnknownNameError, match="fire"):
         default_cases(False, 1, 16, None, ["volcano"])
-    assert len(default_cases(False, 2, 16)) == 9 * 3  # every registered codec, 3 profiles
+    assert len(default_cases(False, 2, 16)) == 10 * 3  # every registered codec, 3 profiles
 
 
 def test_jpeg_xl_is_benched_like_the_other_classical_codec(bench_app: typer.Typer) -> None:
