@@ -1,0 +1,80 @@
+"""Write docs/results/classical.md from docs/results/classical/TASK-CODEC.json (run.sh's output,
+the format of ``eodl evaluate codec --json``): per task, each classical baseline beside JPEG
+2000 at the same payload rates, on held-out and real scenes, with the BD figures or why none.
+
+Usage: python scripts/classical/table.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDER = ROOT / "docs" / "results" / "classical"
+TASKS = ("building", "cloud", "fire")
+CODECS = ("jpeg2000-spectral", "jpeg-xl")
+sys.path.insert(0, str(ROOT / "scripts" / "campaign"))
+from table import monotone, overlap_db  # noqa: E402
+
+HEAD = """# Classical baselines beside JPEG 2000 (issue 18)
+
+Written by `python scripts/classical/table.py` from the JSON files in `classical/`, which
+`scripts/classical/run.sh /work/campaign/heldout` wrote (`eodl evaluate codec --codec C --data
+HELDOUT --limit 16 --real ../shared/data --json`). Held-out: 16 scenes per task from `eodl data
+generate --task T --count 32 --seed 97`; real: the handbook's samples (`../shared/data`).
+Payload bpp: the codec's payload (JPEG 2000: the full standard codestream; jpeg2000-spectral:
+its header and codestream; jpeg-xl: one file per band behind a length directory); container
+bpp adds the container (v2: JPEG 2000's main header is rebuilt on the ground and not sent,
+the other two carry theirs, which is why their container figures trail their payload ones).
+Negative BD-rate: fewer bits than JPEG 2000 at equal PSNR; "n/a" with the reason where a
+delta means nothing (`shared/metrics/bdrate.py`). Measured on the development VM (2 cores).
+"""
+
+
+def _section(task: str, codec: str) -> list[str]:
+    path = FOLDER / f"{task}-{codec}.json"
+    refused = FOLDER / f"{task}-{codec}.refused.txt"
+    if not path.is_file():
+        said = refused.read_text().strip().splitlines() if refused.is_file() else ["not run"]
+        reason = " ".join(said[-2:])  # the last target's refusal, and the verdict
+        return [f"### {codec}", "", f"Not measured: {reason}", ""]
+    data: dict[str, Any] = json.loads(path.read_text())
+    lines = [f"### {codec}", ""]
+    for scene_set in ("held-out", "real"):
+        points = [p for p in data["points"] if p["set"] == scene_set]
+        ours = [p for p in points if p["codec"] == codec]
+        theirs = [p for p in points if p["codec"] != codec]
+        bd = next((b for b in data["bd"] if b["set"] == scene_set), {})
+        lines += [
+            f"**{scene_set}** ({ours[0]['scenes'] if ours else 0} scenes): monotone "
+            f"{'yes' if monotone(ours) else 'no'}, PSNR overlap with JPEG 2000 "
+            f"{overlap_db(ours, theirs):.1f} dB; BD-rate payload {bd.get('bd_rate_payload_pct')}"
+            f" %, BD-PSNR payload {bd.get('bd_psnr_payload_db')} dB, BD-rate container "
+            f"{bd.get('bd_rate_container_pct')} %",
+            "",
+            "| codec | payload bpp | container bpp | PSNR dB |",
+            "|---|---|---|---|",
+        ]
+        for p in sorted(points, key=lambda p: (p["codec"] != codec, p["payload_bpp"])):
+            lines.append(
+                f"| {p['codec']} | {p['payload_bpp']:.3f} | {p['bpp']:.3f} | {p['psnr_db']:.2f} |"
+            )
+        lines.append("")
+    return lines
+
+
+def main() -> None:
+    """Write docs/results/classical.md."""
+    lines = [HEAD]
+    for task in TASKS:
+        lines += [f"## {task}", ""]
+        for codec in CODECS:
+            lines += _section(task, codec)
+    (ROOT / "docs" / "results" / "classical.md").write_text("\n".join(lines).rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()
