@@ -494,15 +494,7 @@ def _decode_payload(
 ) -> NDArray[Any]:
     header = container.header
     if header.patch_shape is not None:
-        return decode_patches(
-            container.payload,
-            header.spec,
-            header.patch_shape,
-            limits,
-            codec=header.codec_name,
-            model=header.model,
-            checkpoints=checkpoints,
-        )
+        return _decode_patches(container, limits, checkpoints)
     if header.tiled:
         return decode_tiled(
             container.payload,
@@ -536,13 +528,21 @@ def decompress_patch(
             "this container holds one scene, not patches: decode it with decompress_container"
         )
     container = unpack_container(data, max_bytes=max_container_bytes(limits))
+    return _decode_patches(container, limits, checkpoints, index)
+
+
+def _decode_patches(
+    container: Container, limits: DecodeLimits, checkpoints: Any, only: int | None = None
+) -> NDArray[Any]:
+    """Every patch of a patch container in its grid, or patch ``only`` alone."""
+    header = container.header
     return decode_patches(
         container.payload,
         header.spec,
-        header.patch_shape,
+        header.patch_shape or (header.height, header.width),
         limits,
         codec=header.codec_name,
         model=header.model,
         checkpoints=checkpoints,
-        only=index,
+        only=only,
     )

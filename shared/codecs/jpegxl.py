@@ -32,14 +32,13 @@ from shared.codecs.base import (
     RateTarget,
     check_raster,
 )
-from shared.codecs.jpeg2000 import dequantise, quantise
+from shared.codecs.jpeg2000 import NO_MODEL, dequantise, quantise
 from shared.codecs.jxl_header import declared_size
 from shared.codecs.registry import register_codec
 from shared.errors import CodecError, ConfigurationError, RateTargetError, ResourceLimitError
 from shared.wire.patches import join_patches, split_patches
 
 MAX_BANDS = 16
-NO_MODEL = ModelRef(0, b"")
 #: Quality level -> Butteraugli distance (libjxl: 1.0 is "visually lossless" on photographs).
 QUALITY_DISTANCE: dict[int, float] = {1: 12.0, 2: 6.0, 3: 3.0, 4: 1.5, 5: 0.8, 6: 0.4}
 DISTANCE_RANGE = (0.05, 25.0)  # what libjxl accepts, roughly: 0.0 is lossless, 25 the coarsest

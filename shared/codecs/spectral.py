@@ -36,12 +36,11 @@ from shared.codecs.base import (
     RateTarget,
     check_raster,
 )
-from shared.codecs.jpeg2000 import MAX_BANDS, Jpeg2000Codec, dequantise, quantise
+from shared.codecs.jpeg2000 import MAX_BANDS, NO_MODEL, Jpeg2000Codec, dequantise, quantise
 from shared.codecs.registry import register_codec
 from shared.errors import CodecError, ConfigurationError, RateTargetError
 from shared.varint import decode_uvarint, encode_uvarint
 
-NO_MODEL = ModelRef(0, b"")
 MAX_PRECISION = 16  # OpenJPEG's samples here are uint16
 MAX_BIT_DEPTH = 14  # two levels widen a 14-bit raster to at most 16 bits
 

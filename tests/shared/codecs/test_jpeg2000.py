@@ -210,7 +210,9 @@ def test_a_target_above_what_the_tile_needs_keeps_every_pass(codec: Jpeg2000Code
     assert np.abs(encoded.reconstruction.astype(int) - 1000).max() <= 1
 
 
-def test_real_thermal_and_sentinel2_pixels(codec: Jpeg2000Codec, sample_data: Path) -> None:
+def real_rasters(sample_data: Path) -> list[tuple[np.ndarray, int]]:
+    """A real Landsat TIRS band (16-bit DNs) and a real Sentinel-2 cube (14 bits of 10000),
+    with their bit depths."""
     tirs = sample_data / "cloud/l8_tirs_riotilerpds_LC08_016037_20170813_900m"
     b10 = tifffile.imread(next(tirs.glob("*_B10.TIF")))[None]
     s2 = np.load(
@@ -219,7 +221,11 @@ def test_real_thermal_and_sentinel2_pixels(codec: Jpeg2000Codec, sample_data: Pa
         / "REFERENCE_SCENES_10band_B02-B12_derived.npy"
     )[3]
     cube = np.rint(np.clip(s2, 0, 1) * 10000).astype(np.uint16).transpose(2, 0, 1)
-    for raster, bit_depth in ((b10, 16), (cube, 14)):  # Landsat L1 DNs are 16-bit
+    return [(b10, 16), (cube, 14)]
+
+
+def test_real_thermal_and_sentinel2_pixels(codec: Jpeg2000Codec, sample_data: Path) -> None:
+    for raster, bit_depth in real_rasters(sample_data):
         spec = spec_of(raster, bit_depth)
         np.testing.assert_array_equal(codec.encode(raster, spec, LOSSLESS).reconstruction, raster)
         payload = codec.encode(raster, spec, RateTarget(bpp=1.0)).payload

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tifffile
-from test_jpeg2000 import measured_bpp, multispectral_tile, psnr_db, spec_of, thermal_scene
+from test_jpeg2000 import (
+    measured_bpp,
+    multispectral_tile,
+    psnr_db,
+    real_rasters,
+    spec_of,
+    thermal_scene,
+)
 
 from shared.codecs import get_codec
 from shared.codecs.base import DecodeLimits, ModelRef, RasterSpec, RateTarget
@@ -147,15 +153,7 @@ def test_a_container_round_trips_and_a_bit_exact_decode_follows_the_payload() ->
 
 
 def test_real_thermal_and_sentinel2_pixels(codec: JpegXlCodec, sample_data: Path) -> None:
-    tirs = sample_data / "cloud/l8_tirs_riotilerpds_LC08_016037_20170813_900m"
-    b10 = tifffile.imread(next(tirs.glob("*_B10.TIF")))[None]
-    s2 = np.load(
-        sample_data
-        / "building/s2_eolearn_TestEOPatch_slovenia_LULC"
-        / "REFERENCE_SCENES_10band_B02-B12_derived.npy"
-    )[3]
-    cube = np.rint(np.clip(s2, 0, 1) * 10000).astype(np.uint16).transpose(2, 0, 1)
-    for raster, bit_depth in ((b10, 16), (cube, 14)):
+    for raster, bit_depth in real_rasters(sample_data):
         spec = spec_of(raster, bit_depth)
         np.testing.assert_array_equal(codec.encode(raster, spec, LOSSLESS).reconstruction, raster)
         payload = codec.encode(raster, spec, RateTarget(bpp=2.0)).payload
