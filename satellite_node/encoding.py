@@ -95,7 +95,8 @@ def encode_scene(
         "scale": profile.global_max,
         "bit_depth": profile.bit_depth,
         "truth_mask": raw.mask,
-        "checkpoints": checkpoints,
+        # the task's own models first: fire and cloud share a band count
+        "checkpoints": None if checkpoints is None else checkpoints.for_task(record.task),
     }
     if record.patch_shape is not None:  # one container, each patch coded alone; no ROI
         scene = compress_raster(raw.raster, patch_shape=record.patch_shape, **options)

@@ -116,6 +116,19 @@ def _psnr_text(psnr_db: float | None) -> str | float | None:
     return "inf" if math.isinf(psnr_db) else round(psnr_db, 4)
 
 
+def _task_store(folder: Path | None, task: str | None, codec: str) -> Any:
+    """The checkpoint store, with the task's shipped models first when the task is known (fire
+    and cloud share a band count) and the codec has weights."""
+    store = _checkpoint_store(folder)
+    if task is None or not codec_info(codec).capabilities.weights:
+        return store
+    if store is None:
+        from shared.codecs.learned.checkpoint import CheckpointStore
+
+        store = CheckpointStore()
+    return store.for_task(task)
+
+
 def encode(
     in_path: Annotated[Path, typer.Argument(metavar="IN", help=".npy (C,H,W)/(H,W) or GeoTIFF.")],
     out_path: Annotated[Path, typer.Argument(metavar="OUT", help="Container file to write.")],
@@ -191,7 +204,7 @@ def encode(
         bit_depth=bit_depth,
         metadata={k: v for k, v in extra.items() if v is not None},
         truth_mask=truth,
-        checkpoints=_checkpoint_store(checkpoints),
+        checkpoints=_task_store(checkpoints, task, codec),
         container_version=container_version,
         reconstruction_check=check,
         patch_shape=patch_shape,

@@ -187,6 +187,26 @@ class CheckpointStore:
         self.roots += packaged_roots()
         self._models: dict[Path, tuple[CompressionModel, CheckpointManifest]] = {}
         self._lock = threading.Lock()
+        self._per_task: dict[str, CheckpointStore] = {}
+
+    def for_task(self, task: str) -> CheckpointStore:
+        """This store with the task's shipped folder (``codec/TASK/``) searched before the other
+        packaged ones: fire and cloud share a band count, so without it a fire patch would be
+        coded with whichever 1-band model sorts first (cloud's). Roots given to the store or
+        named in ``EODL_CHECKPOINTS`` still come first. Loaded models are shared."""
+        with self._lock:
+            if task not in self._per_task:
+                own = packaged_checkpoints_dir() / "codec" / task
+                store = CheckpointStore.__new__(CheckpointStore)
+                store.roots = [r for r in self.roots if r != own]
+                first_packaged = next(
+                    (i for i, r in enumerate(store.roots) if r in packaged_roots()),
+                    len(store.roots),
+                )
+                store.roots.insert(first_packaged, own)
+                store._models, store._lock, store._per_task = self._models, self._lock, {}
+                self._per_task[task] = store
+            return self._per_task[task]
 
     def candidates(self, architecture: str, bands: int) -> list[StoredCheckpoint]:
         """Every readable checkpoint of this architecture and band count, in search order."""
