@@ -82,7 +82,9 @@ class SatelliteContext:
                 link=link,
                 transport=ground_transport,
             )
-            ladder = CandidateLadder(store, CurveBook.seeded(), settings.roi, checkpoints)
+            curves = CurveBook.shipped()
+            LOG.info("planner F1 curves: %s", curves.sources())
+            ladder = CandidateLadder(store, curves, settings.roi, checkpoints)
             planner = PlanApplier(
                 store,
                 link,

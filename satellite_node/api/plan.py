@@ -55,6 +55,8 @@ class PlanView(BaseModel):
     scenes: list[PlannedScene]
     deferred: list[str]
     mode: str = "advise"
+    #: "task/codec" -> where its F1-vs-bpp curve comes from: measured, or the paper's prior
+    curve_sources: dict[str, str] = {}
 
 
 def _queued(record: SceneRecord, curves: CurveBook) -> QueuedScene:
@@ -103,15 +105,16 @@ def get_plan(
 ) -> PlanView:
     """The next pass (or the one under way): its byte budget and the scenes it will carry."""
     applied = context.planner.views() if context.planner is not None else []
+    curves = CurveBook.shipped()
     if applied:
-        return _applied_view(applied[-1])
+        return _applied_view(applied[-1]).model_copy(update={"curve_sources": curves.sources()})
     profile, now = context.link.profile, context.link.elapsed()
-    curves = CurveBook.seeded()
     records = [r for state in WAITING for r in context.store.list(state=state, limit=10_000)]
     records.sort(key=lambda r: (r.priority, r.seq))
     queue = [_queued(r, curves) for r in records if r.container_bytes]
     budget = pass_budget_bytes(profile, now, horizon_s)
-    return _view(plan_pass(queue, budget), next_pass(profile, now, horizon_s))
+    view = _view(plan_pass(queue, budget), next_pass(profile, now, horizon_s))
+    return view.model_copy(update={"curve_sources": curves.sources()})
 
 
 def _applied_view(ledger: dict[str, Any]) -> PlanView:

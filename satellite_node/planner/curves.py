@@ -6,8 +6,11 @@ The seeded table (:data:`SEED_POINTS`) is a prior, not a measurement of this pro
 plateaus are the paper's Table 1 (F1+ of the uncompressed U-Nets: fire 0.665, cloud 0.792,
 building 0.448) and its fall-off below about 0.25 bits per sample follows the shape of the
 paper's Fig. 2 (F1 nearly flat down to a knee, then dropping).
-Replace it with measured points: :func:`curves_from_csv` reads the ``seg-vs-rate.csv`` that
-``eodl experiment seg-vs-rate`` writes (columns task, codec, bpp, f1_positive).
+Measured points replace it where they exist: :meth:`CurveBook.shipped` reads
+``shared/assets/curves/f1_vs_bpp.csv`` (``eodl evaluate f1-curve``: the shipped U-Net on decoded
+held-out scenes, the ground's own view; provenance in the ``.json`` beside it) and keeps the
+prior only for the (task, codec) pairs it lacks; :meth:`CurveBook.source` says which is used.
+:func:`curves_from_csv` also reads the ``seg-vs-rate.csv`` of ``eodl experiment seg-vs-rate``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.errors import ConfigurationError, DatasetError, UnknownNameError
+
+PRIOR_SOURCE = "prior (the paper's Table 1 plateaus, its Fig. 2 shape)"
 
 #: (task, codec) -> ((bpp, f1_positive), ...): a prior from the paper's Table 1 and Fig. 2 shape.
 SEED_POINTS: dict[tuple[str, str], tuple[tuple[float, float], ...]] = {
@@ -62,15 +67,44 @@ class F1Curve:
 class CurveBook:
     """The F1 curves the planner reads, by (task, codec)."""
 
-    def __init__(self, curves: Iterable[F1Curve]) -> None:
+    def __init__(
+        self, curves: Iterable[F1Curve], sources: Mapping[tuple[str, str], str] | None = None
+    ) -> None:
         self._curves = {(c.task, c.codec): c for c in curves}
+        self._sources = dict(sources or {})
 
     @classmethod
     def seeded(
         cls, points: Mapping[tuple[str, str], tuple[tuple[float, float], ...]] = SEED_POINTS
     ) -> CurveBook:
         """The prior table (see the module docstring for where its numbers come from)."""
-        return cls(F1Curve(task, codec, pts) for (task, codec), pts in points.items())
+        curves = [F1Curve(task, codec, pts) for (task, codec), pts in points.items()]
+        return cls(curves, {(c.task, c.codec): PRIOR_SOURCE for c in curves})
+
+    @classmethod
+    def shipped(cls, path: Path | None = None) -> CurveBook:
+        """The measured curves of ``path`` (default: the shipped table), the priors for every
+        (task, codec) it does not measure.
+
+        Raises:
+            DatasetError: the file exists but is not a curve table.
+        """
+        path = path or shipped_curves_path()
+        book = cls.seeded()
+        if path.is_file():
+            for key, curve in curves_from_csv(path)._curves.items():
+                book._curves[key] = curve
+                book._sources[key] = f"measured ({path.name}, eodl evaluate f1-curve)"
+        return book
+
+    def source(self, task: str, codec: str) -> str:
+        """Where the (task, codec) curve comes from: measured, or the prior."""
+        self.curve(task, codec)
+        return self._sources.get((task, codec), "given")
+
+    def sources(self) -> dict[str, str]:
+        """``{"task/codec": source}`` for every curve held."""
+        return {f"{t}/{c}": self.source(t, c) for t, c in sorted(self._curves)}
 
     def curve(self, task: str, codec: str) -> F1Curve:
         """The curve of (task, codec); a missing one lists those known."""
@@ -86,6 +120,13 @@ class CurveBook:
     def f1_at(self, task: str, codec: str, bpp: float) -> float:
         """Expected F1+ of a scene of ``task`` sent with ``codec`` at ``bpp``."""
         return self.curve(task, codec).f1_at(bpp)
+
+
+def shipped_curves_path() -> Path:
+    """The F1-vs-bpp table shipped with the package (``shared/assets/curves/``)."""
+    import shared
+
+    return Path(shared.__file__).resolve().parent / "assets" / "curves" / "f1_vs_bpp.csv"
 
 
 def curves_from_csv(path: Path) -> CurveBook:

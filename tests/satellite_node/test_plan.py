@@ -52,6 +52,8 @@ def test_plan_fits_the_pass_sends_alerts_first_and_uses_real_sizes(client: TestC
         assert planned["measured_bytes"]
     assert len(plan["scenes"]) == 2 and len(plan["deferred"]) == 1
     assert plan["f1_expected_sum"] > 0
+    # which F1 curves the plan used: measured where the shipped table has them
+    assert plan["curve_sources"]["fire/jpeg2000"].startswith("measured")
 
 
 def test_without_a_pass_left_nothing_is_planned(client: TestClient) -> None:

@@ -360,6 +360,38 @@ def evaluate_segmenter_cmd(
     )
 
 
+@evaluate_app.command("f1-curve")
+def evaluate_f1_curve_cmd(
+    task: Annotated[str, typer.Option("--task", help="fire, cloud or building")],
+    data: Data,
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="evaluate the first N scenes")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="CSV to update (the planner reads the shipped one)")
+    ] = Path("shared/assets/curves/f1_vs_bpp.csv"),
+    threads: Threads = None,
+    as_json: Json = False,
+) -> None:
+    """F1 of the shipped U-Net on decoded held-out scenes against bpp: JPEG 2000 at a ladder of
+    rates and the shipped cheng2020-gmm at each quality (the curve the satellite plans with)."""
+    import shlex
+    import sys
+
+    from workbench.training.f1_curves import measure_curves, provenance, write_curves
+
+    _threads(threads)
+    rows = measure_curves(task, Path(data), limit)
+    command = "eodl evaluate f1-curve " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    write_curves(rows, out, provenance(command, Path(data), task))
+    text = "\n".join(
+        f"{r['task']} {r['codec']} q={r.get('quality')}: bpp {r.get('bpp', float('nan')):.4f} "
+        f"f1_positive {r['f1_positive']:.4f} over {r['scenes']} scenes"
+        for r in rows
+    )
+    _echo({"rows": rows, "out": str(out)}, as_json, text + f"\nwrote {out}")
+
+
 def _codec_store(codec: str | None, task: str, root: Path | None) -> Any:
     from shared.codecs.registry import codec_info
 

@@ -58,3 +58,33 @@ def test_curves_interpolate_and_load_from_a_seg_vs_rate_table(tmp_path: Path) ->
     (tmp_path / "bad.csv").write_text("task,bpp\nfire,1\n")
     with pytest.raises(DatasetError):
         curves_from_csv(tmp_path / "bad.csv")
+
+
+def test_measured_curves_replace_the_priors_and_say_so(tmp_path: Path) -> None:
+    path = tmp_path / "f1_vs_bpp.csv"
+    path.write_text(
+        "task,codec,quality,bpp,payload_bpp,psnr_db,f1_positive,f1_macro,scenes\n"
+        "building,uncompressed,,,,,0.06,0.52,32\n"
+        "building,jpeg2000,,0.3,0.35,28,0.01,0.50,32\nbuilding,jpeg2000,,2.0,2.1,35,0.05,0.52,32\n"
+    )
+    book = CurveBook.shipped(path)
+    # the prior promises F1+ 0.12 at 0.3 bpp on building; this measurement says 0.01
+    assert CurveBook.seeded().f1_at("building", "jpeg2000", 0.3) == pytest.approx(0.12)
+    assert book.f1_at("building", "jpeg2000", 0.3) == pytest.approx(0.01)
+    assert book.source("building", "jpeg2000").startswith("measured (f1_vs_bpp.csv")
+    assert book.source("fire", "jpeg2000") == CurveBook.seeded().source("fire", "jpeg2000")
+    assert book.sources()["fire/jpeg2000"].startswith("prior")
+    assert CurveBook.shipped(tmp_path / "absent.csv").sources() == CurveBook.seeded().sources()
+
+
+def test_the_shipped_table_measures_every_task_with_both_codecs_and_its_provenance() -> None:
+    import json
+
+    from satellite_node.planner.curves import shipped_curves_path
+
+    book = CurveBook.shipped()
+    for task in ("fire", "cloud", "building"):
+        for codec in ("jpeg2000", "cheng2020-gmm"):
+            assert book.source(task, codec).startswith("measured"), (task, codec)
+    provenance = json.loads(shipped_curves_path().with_suffix(".json").read_text())
+    assert all(provenance[t]["command"].startswith("eodl evaluate f1-curve") for t in provenance)
