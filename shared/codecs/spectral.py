@@ -75,7 +75,8 @@ def _inverse_53(low: NDArray[np.int64], high: NDArray[np.int64]) -> NDArray[np.i
 def forward(cube: NDArray[Any], levels: int) -> NDArray[np.int64]:
     """The spectral transform: [low-pass of the last level, high-pass of each level, coarsest
     first] along axis 0, the same length as ``cube``."""
-    low, highs = cube.astype(np.int64), []
+    low = cube.astype(np.int64)
+    highs: list[NDArray[np.int64]] = []
     for _ in range(levels):
         low, high = _forward_53(low)
         highs.insert(0, high)
