@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from gs_support import Link, Scene, ground_settings, make_scene
+from pg_server import PostgresServer, find_binaries
 
 from ground_station.app import create_app
 
@@ -34,12 +37,40 @@ def segmenter_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL for the session (Debian's binaries in a temporary folder), or a skip
+    that says why none can start here."""
+    bin_dir, why = find_binaries()
+    if bin_dir is None:
+        pytest.skip(why)
+    folder = Path(tempfile.mkdtemp(prefix="eodl-pg-"))
+    server = PostgresServer(bin_dir, folder).start()
+    server.wait_ready()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The ground's database: SQLite in its data folder (the default), or a fresh database on
+    the session's PostgreSQL: the ground's suite runs against both."""
+    if request.param == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
+
+
 @pytest.fixture
-def make_link(tmp_path: Path) -> Iterator[Any]:
-    """Start ground stations (on ``tmp_path`` unless told otherwise); stop them afterwards."""
+def make_link(tmp_path: Path, database_url: str | None) -> Iterator[Any]:
+    """Start ground stations (on ``tmp_path`` unless told otherwise, on the parametrized
+    database); stop them afterwards."""
     links: list[Link] = []
 
     def start(data_dir: Path | None = None, **overrides: Any) -> Link:
+        if database_url is not None:
+            overrides.setdefault("database_url", database_url)
         app = create_app(ground_settings(data_dir or tmp_path, **overrides))
         client = TestClient(app)
         client.__enter__()
