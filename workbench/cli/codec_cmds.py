@@ -26,8 +26,9 @@ from shared.wire.container import (
     compute_checksum,
     read_header,
 )
-from shared.wire.format_v2 import rebuild_payload
+from shared.wire.format_v2 import patch_count, rebuild_payload
 from shared.wire.header import ContainerHeader
+from shared.wire.patches import split_patches
 
 # SystemExit, not typer.Exit: under ``standalone_mode=False`` click returns typer.Exit's code
 # instead of raising it, and ``workbench.cli.main`` does not pass that return value on. Bad
@@ -341,19 +342,44 @@ def inspect(
             help="Write the codec payload here (JPEG 2000: the standard codestream, rebuilt).",
         ),
     ] = None,
+    patch: Annotated[
+        int | None,
+        typer.Option(
+            "--patch", help="With --payload, a patch container: write patch INDEX's payload only."
+        ),
+    ] = None,
 ) -> None:
     """Print a container's header, sizes, bpp and whether its checksum holds; exit 1 if not."""
     data = _read_container_file(in_path)
     header = read_header(data)
     report = _inspection(data, header)
+    if header.patch_shape is not None:
+        report["patches"] = patch_count(header.height, header.width, header.patch_shape)
     if payload is not None:
         if len(data) < header.header_bytes + header.payload_bytes:
             raise ContainerError(f"{in_path.name} is truncated inside the payload; cannot extract")
-        _write_atomically(payload, _payload(data, header))
+        _write_atomically(payload, _patch_payload(_payload(data, header), header, patch))
         report["payload_written"] = str(payload)
     _emit(report, as_json)
     if not report["intact"]:
         raise SystemExit(EXIT_NOT_INTACT)
+
+
+def _patch_payload(whole: bytes, header: ContainerHeader, patch: int | None) -> bytes:
+    """``whole``, or patch ``patch``'s own payload (a standard codestream for JPEG 2000).
+
+    Raises:
+        ConfigurationError: ``--patch`` on a one-scene container, or an index out of range.
+    """
+    if patch is None:
+        return whole
+    if header.patch_shape is None:
+        raise ConfigurationError("--patch needs a patch container; this one holds one scene")
+    parts = split_patches(whole, patch_count(header.height, header.width, header.patch_shape))
+    if not 0 <= patch < len(parts):
+        last = len(parts) - 1
+        raise ConfigurationError(f"--patch {patch}: the container holds patches 0..{last}")
+    return parts[patch]
 
 
 def register(app: typer.Typer) -> None:
