@@ -141,7 +141,7 @@ class GroundClient:
         timeout: httpx timeout of every request (explicit; never httpx's 5 s default).
         transport: an httpx transport (tests wire fault injection here); by default one with
             :func:`link_socket_options`. Requests may come from several threads at once (the
-            sender keeps two chunks in flight, one connection each).
+            sender's chunks in flight, creates and commits, one connection each).
     """
 
     def __init__(
