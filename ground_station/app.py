@@ -1,8 +1,11 @@
 """``create_app(settings)``: the ground station's FastAPI application.
 
 Nothing happens at import. ``create_app`` checks the settings (a missing link key fails fast);
-the lifespan opens the database, loads the segmenters once and starts the processing threads,
-which first pick up whatever a previous run committed but did not process.
+the lifespan opens the database and starts what the role runs: in the single process (role
+``all``) the segmenters and the processing threads, which first pick up whatever a previous run
+committed but did not process; in a ``receiver`` the job queue it defers to; in a ``worker``
+the segmenters and the job engine's worker (:mod:`ground_station.jobs`); in the query ``api``
+nothing but the database.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
 
 from ground_station import dashboard
 from ground_station.api import health, plans, query, transfers
 from ground_station.api.access import session_key
 from ground_station.api.errors import install_error_handlers
-from ground_station.context import GroundContext
+from ground_station.context import GroundContext, Processing
 from ground_station.dashboard.state import DashboardState
 from ground_station.db import make_engine, make_session_factory
+from ground_station.jobs import JobQueue, JobWorker, conninfo
 from ground_station.metrics import GroundMetrics
 from ground_station.nonces import DbNonceStore
 from ground_station.processing.decode import WorkerLimits
@@ -29,10 +35,21 @@ from ground_station.processing.segmenters import load_segmenters
 from ground_station.settings import GroundSettings, get_settings
 from ground_station.store import TransferStore
 from ground_station.transfers import TransferLimits, TransferService
+from shared.errors import ConfigurationError
 from shared.protocol.tokens import TokenTable
 from shared.sensors.profiles import PROFILES
 
 log = logging.getLogger(__name__)
+
+#: What each role serves. ``all`` is the single process (the default, on SQLite); the others
+#: run apart, as many processes as wanted, on one PostgreSQL and one container store.
+ROUTERS: dict[str, tuple[APIRouter, ...]] = {
+    "all": (transfers.router, query.router, plans.router, health.router, dashboard.router),
+    "receiver": (transfers.router, plans.router, health.router),
+    "worker": (health.router,),
+    "api": (query.router, plans.router, health.router, dashboard.router),
+}
+ROLES = tuple(ROUTERS)
 
 
 def worker_limits(settings: GroundSettings) -> WorkerLimits:
@@ -49,25 +66,62 @@ def worker_limits(settings: GroundSettings) -> WorkerLimits:
     )
 
 
-def build_context(settings: GroundSettings) -> GroundContext:
-    """Open the database and store and wire the services (blocking; loads the segmenters)."""
+def _processing(
+    settings: GroundSettings,
+    role: str,
+    engine: Engine,
+    sessions: sessionmaker,
+    store: TransferStore,
+    metrics: GroundMetrics,
+    decode_limits: WorkerLimits,
+) -> Processing | None:
+    """What processes committed transfers in this role (nothing in the query API's)."""
+    url = settings.resolved_database_url()
+    if role == "receiver":
+        return JobQueue(url, engine)
+    if role == "api":
+        return None
+    segmenters = load_segmenters(
+        tuple(PROFILES),
+        settings.segmenter_dir,
+        settings.resolved_device(),
+        tile_px=settings.segment_tile_px,
+    )
+    workers = settings.processing_workers
+    processor = Processor(
+        sessions, store, metrics, segmenters, decode_limits, workers, settings.decode_recycle_jobs
+    )
+    if role == "all":
+        return processor
+    return JobWorker(
+        url, engine, processor, settings.job_heartbeat_s, settings.job_stalled_s, workers
+    )
+
+
+def build_context(settings: GroundSettings, role: str = "all") -> GroundContext:
+    """Open the database and store and wire what ``role`` runs (blocking; a role that
+    processes loads the segmenters).
+
+    Raises:
+        ConfigurationError: an unknown role, or a role that shares work (receiver, worker)
+            on a database that is not PostgreSQL.
+    """
+    check_role(role, settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url())
     sessions = make_session_factory(engine)
     store = TransferStore(settings.data_dir / "transfers", settings.min_free_bytes)
     metrics = GroundMetrics()
-    device = settings.resolved_device()
-    segmenters = load_segmenters(
-        tuple(PROFILES), settings.segmenter_dir, device, tile_px=settings.segment_tile_px
-    )
     decode_limits = worker_limits(settings)
-    processor = Processor(
-        sessions, store, metrics, segmenters, decode_limits, settings.processing_workers
-    )
+    processing = _processing(settings, role, engine, sessions, store, metrics, decode_limits)
     limits = TransferLimits(settings.max_chunk_bytes, settings.max_transfer_bytes)
-    service = TransferService(sessions, store, metrics, limits, processor.enqueue)
+    on_committed = processing.enqueue if isinstance(processing, Processor) else None
+    if isinstance(processing, JobQueue):
+        on_committed = processing.defer
+    service = TransferService(sessions, store, metrics, limits, on_committed)
     return GroundContext(
         settings=settings,
+        role=role,
         keys=settings.link_keys(),
         nonces=DbNonceStore(sessions, ttl_s=2 * settings.max_skew_s),
         engine=engine,
@@ -75,7 +129,7 @@ def build_context(settings: GroundSettings) -> GroundContext:
         store=store,
         metrics=metrics,
         service=service,
-        processor=processor,
+        processing=processing,
         worker_limits=decode_limits,
         dashboard=DashboardState(render_slots=settings.panel_renders),
         read_tokens=TokenTable(settings.read_tokens) if settings.read_tokens else None,
@@ -83,25 +137,53 @@ def build_context(settings: GroundSettings) -> GroundContext:
     )
 
 
-def create_app(settings: GroundSettings | None = None) -> FastAPI:
-    """Build the ground station app.
+def check_role(role: str, settings: GroundSettings) -> None:
+    """Refuse an unknown role, and a shared-work role on a database other than PostgreSQL.
 
     Raises:
-        ConfigurationError: no usable link key (``GS_LINK_KEY``) or another bad setting.
+        ConfigurationError: what is wrong and what to set.
+    """
+    if role not in ROLES:
+        raise ConfigurationError(f"unknown ground role {role!r}; use one of {', '.join(ROLES)}")
+    if role in ("receiver", "worker"):
+        conninfo(settings.resolved_database_url())
+
+
+async def _start(processing: Processing | None) -> None:
+    if isinstance(processing, JobWorker):
+        await processing.start()
+    elif processing is not None:
+        await to_thread.run_sync(processing.start)
+
+
+async def _stop(processing: Processing | None) -> None:
+    if isinstance(processing, JobWorker):
+        await processing.stop()
+    elif processing is not None:
+        await to_thread.run_sync(processing.stop)
+
+
+def create_app(settings: GroundSettings | None = None, role: str = "all") -> FastAPI:
+    """Build the ground station app for ``role`` (see :data:`ROLES`).
+
+    Raises:
+        ConfigurationError: no usable link key (``GS_LINK_KEY``), an unknown role, a role
+            that shares work on a database that is not PostgreSQL, or another bad setting.
     """
     settings = settings or get_settings()
     settings.link_keys()  # fail fast, before any server starts listening
+    check_role(role, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ground = await to_thread.run_sync(build_context, settings)
+        ground = await to_thread.run_sync(build_context, settings, role)
         app.state.context = ground
-        ground.processor.start()
-        log.info("ground station ready, data in %s", settings.data_dir)
+        await _start(ground.processing)
+        log.info("ground station ready (role %s), data in %s", role, settings.data_dir)
         try:
             yield
         finally:
-            await to_thread.run_sync(ground.processor.stop)
+            await _stop(ground.processing)
             ground.engine.dispose()
 
     app = FastAPI(
@@ -111,9 +193,6 @@ def create_app(settings: GroundSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(transfers.router)
-    app.include_router(query.router)
-    app.include_router(plans.router)
-    app.include_router(health.router)
-    app.include_router(dashboard.router)
+    for router in ROUTERS[role]:
+        app.include_router(router)
     return app

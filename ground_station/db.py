@@ -74,6 +74,7 @@ class TransferRecord(Base):
     has_quicklook: Mapped[bool] = mapped_column(Boolean, default=False)
     has_mask: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_by: Mapped[str | None] = mapped_column(String(128))  # host:pid of the last claim
 
 
 class PlanRecord(Base):

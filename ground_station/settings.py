@@ -41,7 +41,13 @@ class GroundSettings(BaseSettings):
             ``EODL_CHECKPOINTS`` and the shipped ones (the weights hash must match the
             container's, or the transfer fails).
         device: ``auto`` (cuda when present), ``cpu`` or ``cuda``.
-        processing_workers: transfers decoded at the same time.
+        processing_workers: transfers decoded at the same time (threads in the single
+            process, the job engine's concurrency in a worker).
+        decode_recycle_jobs: a long-lived decode worker is replaced after this many decodes
+            (and after any failure).
+        job_heartbeat_s, job_stalled_s: a processing worker (``--role worker``) reports every
+            ``job_heartbeat_s``; the job of a worker silent for ``job_stalled_s`` goes back to
+            the queue for another worker.
         segment_tile_px: scenes larger than this on a side are segmented window by window
             (with a 32-pixel halo), so segmentation memory is bounded by one window.
         panel_renders, panel_wait_s: at most this many transfer pages render their panels at
@@ -73,6 +79,9 @@ class GroundSettings(BaseSettings):
     segment_tile_px: int = Field(default=512, ge=64, le=8192)
     panel_renders: int = Field(default=2, ge=1, le=32)
     panel_wait_s: float = Field(default=30.0, gt=0)
+    decode_recycle_jobs: int = Field(default=200, ge=1)
+    job_heartbeat_s: float = Field(default=10.0, gt=0)
+    job_stalled_s: float = Field(default=30.0, gt=0)
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to ``sqlite:///<data_dir>/ground.db``."""

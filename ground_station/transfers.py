@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from ground_station.db import TransferRecord, iso, utcnow
@@ -40,13 +41,15 @@ class TransferLimits:
     max_transfer_bytes: int
 
 
-def get_record(session: Session, transfer_id: str) -> TransferRecord:
-    """The record of ``transfer_id``.
+def get_record(session: Session, transfer_id: str, lock: bool = False) -> TransferRecord:
+    """The record of ``transfer_id``; with ``lock``, its row is locked until the session ends
+    (``SELECT ... FOR UPDATE`` on PostgreSQL, where receivers in other processes may hold the
+    same transfer; SQLite has one writer and ignores it).
 
     Raises:
         NotFoundError: no such transfer.
     """
-    record = session.get(TransferRecord, transfer_id)
+    record = session.get(TransferRecord, transfer_id, with_for_update=lock)
     if record is None:
         raise NotFoundError(
             f"no transfer {transfer_id!r} on this ground station; create it with POST /v1/transfers"
@@ -79,7 +82,11 @@ class TransferService:
         metrics: counters to update.
         limits: size limits.
         on_committed: called with the transfer id and priority once its receipt is durable
-            (it queues the transfer for processing).
+            (it queues the transfer for processing); None where this process only reads.
+
+    Receiver state lives in the database and the store, so several receivers (processes, on
+    several machines) may take requests for the same transfer: a thread lock orders this
+    process's requests for a transfer and a row lock orders them across processes.
     """
 
     def __init__(
@@ -88,7 +95,7 @@ class TransferService:
         store: TransferStore,
         metrics: GroundMetrics,
         limits: TransferLimits,
-        on_committed: Callable[[str, int], None],
+        on_committed: Callable[[str, int], None] | None,
     ) -> None:
         self.sessions = sessions
         self.store = store
@@ -148,7 +155,15 @@ class TransferService:
                     )
                 return body.transfer_id, False
             session.add(_new_record(body))
-            session.commit()
+            try:
+                session.commit()
+            except sqlalchemy.exc.IntegrityError:  # another receiver created it just now
+                session.rollback()
+                raced = True
+            else:
+                raced = False
+        if raced:  # compare with the one that won, as any repeated create is
+            return self.create(body)
         return body.transfer_id, True
 
     def put_chunk(self, transfer_id: str, index: int, data: bytes, crc: str | None) -> ChunkAck:
@@ -163,7 +178,7 @@ class TransferService:
         """
         # the transfer's lock keeps a chunk from landing while a commit assembles and cleans up
         with self._lock(transfer_id), self.sessions() as session:
-            record = get_record(session, transfer_id)
+            record = get_record(session, transfer_id, lock=True)
             start, stop = chunk_bounds(index, record.total_bytes, record.chunk_bytes)
             self._verify_chunk(transfer_id, index, data, crc, stop - start)
             if record.state != "receiving":
@@ -220,7 +235,7 @@ class TransferService:
                 another SHA-256 (409).
         """
         with self._lock(transfer_id), self.sessions() as session:
-            record = get_record(session, transfer_id)
+            record = get_record(session, transfer_id, lock=True)
             receipt = receipt_of(record)
             if receipt is not None:
                 if body.sha256 != record.sha256:
@@ -243,7 +258,8 @@ class TransferService:
             receipt = _receipt(record, record.receipt_id)
             priority = record.priority
         self.store.drop_chunks(transfer_id)
-        self.on_committed(transfer_id, priority)
+        if self.on_committed is not None:
+            self.on_committed(transfer_id, priority)
         return receipt
 
     def _assemble(self, record: TransferRecord, body: CommitRequest) -> None:

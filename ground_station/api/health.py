@@ -22,7 +22,8 @@ def healthz() -> dict[str, str]:
 
 @router.get(READYZ)
 def readyz(context: ContextDep, response: Response) -> dict[str, object]:
-    """The database answers, the store has room and the processing threads run."""
+    """The database answers, the store has room and (in a role that processes) processing
+    runs."""
     checks: dict[str, str] = {}
     try:
         with context.sessions() as session:
@@ -35,10 +36,11 @@ def readyz(context: ContextDep, response: Response) -> dict[str, object]:
         checks["store"] = "ok"
     except EODownlinkError as exc:
         checks["store"] = str(exc)
-    checks["processing"] = "ok" if context.processor.alive() else "processing threads stopped"
+    if context.processing is not None:
+        checks["processing"] = "ok" if context.processing.alive() else "processing stopped"
     ready = all(value == "ok" for value in checks.values())
     response.status_code = 200 if ready else 503
-    return {"status": "ready" if ready else "not ready", "checks": checks}
+    return {"status": "ready" if ready else "not ready", "role": context.role, "checks": checks}
 
 
 @router.get(METRICS, response_class=Response, dependencies=[ReadAccess])

@@ -67,22 +67,28 @@ class DecodeOutcome:
 
 
 @functools.lru_cache(maxsize=1)
-def _forkserver() -> BaseContext:
+def forkserver() -> BaseContext:
+    """The multiprocessing context whose server imported :data:`PRELOAD` once."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     return context
+
+
+def isolate_child() -> None:
+    """In a decode process: no CUDA and one thread (deterministic float paths, as onboard)."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _child(request: dict[str, Any]) -> None:
     """The decode process: stderr to a file, one thread, no CUDA, then the worker's request."""
     log = os.open(Path(request["out_dir"]) / STDERR_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     os.dup2(log, 2)
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    for name in _THREAD_VARIABLES:  # deterministic float paths (as onboard), bounded memory
-        os.environ[name] = "1"
-    import torch
-
-    torch.set_num_threads(1)
+    isolate_child()
     sys.exit(run_request(request))
 
 
@@ -107,7 +113,22 @@ def run_decode_worker(container: Path, out_dir: Path, limits: WorkerLimits) -> D
             or ran past the time limit (``timeout``, the process is killed).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    request = {
+    request = decode_request(container, out_dir, limits)
+    process = forkserver().Process(target=_child, args=(request,), daemon=True)
+    process.start()
+    process.join(limits.timeout_s)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        raise timeout_failure(limits)
+    code = process.exitcode if process.exitcode is not None else -signal.SIGKILL
+    process.close()
+    return collect_outcome(out_dir, code)
+
+
+def decode_request(container: Path, out_dir: Path, limits: WorkerLimits) -> dict[str, Any]:
+    """The request the decode worker reads (JSON-able)."""
+    return {
         "container": str(container),
         "out_dir": str(out_dir),
         "memory_mb": limits.memory_mb,
@@ -118,20 +139,15 @@ def run_decode_worker(container: Path, out_dir: Path, limits: WorkerLimits) -> D
             "max_payload_bytes": limits.max_payload_bytes,
         },
     }
-    process = _forkserver().Process(target=_child, args=(request,), daemon=True)
-    process.start()
-    process.join(limits.timeout_s)
-    if process.is_alive():
-        process.kill()
-        process.join()
-        raise WorkerFailure(
-            "timeout",
-            f"decode worker ran past the {limits.timeout_s:g} s limit and was killed "
-            "(GS_DECODE_TIMEOUT_S)",
-        )
-    code = process.exitcode if process.exitcode is not None else -signal.SIGKILL
-    process.close()
-    return _collect(out_dir, code)
+
+
+def timeout_failure(limits: WorkerLimits) -> WorkerFailure:
+    """The failure of a decode that ran past ``limits.timeout_s`` (its worker was killed)."""
+    return WorkerFailure(
+        "timeout",
+        f"decode worker ran past the {limits.timeout_s:g} s limit and was killed "
+        "(GS_DECODE_TIMEOUT_S)",
+    )
 
 
 def _stderr(out_dir: Path) -> str:
@@ -141,7 +157,8 @@ def _stderr(out_dir: Path) -> str:
         return ""
 
 
-def _collect(out_dir: Path, code: int) -> DecodeOutcome:
+def collect_outcome(out_dir: Path, code: int) -> DecodeOutcome:
+    """What a decode worker that exited (or answered) with ``code`` wrote to ``out_dir``."""
     result_path = out_dir / RESULT_NAME
     result: dict[str, Any] | None = None
     if result_path.is_file():

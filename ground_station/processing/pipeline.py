@@ -12,24 +12,22 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import shutil
+import socket
 import threading
 import time
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from ground_station.db import TransferRecord, utcnow
 from ground_station.metrics import GroundMetrics
-from ground_station.processing.decode import (
-    DecodeOutcome,
-    WorkerFailure,
-    WorkerLimits,
-    run_decode_worker,
-)
+from ground_station.processing.decode import DecodeOutcome, WorkerFailure, WorkerLimits
 from ground_station.processing.measure import apply_decode, apply_segmentation
+from ground_station.processing.pool import DEFAULT_RECYCLE_AFTER, DecodePool
 from ground_station.processing.product import PRODUCT_NAME, product_of, save_product
 from ground_station.processing.quicklook import save_mask, save_quicklook
 from ground_station.processing.segmenters import SegmenterSet
@@ -42,8 +40,19 @@ _STOP_KEY = float("-inf")  # sorts before every transfer: stop after the current
 # stay committed in the database and are picked up by the next start)
 
 
+def process_name() -> str:
+    """``host:pid``: who processed a transfer (``processed_by``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class Processor:
-    """Background threads that process committed transfers one at a time each."""
+    """Processes committed transfers: :meth:`process` does one (whoever calls it: the threads
+    :meth:`start` runs in the single-process ground, or a job worker's task).
+
+    A transfer is claimed in the database (state ``processing``, ``attempts`` + 1, under a row
+    lock) and its result is written only by the claim that is still current, so a transfer
+    retried after its worker died is recorded once, by the retry.
+    """
 
     def __init__(
         self,
@@ -53,6 +62,7 @@ class Processor:
         segmenters: SegmenterSet,
         limits: WorkerLimits,
         workers: int = 1,
+        recycle_after: int = DEFAULT_RECYCLE_AFTER,
     ) -> None:
         self.sessions = sessions
         self.store = store
@@ -60,6 +70,8 @@ class Processor:
         self.segmenters = segmenters
         self.limits = limits
         self.workers = workers
+        self.pool = DecodePool(limits, recycle_after)
+        self.name = process_name()
         # (-priority, arrival, transfer_id): the highest priority (fire alerts) first, then FIFO
         self._queue: queue.PriorityQueue[tuple[float, int, str]] = queue.PriorityQueue()
         self._arrivals = itertools.count()
@@ -81,6 +93,7 @@ class Processor:
         for thread in self._threads:
             thread.join(timeout_s)
         self._threads.clear()
+        self.pool.close()
 
     def alive(self) -> bool:
         """True while every processing thread runs."""
@@ -111,42 +124,65 @@ class Processor:
             self.metrics.queue_depth.set(self._queue.qsize())
             if not transfer_id:
                 return
-            try:
-                self.process(transfer_id)
-            except Exception as exc:  # the thread must survive anything one transfer does
-                log.exception("processing %s failed unexpectedly", transfer_id)
-                self._fail(transfer_id, f"internal error while processing: {exc!r}")
+            self.process_safely(transfer_id)
 
-    def process(self, transfer_id: str) -> None:
-        """Decode, segment, measure and record one committed transfer."""
-        if not self._claim(transfer_id):
-            return
-        work = self.store.folder(transfer_id) / "work"
+    def process_safely(self, transfer_id: str) -> None:
+        """:meth:`process`, with any unexpected error recorded as the transfer's failure (the
+        thread or job that calls it must survive anything one transfer does)."""
         try:
-            outcome = run_decode_worker(self.store.container_path(transfer_id), work, self.limits)
-            self._finish(transfer_id, outcome)
+            self.process(transfer_id)
+        except Exception as exc:
+            log.exception("processing %s failed unexpectedly", transfer_id)
+            self._fail(transfer_id, f"internal error while processing: {exc!r}")
+
+    def process(self, transfer_id: str) -> bool:
+        """Decode, segment, measure and record one committed transfer.
+
+        Returns:
+            False when there was nothing to do (processed already, failed, or unknown).
+        """
+        claim = self._claim(transfer_id)
+        if claim is None:
+            return False
+        work = self.store.folder(transfer_id) / f"work-{claim}"
+        try:
+            outcome = self.pool.decode(self.store.container_path(transfer_id), work)
+            self._finish(transfer_id, outcome, claim)
         except WorkerFailure as failure:
             if failure.kind != "error":
                 self.metrics.worker_failures.labels(kind=failure.kind).inc()
-            self._fail(transfer_id, failure.reason)
+            self._fail(transfer_id, failure.reason, claim)
         except EODownlinkError as exc:
-            self._fail(transfer_id, f"{type(exc).__name__}: {exc}")
+            self._fail(transfer_id, f"{type(exc).__name__}: {exc}", claim)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-
-    def _claim(self, transfer_id: str) -> bool:
-        with self.sessions() as session:
-            record = session.get(TransferRecord, transfer_id)
-            if record is None or record.state not in ("committed", "processing"):
-                return False
-            record.state = "processing"
-            record.attempts = (record.attempts or 0) + 1
-            session.commit()
         return True
 
-    def _finish(self, transfer_id: str, outcome: DecodeOutcome) -> None:
+    def _claim(self, transfer_id: str) -> int | None:
+        """Claim the transfer; the claim's number (its ``attempts``), or None if not ours to do."""
         with self.sessions() as session:
-            record = session.get(TransferRecord, transfer_id)
+            record = session.get(TransferRecord, transfer_id, with_for_update=True)
+            if record is None or record.state not in ("committed", "processing"):
+                return None
+            record.state = "processing"
+            record.attempts = (record.attempts or 0) + 1
+            record.processed_by = self.name
+            session.commit()
+            return record.attempts
+
+    def _current(self, session: Session, transfer_id: str, claim: int) -> TransferRecord | None:
+        """The record, locked, if ``claim`` is still the transfer's current claim."""
+        record = session.get(TransferRecord, transfer_id, with_for_update=True)
+        if record is None or record.state != "processing" or record.attempts != claim:
+            log.warning(
+                "transfer %s: claim %d was superseded; result not recorded", transfer_id, claim
+            )
+            return None
+        return record
+
+    def _finish(self, transfer_id: str, outcome: DecodeOutcome, claim: int) -> None:
+        with self.sessions() as session:
+            record = self._current(session, transfer_id, claim)
             if record is None:
                 return
             unit = apply_decode(record, outcome)
@@ -194,10 +230,13 @@ class Processor:
         apply_segmentation(record, mask, truth, segment_ms, str(segmenter.device))
         return mask
 
-    def _fail(self, transfer_id: str, reason: str) -> None:
+    def _fail(self, transfer_id: str, reason: str, claim: int | None = None) -> None:
         log.warning("transfer %s failed: %s", transfer_id, reason)
         with self.sessions() as session:
-            record = session.get(TransferRecord, transfer_id)
+            if claim is None:
+                record = session.get(TransferRecord, transfer_id, with_for_update=True)
+            else:
+                record = self._current(session, transfer_id, claim)
             if record is None:
                 return
             record.state = "failed"

@@ -74,9 +74,11 @@ def main(argv: list[str]) -> int:
     return run_request(json.loads(argv[0]))
 
 
-def run_request(request: dict[str, Any]) -> int:
-    """Cap memory, decode the request's container and write its files; returns the exit code."""
-    cap_memory(int(request["memory_mb"]))
+def run_request(request: dict[str, Any], cap: bool = True) -> int:
+    """Cap memory (unless the caller did), decode the request's container and write its files;
+    returns the exit code."""
+    if cap:
+        cap_memory(int(request["memory_mb"]))
     out = Path(request["out_dir"])
     from shared.errors import EODownlinkError
 

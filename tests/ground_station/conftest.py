@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from gs_support import Link, Scene, ground_settings, make_scene
-from pg_server import PostgresServer, find_binaries
 
 from ground_station.app import create_app
+from workbench.postgres import PostgresServer, find_binaries
 
 
 @pytest.fixture(scope="session")

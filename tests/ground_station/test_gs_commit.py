@@ -61,7 +61,7 @@ def test_receipts_survive_a_restart_and_processing_resumes(
     make_link, scene: Scene, tmp_path
 ) -> None:
     first = make_link(tmp_path)
-    first.client.app.state.context.processor.stop()  # commit while nothing processes
+    first.client.app.state.context.processing.stop()  # commit while nothing processes
     receipt = first.upload("t1", scene.data)
     assert first.client.get("/v1/transfers/t1").json()["state"] == "committed"
     first.close()

@@ -1,4 +1,4 @@
-"""``eodl ground serve``: run the ground station under uvicorn."""
+"""``eodl ground serve``: run the ground station, or one of its roles, under uvicorn."""
 
 from __future__ import annotations
 
@@ -15,8 +15,18 @@ def serve(
         Path | None, typer.Option("--data-dir", help="database, containers, quicklooks")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    role: Annotated[
+        str,
+        typer.Option(
+            help="all: the single process (SQLite is fine); receiver: verify, store and "
+            "acknowledge transfers; worker: decode, segment and record (health and metrics "
+            "on the port); api: the query API and dashboard. receiver and worker share "
+            "PostgreSQL (GS_DATABASE_URL) and the container store (GS_DATA_DIR)",
+        ),
+    ] = "all",
 ) -> None:
-    """Serve the ground station; GS_LINK_KEY holds the satellite's HMAC key (required)."""
+    """Serve the ground station, or one role of it; GS_LINK_KEY holds the satellite's HMAC
+    key (required)."""
     import logging
 
     import uvicorn
@@ -26,7 +36,7 @@ def serve(
 
     overrides = {"data_dir": data_dir} if data_dir is not None else {}
     settings = GroundSettings(**overrides)
-    app = create_app(settings)  # raises ConfigurationError, printed as one line, if no key
+    app = create_app(settings, role)  # raises ConfigurationError, printed as one line, if no key
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -143,9 +143,13 @@ def write_dataset(
         "task": task,
         "seed": seed,
         "count": count,
-        "profile": {"sensor": profile.sensor, "bands": list(profile.band_names),
-                    "dtype": profile.dtype, "bit_depth": profile.bit_depth,
-                    "global_max": profile.global_max},
+        "profile": {
+            "sensor": profile.sensor,
+            "bands": list(profile.band_names),
+            "dtype": profile.dtype,
+            "bit_depth": profile.bit_depth,
+            "global_max": profile.global_max,
+        },
         "scenes": [asdict(entry) for entry in entries],
     }
     _write_json_atomic(out / INDEX_NAME, document)
@@ -155,8 +159,9 @@ def write_dataset(
 def _entry(scene: Scene, index: int) -> IndexEntry:
     shape = tuple(int(side) for side in scene.image.shape)
     fraction = round(scene.mask_fraction, 6)
-    return IndexEntry(scene.scene_id, scene.task, shape, scene.image.dtype.name, fraction,
-                      scene.seed, index)
+    return IndexEntry(
+        scene.scene_id, scene.task, shape, scene.image.dtype.name, fraction, scene.seed, index
+    )
 
 
 def _prepare_folder(out: Path, task: str) -> Path:
@@ -168,8 +173,9 @@ def _prepare_folder(out: Path, task: str) -> Path:
         try:
             existing = json.loads(index.read_text()).get("task")
         except (ValueError, AttributeError) as exc:
-            raise DatasetError(f"{index} is not valid JSON; remove it or choose another --out") \
-                from exc
+            raise DatasetError(
+                f"{index} is not valid JSON; remove it or choose another --out"
+            ) from exc
         if existing != task:
             raise DatasetError(
                 f"{out} already holds a {existing!r} dataset; choose another --out for {task!r}"

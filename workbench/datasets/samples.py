@@ -68,8 +68,14 @@ def load_fire_patches(root: Path) -> list[RealSample]:
         "pixels; one scene; mask by the Murphy et al. 2016 ratio test, not manual"
     )
     return [
-        RealSample(f"fire-g90292-r{int(r):03d}c{int(c):03d}", "fire", counts[i][None],
-                   masks[i].astype(np.uint8), None, differs)
+        RealSample(
+            f"fire-g90292-r{int(r):03d}c{int(c):03d}",
+            "fire",
+            counts[i][None],
+            masks[i].astype(np.uint8),
+            None,
+            differs,
+        )
         for i, (r, c) in enumerate(origins)
     ]
 
@@ -88,7 +94,11 @@ def load_tirs_cloud_scene(root: Path) -> RealSample:
     counts = radiance_to_counts(radiance, CLOUD_FULL_SCALE, CLOUD.bit_depth)
     mask = read_mask(folder / "cloud_mask_bit4_derived.npy")
     return RealSample(
-        "cloud-lc08-016037-20170813", "cloud", counts[None], mask * valid, valid,
+        "cloud-lc08-016037-20170813",
+        "cloud",
+        counts[None],
+        mask * valid,
+        valid,
         "Landsat-8 TIRS B10 (10.9 um) radiance, not 11.5 um; 900 m, not 200 m; 259x255 whole "
         "scene with fill; mask is the algorithmic CFMask flag, speckled",
     )
@@ -107,7 +117,11 @@ def load_tirs_unlabelled_scene(root: Path) -> RealSample:
     radiance = np.where(valid == 1, planck_radiance(TIRS_B10_UM, kelvin), 0.0)
     counts = radiance_to_counts(radiance, CLOUD_FULL_SCALE, CLOUD.bit_depth)
     return RealSample(
-        "cloud-lc80130312015295", "cloud", counts[None], None, valid,
+        "cloud-lc80130312015295",
+        "cloud",
+        counts[None],
+        None,
+        valid,
         "Landsat-8 TIRS B10 (10.9 um), 120 m, 458x508 with NaN outside the footprint; no mask",
     )
 
@@ -132,12 +146,18 @@ def load_building_scenes(root: Path) -> list[RealSample]:
     for t, scene in enumerate(cube):
         chw = np.moveaxis(scene[..., order], -1, 0)
         counts = np.clip(np.rint(chw * 10000.0), 0, BUILDING.global_max).astype(BUILDING.dtype)
-        samples.append(RealSample(
-            f"building-eolearn-slovenia-t{t}", "building", counts, mask, None,
-            "L1C top-of-atmosphere, not L2A surface reflectance; 101x100, not 128x128; mask is "
-            "the LULC 'artificial surface' class (roads and houses), not building footprints"
-            + ("; cloudy" if t < 2 else ""),
-        ))
+        samples.append(
+            RealSample(
+                f"building-eolearn-slovenia-t{t}",
+                "building",
+                counts,
+                mask,
+                None,
+                "L1C top-of-atmosphere, not L2A surface reflectance; 101x100, not 128x128; mask is "
+                "the LULC 'artificial surface' class (roads and houses), not building footprints"
+                + ("; cloudy" if t < 2 else ""),
+            )
+        )
     return samples
 
 
@@ -160,8 +180,10 @@ def task_samples(root: Path, task: str) -> list[RealSample]:
 def _require(root: Path, *parts: str) -> Path:
     path = Path(root).joinpath(*parts)
     if not path.exists():
-        raise DatasetError(f"sample data {path} not found; pass the folder holding fire/, cloud/, "
-                           "building/ (the handbook's data/)")
+        raise DatasetError(
+            f"sample data {path} not found; pass the folder holding fire/, cloud/, "
+            "building/ (the handbook's data/)"
+        )
     return path
 
 

@@ -96,11 +96,21 @@ def _mask_lines(fractions: np.ndarray) -> list[str]:
     ]
     edges = [0.0, 1e-9, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.95, 1.0 + 1e-9]
     counts, _ = np.histogram(fractions, bins=edges)
-    labels = ["0", "(0,1%)", "[1,5%)", "[5,10%)", "[10,25%)", "[25,50%)", "[50,75%)",
-              "[75,95%)", "[95,100%]"]
-    lines.append("mask fraction histogram: " + ", ".join(
-        f"{label} {count}" for label, count in zip(labels, counts, strict=True)
-    ))
+    labels = [
+        "0",
+        "(0,1%)",
+        "[1,5%)",
+        "[5,10%)",
+        "[10,25%)",
+        "[25,50%)",
+        "[50,75%)",
+        "[75,95%)",
+        "[95,100%]",
+    ]
+    lines.append(
+        "mask fraction histogram: "
+        + ", ".join(f"{label} {count}" for label, count in zip(labels, counts, strict=True))
+    )
     return lines
 
 

@@ -110,9 +110,7 @@ def _roads(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[float, floa
     return share, lines
 
 
-def _settlements(
-    rng: np.random.Generator, lines: list[tuple[float, float, float]]
-) -> np.ndarray:
+def _settlements(rng: np.random.Generator, lines: list[tuple[float, float, float]]) -> np.ndarray:
     """Settlement density (0..~1.5): Gaussian cores, roughened by a fractal field."""
     yy, xx = _grid()
     density = np.zeros(SHAPE)
@@ -211,7 +209,8 @@ def _surface_base(
     bright = rng.lognormal(0.0, 0.12, size=n_parcels)[parcel_id]
     soil = s2.spectrum("soil")[:, None, None]
     forest_or_grass = np.where(
-        rng.random(n_parcels)[parcel_id] < 0.5, s2.spectrum("forest")[:, None, None],
+        rng.random(n_parcels)[parcel_id] < 0.5,
+        s2.spectrum("forest")[:, None, None],
         s2.spectrum("grass")[:, None, None],
     )
     crop = green * s2.spectrum("crop")[:, None, None] + (1.0 - green) * soil

@@ -81,9 +81,7 @@ def _surface_temperature(rng: np.random.Generator, shape: tuple[int, int]) -> np
         land_mean = float(sst.mean()) - rng.uniform(0.0, 10.0)  # night: land cooler
     height_km = 1.5 * np.clip((relief - coast) / max(relief.max() - coast, 1e-6), 0.0, 1.0)
     t_land = (
-        land_mean
-        + 2.5 * power_law_field(rng, shape, beta=2.0)
-        - LAPSE_RATE_K_PER_KM * height_km
+        land_mean + 2.5 * power_law_field(rng, shape, beta=2.0) - LAPSE_RATE_K_PER_KM * height_km
     )
     return land * t_land + (1.0 - land) * sst
 
@@ -119,8 +117,9 @@ def _clouds(
     emissivity = 1.0 - (1.0 - eps_main) * (1.0 - eps_cirrus)
     blend = eps_cirrus * b_cirrus + (1.0 - eps_cirrus) * eps_main * b_main
     safe = np.maximum(emissivity, 1e-6)
-    t_cloud = brightness_temperature(WAVELENGTH_UM, np.where(emissivity > 1e-6, blend / safe,
-                                                             b_main))
+    t_cloud = brightness_temperature(
+        WAVELENGTH_UM, np.where(emissivity > 1e-6, blend / safe, b_main)
+    )
     return emissivity, t_cloud
 
 

@@ -123,9 +123,7 @@ def _fit_bytes(raster: np.ndarray, task: str, codec: str, total_bytes: int, **co
     else:
         entries, _ = shipped_rate_points(codec, task)
         tries = [
-            compress_raster(
-                raster, target=RateTarget(quality=e.quality), **common, **compress
-            )
+            compress_raster(raster, target=RateTarget(quality=e.quality), **common, **compress)
             for e in entries
         ]
     fits = [t for t in tries if t.header.rate_bytes <= total_bytes]

@@ -168,7 +168,8 @@ def shipped_rate_points(
     found = [  # the store also searches the packaged folders: keep only the ones asked for
         c
         for c in store.candidates(codec, bands)
-        if c.manifest.trained and c.manifest.task in (task, None)
+        if c.manifest.trained
+        and c.manifest.task in (task, None)
         and Path(c.path).resolve().parent == folder
     ]
     unique = {q: c.manifest.metrics_at(q) for c in reversed(found) for q in c.manifest.qualities}

@@ -1,4 +1,4 @@
-"""A real PostgreSQL server in a temporary folder, from Debian's binaries, for the ground's tests.
+"""A real PostgreSQL server in a temporary folder, from Debian's binaries, for tests and benchmarks.
 
 ``initdb`` and ``postgres`` refuse to run as root: as root they run as the ``postgres`` system
 user (``runuser``), in a folder it owns. The server listens on a Unix socket in that folder only.

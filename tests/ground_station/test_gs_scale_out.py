@@ -1,0 +1,117 @@
+"""The ground scaled out: two receivers and two processing workers as separate processes on
+one real PostgreSQL. 100 transfers are uploaded while a receiver restarts, and a worker is
+killed (SIGKILL) in the middle of a job: every transfer is processed exactly once, the killed
+job by a retry on the other worker."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gs_support import LINK_KEY, make_scene
+from sqlalchemy import create_engine, text
+
+from workbench.cluster import ClusterLink, GroundCluster, RoleProcess
+from workbench.postgres import PostgresServer
+
+TRANSFERS = 100
+SETTINGS = {"GS_JOB_HEARTBEAT_S": "1", "GS_JOB_STALLED_S": "3"}
+_STATES = "SELECT state, count(*) FROM transfers GROUP BY state"
+_JOBS = "SELECT queueing_lock, status, attempts FROM procrastinate_jobs"
+_CLAIMS = "SELECT transfer_id, attempts FROM transfers"
+_SUCCEEDED = "SELECT count(*) FROM procrastinate_events WHERE type = 'succeeded'"
+_BY = "SELECT processed_by FROM transfers WHERE transfer_id = :t"
+_DOING = text(
+    "SELECT j.id, t.transfer_id, t.processed_by FROM procrastinate_jobs j "
+    "JOIN transfers t ON t.transfer_id = j.queueing_lock "
+    "WHERE j.status = 'doing' AND t.state = 'processing'"
+)
+
+
+def _kill_mid_job(
+    cluster: GroundCluster, engine: Any, workers: list[RoleProcess]
+) -> tuple[str, RoleProcess]:
+    """Freeze a worker that holds a job, check it still holds it, then SIGKILL it; the
+    transfer id of the job it died in, and the worker."""
+    by_pid = {member.pid: member for member in workers}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            doing = connection.execute(_DOING).all()
+        for job_id, transfer_id, name in doing:
+            member = by_pid.get(int(name.rsplit(":", 1)[1]))
+            if member is None:
+                continue
+            member.process.send_signal(signal.SIGSTOP)  # nothing it does can land now
+            time.sleep(0.3)
+            with engine.connect() as connection:
+                still = connection.execute(
+                    text("SELECT status FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+                ).scalar()
+            if still == "doing":
+                cluster.kill(member)
+                return str(transfer_id), member
+            member.process.send_signal(signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("no worker was ever seen in the middle of a job")
+
+
+def _wait_processed(engine: Any, timeout_s: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with engine.connect() as connection:
+            states = dict(connection.execute(text(_STATES)).all())
+        if states.get("processed", 0) + states.get("failed", 0) >= TRANSFERS:
+            return states
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout_s} s the transfers are {states}")
+        time.sleep(0.5)
+
+
+@pytest.mark.timeout(600)
+def test_every_transfer_processed_once_through_a_killed_worker_and_a_restarted_receiver(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres_server.new_database()
+    cluster = GroundCluster(tmp_path, url, LINK_KEY, dict(SETTINGS))
+    engine = create_engine(url)
+    scenes = [make_scene(seed=seed) for seed in range(4)]
+    receivers = [cluster.start("receiver") for _ in range(2)]
+    link = ClusterLink(receivers, LINK_KEY)
+    try:
+        workers = [cluster.start("worker") for _ in range(2)]
+        old_pid = receivers[0].pid
+        restart = threading.Thread(target=cluster.restart, args=(receivers[0],))
+        receipts = []
+        for index in range(TRANSFERS):
+            if index == TRANSFERS // 4:
+                restart.start()  # uploads go on, to whichever receiver answers
+            scene = scenes[index % len(scenes)]
+            receipts.append(link.upload(f"scale-{index:03d}", scene.data, "cloud", "jpeg2000"))
+        restart.join()
+        killed_in, victim = _kill_mid_job(cluster, engine, workers)
+        states = _wait_processed(engine, timeout_s=300)
+
+        assert receivers[0].pid != old_pid
+        assert len({r["transfer_id"] for r in receipts}) == TRANSFERS
+        assert states == {"processed": TRANSFERS}, states
+        with engine.connect() as connection:
+            jobs = connection.execute(text(_JOBS)).all()
+            claims = dict(connection.execute(text(_CLAIMS)).all())
+            succeeded = connection.execute(text(_SUCCEEDED)).scalar()
+            by = connection.execute(text(_BY), {"t": killed_in}).scalar()
+        # one job per transfer, each done once; the killed one done by its retry
+        assert sorted(job[0] for job in jobs) == sorted(claims)
+        assert {job[1] for job in jobs} == {"succeeded"}
+        assert succeeded == TRANSFERS
+        assert claims[killed_in] == 2
+        assert sum(claims.values()) == TRANSFERS + 1
+        assert by is not None and not by.endswith(f":{victim.pid}")  # the retry's worker
+    finally:
+        link.close()
+        cluster.close()
+        engine.dispose()
