@@ -79,7 +79,9 @@ class Processor:
         self._segment_lock = threading.Lock()  # one model, one forward pass at a time
 
     def start(self) -> None:
-        """Start the threads and queue what a previous run committed but did not finish."""
+        """Start the threads and queue what a previous run committed but did not finish; a
+        decode worker starts meanwhile, so the first transfer does not wait for its imports."""
+        threading.Thread(target=self.pool.warm, name="gs-decode-warm", daemon=True).start()
         for i in range(self.workers):
             thread = threading.Thread(target=self._loop, name=f"gs-processor-{i}", daemon=True)
             thread.start()

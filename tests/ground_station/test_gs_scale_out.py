@@ -1,7 +1,8 @@
 """The ground scaled out: two receivers and two processing workers as separate processes on
 one real PostgreSQL. 100 transfers are uploaded while a receiver restarts, and a worker is
 killed (SIGKILL) in the middle of a job: every transfer is processed exactly once, the killed
-job by a retry on the other worker."""
+job by a retry on the other worker. One more transfer is committed by a receiver that never
+queues it (as one that died between its receipt and its job): the workers' sweep queues it."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gs_support import LINK_KEY, make_scene
+from fastapi.testclient import TestClient
+from gs_support import LINK_KEY, Link, ground_settings, make_scene
 from sqlalchemy import create_engine, text
 
+from ground_station.app import create_app
 from workbench.cluster import ClusterLink, GroundCluster, RoleProcess
 from workbench.postgres import PostgresServer
 
 TRANSFERS = 100
+LOST = "lost-defer"
 SETTINGS = {"GS_JOB_HEARTBEAT_S": "1", "GS_JOB_STALLED_S": "3"}
 _STATES = "SELECT state, count(*) FROM transfers GROUP BY state"
+_OPEN_JOBS = "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
 _JOBS = "SELECT queueing_lock, status, attempts FROM procrastinate_jobs"
 _CLAIMS = "SELECT transfer_id, attempts FROM transfers"
 _SUCCEEDED = "SELECT count(*) FROM procrastinate_events WHERE type = 'succeeded'"
@@ -60,12 +65,24 @@ def _kill_mid_job(
     raise AssertionError("no worker was ever seen in the middle of a job")
 
 
+def _commit_without_queuing(store: Path, url: str) -> None:
+    """A receiver (in process) commits a transfer and dies before it queues the job."""
+    app = create_app(ground_settings(store, database_url=url), role="receiver")
+    with TestClient(app) as client:
+        client.app.state.context.service.on_committed = None
+        Link(client).upload(LOST, make_scene(seed=9).data)
+
+
 def _wait_processed(engine: Any, timeout_s: float) -> dict[str, int]:
+    """Until every transfer is processed or failed and no job is waiting or running (a job
+    ends just after its transfer's record)."""
     deadline = time.monotonic() + timeout_s
     while True:
         with engine.connect() as connection:
             states = dict(connection.execute(text(_STATES)).all())
-        if states.get("processed", 0) + states.get("failed", 0) >= TRANSFERS:
+            open_jobs = connection.execute(text(_OPEN_JOBS)).scalar()
+        done = states.get("processed", 0) + states.get("failed", 0)
+        if done >= TRANSFERS + 1 and open_jobs == 0:
             return states
         if time.monotonic() > deadline:
             raise AssertionError(f"after {timeout_s} s the transfers are {states}")
@@ -94,11 +111,12 @@ def test_every_transfer_processed_once_through_a_killed_worker_and_a_restarted_r
             receipts.append(link.upload(f"scale-{index:03d}", scene.data, "cloud", "jpeg2000"))
         restart.join()
         killed_in, victim = _kill_mid_job(cluster, engine, workers)
+        _commit_without_queuing(tmp_path / "store", url)
         states = _wait_processed(engine, timeout_s=300)
 
         assert receivers[0].pid != old_pid
         assert len({r["transfer_id"] for r in receipts}) == TRANSFERS
-        assert states == {"processed": TRANSFERS}, states
+        assert states == {"processed": TRANSFERS + 1}, states
         with engine.connect() as connection:
             jobs = connection.execute(text(_JOBS)).all()
             claims = dict(connection.execute(text(_CLAIMS)).all())
@@ -107,9 +125,9 @@ def test_every_transfer_processed_once_through_a_killed_worker_and_a_restarted_r
         # one job per transfer, each done once; the killed one done by its retry
         assert sorted(job[0] for job in jobs) == sorted(claims)
         assert {job[1] for job in jobs} == {"succeeded"}
-        assert succeeded == TRANSFERS
-        assert claims[killed_in] == 2
-        assert sum(claims.values()) == TRANSFERS + 1
+        assert succeeded == TRANSFERS + 1
+        assert claims[killed_in] == 2 and claims[LOST] == 1
+        assert sum(claims.values()) == TRANSFERS + 2
         assert by is not None and not by.endswith(f":{victim.pid}")  # the retry's worker
     finally:
         link.close()

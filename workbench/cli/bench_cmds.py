@@ -202,13 +202,29 @@ def ground(
     worker: Annotated[
         bool, typer.Option("--worker", help="Decode in the ground's per-transfer worker process.")
     ] = False,
+    path: Annotated[
+        bool,
+        typer.Option(
+            "--path",
+            help="Sustained scenes/s from receipt to record through the ground as processes: "
+            "the single process on SQLite, then one receiver and --workers workers on "
+            "PostgreSQL.",
+        ),
+    ] = False,
+    workers: Annotated[
+        str, typer.Option("--workers", help="With --path: worker counts, comma-separated.")
+    ] = "1,2",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows.")] = False,
 ) -> None:
-    """Ground decode plus segmentation throughput, scenes per second, batched."""
+    """Ground decode plus segmentation throughput, scenes per second, batched; with --path,
+    through the whole ground (receipt to record)."""
     from shared.sensors.profiles import TASKS
     from workbench.bench.ground import ground_table, run_ground_bench
 
     tasks = list(task or TASKS)
+    if path:
+        _ground_path(tasks, parse_int_list(workers, "--workers"), scenes, device, as_json)
+        return
     rows = run_ground_bench(tasks, parse_int_list(batch, "--batch"), device, worker, scenes)
     if as_json:
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
@@ -217,6 +233,23 @@ def ground(
     typer.echo(
         "note: decoding runs on the CPU (bit-exact with the satellite) and per container, so a "
         "task's decode figure is the same in each row; --device and --batch apply to the U-Net"
+    )
+
+
+def _ground_path(
+    tasks: list[str], workers: list[int], scenes: int | None, device: str | None, as_json: bool
+) -> None:
+    from workbench.bench.ground_path import path_table, run_path_bench
+
+    rows = run_path_bench(tasks, workers, scenes, device or "cpu")
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    typer.echo(path_table(rows))
+    typer.echo(
+        "note: scenes/s = scenes / (last processed_at - first committed_at), the database's "
+        "timestamps; uploads go as fast as the receiver takes them, so processing always has a "
+        "queue; 'claims' counts processing starts (scenes + retries)"
     )
 
 
