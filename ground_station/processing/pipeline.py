@@ -18,6 +18,7 @@ import shutil
 import socket
 import threading
 import time
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ground_station.db import TransferRecord, utcnow
 from ground_station.metrics import GroundMetrics
+from ground_station.processing.batcher import SegmentBatcher
 from ground_station.processing.decode import DecodeOutcome, WorkerFailure, WorkerLimits
 from ground_station.processing.measure import apply_decode, apply_segmentation
 from ground_station.processing.pool import DEFAULT_RECYCLE_AFTER, DecodePool
@@ -76,7 +78,8 @@ class Processor:
         self._queue: queue.PriorityQueue[tuple[float, int, str]] = queue.PriorityQueue()
         self._arrivals = itertools.count()
         self._threads: list[threading.Thread] = []
-        self._segment_lock = threading.Lock()  # one model, one forward pass at a time
+        self._batchers: dict[str, SegmentBatcher] = {}  # one per task: forward passes batched
+        self._batchers_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the threads and queue what a previous run committed but did not finish; a
@@ -220,17 +223,23 @@ class Processor:
             record.segmentation_note = note
             return None
         started = time.perf_counter()
-        with self._segment_lock:
-            if patch_shape is None:
-                mask = np.asarray(segmenter.predict(unit))
-            else:
-                shape = (int(patch_shape[0]), int(patch_shape[1]))
-                masks = [np.asarray(segmenter.predict(p)) for p in unstack_patches(unit, shape)]
-                mask = place_patches(np.stack(masks), unit.shape[-2:])
+        batcher = self._batcher(record.task, segmenter)
+        if patch_shape is None:
+            mask = batcher.predict(unit)
+        else:
+            shape = (int(patch_shape[0]), int(patch_shape[1]))
+            masks = batcher.predict_many(list(unstack_patches(unit, shape)))
+            mask = place_patches(np.stack(masks), unit.shape[-2:])
         segment_ms = (time.perf_counter() - started) * 1000.0
         self.metrics.segment_seconds.observe(segment_ms / 1000.0)
         apply_segmentation(record, mask, truth, segment_ms, str(segmenter.device))
         return mask
+
+    def _batcher(self, task: str, segmenter: Any) -> SegmentBatcher:
+        with self._batchers_lock:
+            if task not in self._batchers:
+                self._batchers[task] = SegmentBatcher(segmenter)
+            return self._batchers[task]
 
     def _fail(self, transfer_id: str, reason: str, claim: int | None = None) -> None:
         log.warning("transfer %s failed: %s", transfer_id, reason)

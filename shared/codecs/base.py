@@ -200,7 +200,6 @@ class Capabilities:
     block: int = 1
 
 
-
 class Codec(ABC):
     """A registered codec: :func:`shared.codecs.registry.register_codec` on the class sets the
     class attributes; subclasses implement both directions."""

@@ -177,11 +177,8 @@ class Segmenter:
             logits = self.model(pad_to_multiple(batch.to(self.device, torch.float32)))
         return torch.sigmoid(logits[:, 0, :height, :width]).float().cpu()
 
-    def predict(self, raster_unit: NDArray[Any]) -> NDArray[Any]:
-        """Segment one normalised raster with the validation-chosen threshold.
-
-        Shape:
-            raster_unit: (C, H, W) float32 in [0, 1] -> (H, W) uint8 of 0/1.
+    def check(self, raster_unit: NDArray[Any]) -> None:
+        """Refuse what the segmenter cannot take.
 
         Raises:
             InvalidRasterError: wrong rank or band count, or NaN/Inf samples.
@@ -193,6 +190,36 @@ class Segmenter:
             )
         if not np.isfinite(raster_unit).all():
             raise InvalidRasterError("raster holds NaN or Inf samples; fill them before segmenting")
+
+    def predict_batch(self, raster_units: list[NDArray[Any]]) -> list[NDArray[Any]]:
+        """Segment several rasters; rasters of one shape that fit one window go through the
+        network as one batch (what a GPU wants), the others one by one as :meth:`predict`.
+
+        Shape:
+            raster_units: each (C, H, W) float32 in [0, 1] -> each (H, W) uint8 of 0/1.
+
+        Raises:
+            InvalidRasterError: a raster :meth:`check` refuses.
+        """
+        for unit in raster_units:
+            self.check(unit)
+        shapes = {unit.shape for unit in raster_units}
+        if len(shapes) != 1 or max(next(iter(shapes))[-2:]) > self.tile_px:
+            return [self.predict(unit) for unit in raster_units]
+        stacked = np.stack([np.asarray(u, dtype=np.float32) for u in raster_units])
+        probs = self.probabilities(torch.from_numpy(stacked)).numpy()
+        return [(p >= self.threshold).astype(np.uint8) for p in probs]
+
+    def predict(self, raster_unit: NDArray[Any]) -> NDArray[Any]:
+        """Segment one normalised raster with the validation-chosen threshold.
+
+        Shape:
+            raster_unit: (C, H, W) float32 in [0, 1] -> (H, W) uint8 of 0/1.
+
+        Raises:
+            InvalidRasterError: wrong rank or band count, or NaN/Inf samples.
+        """
+        self.check(raster_unit)
         height, width = raster_unit.shape[-2:]
         mask = np.empty((height, width), dtype=np.uint8)
         for rows, cols, core_rows, core_cols in windows(height, width, self.tile_px, self.halo_px):

@@ -186,7 +186,7 @@ def run_path_bench(
 def path_table(rows: list[PathBenchRow]) -> str:
     """A fixed-width table of the rows."""
     head = (
-        f"{'task':<9}{'codec':<16}{"layout":<13}{'database':<11}{'device':<7}{'scenes':>7}"
+        f"{'task':<9}{'codec':<16}{'layout':<13}{'database':<11}{'device':<7}{'scenes':>7}"
         f"{'processed':>10}{'upload s':>10}{'span s':>9}{'scenes/s':>10}{'claims':>8}"
     )
     lines = [head]

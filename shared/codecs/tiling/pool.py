@@ -25,7 +25,6 @@ _Result = TypeVar("_Result")
 _WORKER_CODEC: dict[str, Codec] = {}  # filled in each pool process by _start_worker
 
 
-
 def map_tiles(
     task: Callable[[Codec, _Job], _Result],
     jobs: Sequence[_Job],
