@@ -1,6 +1,6 @@
 """The docker-compose deployment, checked by structure (test_compose_up.py, marked slow, runs
-it on a real engine as root): the three
-services, health-gated start order, fail-fast key, every variable documented, every setting
+it on a real engine as root): the services (the ground in roles on PostgreSQL), health-gated
+start order, fail-fast key, every variable documented, every setting
 the services read documented, ports, volumes and networks consistent, Dockerfiles sane."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ COMPOSE = DEPLOY / "docker-compose.yml"
 GPU_OVERRIDE = DEPLOY / "docker-compose.gpu.yml"
 ENV_EXAMPLE = DEPLOY / ".env.example"
 DOCKERFILES = ("Dockerfile.satellite", "Dockerfile.ground", "Dockerfile.ground-cuda")
+GROUND_ROLES = {"ground": "receiver", "worker": "worker", "ground-api": "api"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-?+])?")
 
 
@@ -60,13 +61,23 @@ def _option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
 
-def test_three_services_start_in_health_order(services: dict[str, Any]) -> None:
-    assert set(services) == {"ground", "link", "satellite"}
+def test_services_start_in_health_order(services: dict[str, Any]) -> None:
+    assert set(services) == {"postgres", *GROUND_ROLES, "link", "satellite"}
     for name, service in services.items():
-        test = " ".join(service["healthcheck"]["test"])
-        assert "/healthz" in test or "/readyz" in test, f"{name}: healthcheck probes no endpoint"
+        assert "healthcheck" in service, f"{name} has no healthcheck"
+    for name in GROUND_ROLES:
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["link"]["depends_on"]["ground"]["condition"] == "service_healthy"
     assert services["satellite"]["depends_on"]["link"]["condition"] == "service_healthy"
+
+
+def test_the_ground_runs_in_roles_on_one_database_and_store(services: dict[str, Any]) -> None:
+    for name, role in GROUND_ROLES.items():
+        service = services[name]
+        assert _option(service["command"], "--role") == role
+        assert service["environment"]["GS_DATABASE_URL"].endswith("@postgres/eodl")
+        assert service["volumes"] == ["ground-db:/data/ground"]
+    assert int(str(services["worker"]["scale"]).split(":-")[-1].rstrip("}")) >= 2
 
 
 def test_the_satellite_reaches_the_ground_only_through_the_link(services: dict[str, Any]) -> None:
@@ -83,12 +94,15 @@ def test_the_satellite_reaches_the_ground_only_through_the_link(services: dict[s
 
 
 def test_ports_match_commands_and_healthchecks(services: dict[str, Any]) -> None:
-    for name in ("ground", "satellite"):
+    for name in ("ground-api", "satellite"):
         service = services[name]
         port = _option(service["command"], "--port")
         published = [str(p).rsplit(":", 1)[1] for p in service["ports"]]
         assert published == [port], f"{name} publishes {published}, serves on {port}"
-        assert f"127.0.0.1:{port}/" in " ".join(service["healthcheck"]["test"])
+    for name in (*GROUND_ROLES, "satellite"):
+        port = _option(services[name]["command"], "--port")
+        assert f"127.0.0.1:{port}/" in " ".join(services[name]["healthcheck"]["test"])
+    assert "ports" not in services["ground"], "the receiver is reached through the link only"
     assert f"127.0.0.1:{services['link']['environment']['LINK_PORT']}/" in " ".join(
         services["link"]["healthcheck"]["test"]
     )
@@ -105,7 +119,11 @@ def test_named_volumes_hold_the_store_and_the_database(
         assert _option(services[name]["command"], "--data-dir") == target
         dockerfile = (DEPLOY / Path(services[name]["build"]["dockerfile"]).name).read_text()
         assert target in dockerfile, f"{name}'s image does not create {target}"
-    assert set(used) == set(compose["volumes"]) == {"sat-store", "ground-db"}
+    (mount,) = services["postgres"]["volumes"]
+    volume, target = mount.split(":")[:2]
+    used[volume] = target
+    assert target in (DEPLOY / "Dockerfile.postgres").read_text()
+    assert set(used) == set(compose["volumes"]) == {"sat-store", "ground-db", "ground-pg"}
 
 
 def test_every_variable_is_documented_and_the_key_fails_fast() -> None:
@@ -129,7 +147,7 @@ def test_every_setting_the_services_read_is_documented(services: dict[str, Any])
 
 
 def test_gpu_override_reserves_a_gpu_on_a_cuda_image() -> None:
-    ground = _load(GPU_OVERRIDE)["services"]["ground"]
+    ground = _load(GPU_OVERRIDE)["services"]["worker"]
     assert ground["build"]["dockerfile"] == "deploy/Dockerfile.ground-cuda"
     (device,) = ground["deploy"]["resources"]["reservations"]["devices"]
     assert "gpu" in device["capabilities"]

@@ -39,7 +39,11 @@ COMPOSE = REPO_ROOT / "deploy" / "docker-compose.yml"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PROJECT = "eodl-composetest"
 LINK_KEY = "compose-test-link-key-0123456789"
-IMAGES = {"satellite": "eodl-satellite:latest", "ground": "eodl-ground:latest"}
+IMAGES = {
+    "satellite": "eodl-satellite:latest",
+    "ground": "eodl-ground:latest",
+    "postgres": "eodl-postgres:latest",
+}
 RATE_BPS = 2_000_000
 PASS_PERIOD_S, PASS_DURATION_S = 20, 14  # 6 s outages, from the link container's start
 NOISY_SIDE = 1024  # noisy 10-bit cloud scenes, lossless: about 1.4 MB (6 s of link) each
@@ -83,7 +87,7 @@ def _wait(
 
 
 def _build(engine: Engine) -> dict[str, float]:
-    """Build both images on the local base, PyPI only; seconds per image."""
+    """Build the images on the local base, PyPI only; seconds per image."""
     secret = ["--secret", f"id=pip-ca,src={CA_BUNDLE}"] if CA_BUNDLE.is_file() else []
     seconds = {}
     for service, tag in IMAGES.items():
