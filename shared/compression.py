@@ -53,6 +53,7 @@ from shared.wire.container import (
     unpack_container,
 )
 from shared.wire.format_v2 import patch_count
+from shared.wire.georef import Georef
 from shared.wire.header import FORMAT_VERSION, ContainerHeader
 from shared.wire.sidecar import pack_mask, unpack_mask
 
@@ -236,6 +237,7 @@ def compress_raster(
     container_version: int | None = None,
     reconstruction_check: bool | None = None,
     patch_shape: tuple[int, int] | None = None,
+    georef: Georef | None = None,
 ) -> CompressedScene:
     """Encode a raster into a container and measure it.
 
@@ -267,6 +269,8 @@ def compress_raster(
         patch_shape: the raster is a grid of patches of this (height, width), as
             :func:`compress_patches` lays them out; each is coded alone, any one decodes
             without the others (:func:`decompress_patch`). Version 2 only; no ROI, no tiling.
+        georef: where and when the scene was seen (:mod:`shared.wire.georef`); version 2
+            only (with version 1 it is refused, not dropped).
 
     Raises:
         InvalidRasterError, RateTargetError, ConfigurationError, CodecError, CheckpointError.
@@ -333,6 +337,7 @@ def compress_raster(
         rate_bpp=target.bpp,
         digest=digest if check else None,
         patch_shape=patch_shape,
+        georef=georef,
     )
     header = read_header(container)
     return CompressedScene(

@@ -22,6 +22,7 @@ from shared.codecs.base import ModelRef, RasterSpec
 from shared.codecs.registry import codec_info, codec_info_by_wire_id
 from shared.errors import ContainerError, InvalidRasterError, ResourceLimitError, UnknownNameError
 from shared.wire import format_v2
+from shared.wire.georef import Georef
 from shared.wire.header import (
     CRC_OFFSET,
     FORMAT_VERSION,
@@ -132,6 +133,7 @@ def pack_container(
     rate_bpp: float | None = None,
     digest: str | None = None,
     patch_shape: tuple[int, int] | None = None,
+    georef: Georef | None = None,
 ) -> bytes:
     """Assemble a container.
 
@@ -152,6 +154,7 @@ def pack_container(
             ``None`` carries no reconstruction check.
         patch_shape: version 2: the raster is a grid of patches of this (height, width), each
             coded alone, and ``payload`` is their :func:`shared.wire.patches.join_patches`.
+        georef: version 2: where and when the scene was seen (:mod:`shared.wire.georef`).
 
     Raises:
         ContainerError: a field does not fit the format, or the metadata is invalid.
@@ -176,12 +179,18 @@ def pack_container(
             rate=None if rate_bpp is None else format_v2.rate_code(rate_bpp),
             digest=b"" if digest is None else bytes.fromhex(digest)[: format_v2.DIGEST_BYTES],
             patch_shape=patch_shape,
+            georef=georef,
         )
     if version != FORMAT_VERSION:
         raise ContainerError(f"cannot write container version {version}; use 1 or 2")
     if patch_shape is not None:
         raise ContainerError(
             "container version 1 has no patch directory; write version 2 to send patches together"
+        )
+    if georef is not None:
+        raise ContainerError(
+            "container version 1 has no georeference field; write version 2 to keep the "
+            "scene's place on the Earth"
         )
     meta_blob = encode_metadata(metadata)
     side_blob = sidecar or b""

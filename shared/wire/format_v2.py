@@ -10,6 +10,7 @@ Layout (varints are unsigned LEB128, :mod:`shared.varint`; ``[F]`` only when fla
     [RESOLUTIONS] JPEG 2000 resolution count (1; absent: the codec's default for the size)
     [PATCHES] patch height, patch width (varints): the raster is a grid of patches, each coded
               alone; the payload starts with their directory (:mod:`shared.wire.patches`)
+    [GEOREF] length (varint) + where and when the scene was seen (:mod:`shared.wire.georef`)
     [DIGEST] first 8 bytes of the SHA-256 of the encoder's reconstruction
     [METADATA] metadata length (varint)  [SIDECAR] sidecar length (varint)
     payload (the rest) | metadata JSON | sidecar | CRC32C of everything before it (4)
@@ -36,6 +37,7 @@ from shared.codecs.j2k_header import CodestreamFrame, join_codestream, split_cod
 from shared.codecs.j2k_openjpeg import max_resolutions
 from shared.errors import CodecError, ContainerError
 from shared.varint import decode_uvarint, encode_uvarint
+from shared.wire.georef import Georef, decode_georef, encode_georef
 from shared.wire.header import DTYPE_CODES, MAGIC, ContainerHeader
 from shared.wire.patches import join_patches, split_patches
 
@@ -53,7 +55,8 @@ FLAG_SCALE_INT = 1 << 9
 FLAG_SCALE_F64 = 1 << 10
 FLAG_RESOLUTIONS = 1 << 11
 FLAG_PATCHES = 1 << 12
-KNOWN_FLAGS = (1 << 13) - 1
+FLAG_GEOREF = 1 << 13
+KNOWN_FLAGS = (1 << 14) - 1
 DIGEST_BYTES = 8
 WEIGHTS_BYTES = 8
 CRC_BYTES = 4
@@ -143,11 +146,13 @@ def pack_v2(
     rate: int | None,
     digest: bytes,
     patch_shape: tuple[int, int] | None = None,
+    georef: Georef | None = None,
 ) -> bytes:
     """Assemble a version-2 container (arguments as :func:`shared.wire.container.pack_container`;
     ``metadata`` already encoded, ``b""`` for none; ``rate`` a :func:`rate_code`; ``digest`` the
     reconstruction's SHA-256 prefix or ``b""``; ``patch_shape`` for a patch container, whose
-    ``payload`` is :func:`shared.wire.patches.join_patches` of the patches' payloads)."""
+    ``payload`` is :func:`shared.wire.patches.join_patches` of the patches' payloads;
+    ``georef`` where the scene lies, for a patch container with each patch's origin)."""
     flags, fields = _flag_fields(spec, model, lossless, quality, tiled, rate, digest)
     if patch_shape is not None:
         patch_count(spec.height, spec.width, patch_shape)
@@ -155,6 +160,11 @@ def pack_v2(
             raise ContainerError("a patch container is never tiled: the writer is wrong")
         flags |= FLAG_PATCHES
         fields["patches"] = encode_uvarint(patch_shape[0]) + encode_uvarint(patch_shape[1])
+    if georef is not None:
+        _check_origins(georef, spec, patch_shape)
+        field = encode_georef(georef)
+        flags |= FLAG_GEOREF
+        fields["georef"] = encode_uvarint(len(field)) + field
     if codec == "jpeg2000" and not tiled:
         try:
             frame, payload = _elide_frames(spec, payload, lossless, patch_shape)
@@ -171,12 +181,24 @@ def pack_v2(
     head = MAGIC + bytes([VERSION]) + encode_uvarint(codec_id) + encode_uvarint(flags)
     head += b"".join(encode_uvarint(v) for v in (spec.bands, spec.height, spec.width))
     head += bytes([DTYPE_CODES[spec.dtype] << 6 | spec.bit_depth])
-    order = ("scale", "quality", "rate", "model", "resolutions", "patches", "digest")
+    order = ("scale", "quality", "rate", "model", "resolutions", "patches", "georef", "digest")
     head += b"".join(fields.get(name, b"") for name in order)
     head += encode_uvarint(len(metadata)) if metadata else b""
     head += encode_uvarint(len(sidecar)) if sidecar else b""
     body = head + payload + metadata + sidecar
     return body + struct.pack("<I", google_crc32c.value(body))
+
+
+def _check_origins(georef: Georef, spec: RasterSpec, patch_shape: tuple[int, int] | None) -> None:
+    origins = georef.patch_origins
+    if patch_shape is None and origins is not None:
+        raise ContainerError("patch origins belong to a patch container: the writer is wrong")
+    if patch_shape is not None and origins is not None:
+        count = patch_count(spec.height, spec.width, patch_shape)
+        if len(origins) != count:
+            raise ContainerError(
+                f"{len(origins)} patch origins for {count} patches; give one (row, col) per patch"
+            )
 
 
 def _flag_fields(
@@ -262,6 +284,10 @@ def parse_header_v2(data: bytes) -> ContainerHeader:
     if flags & FLAG_PATCHES:
         patch_shape = (read.varint("patch height"), read.varint("patch width"))
         patch_count(height, width, patch_shape)
+    georef = None
+    if flags & FLAG_GEOREF:
+        length = read.varint("georeference length")
+        georef = decode_georef(read.take(length, "georeference"))
     digest = read.take(DIGEST_BYTES, "digest") if flags & FLAG_DIGEST else b""
     metadata_bytes = read.varint("metadata length") if flags & FLAG_METADATA else 0
     sidecar_start = read.pos
@@ -298,6 +324,7 @@ def parse_header_v2(data: bytes) -> ContainerHeader:
         frame_elided=bool(flags & FLAG_FRAME),
         resolutions=resolutions,
         patch_shape=patch_shape,
+        georef=georef,
     )
 
 

@@ -43,6 +43,7 @@ from typing import Any
 from shared.codecs.base import WEIGHTS_PREFIX_BYTES, ModelRef, RasterSpec
 from shared.codecs.registry import codec_info_by_wire_id
 from shared.errors import ContainerError, UnknownNameError
+from shared.wire.georef import Georef
 
 MAGIC = b"EODL"
 FORMAT_VERSION = 1  # this module's fixed layout; version 2 is shared.wire.format_v2
@@ -98,6 +99,8 @@ class ContainerHeader:
         resolutions: the rebuilt codestream's resolution count (``None``: the default).
         patch_shape: version 2's patch (height, width) when the raster is a grid of patches
             coded one by one (:mod:`shared.wire.patches`); ``None`` for one scene.
+        georef: version 2's georeference (:mod:`shared.wire.georef`), or ``None``: the
+            scene's place on the Earth is not known (always so in version 1).
         payload_bytes counts the bytes carried; a rebuilt codestream is longer.
     """
 
@@ -126,6 +129,7 @@ class ContainerHeader:
     frame_elided: bool = False
     resolutions: int | None = None
     patch_shape: tuple[int, int] | None = None
+    georef: Georef | None = None
 
     @property
     def codec_name(self) -> str:
@@ -189,6 +193,7 @@ class ContainerHeader:
             "frame_elided": self.frame_elided,
             "resolutions": self.resolutions,
             "patch_shape": None if self.patch_shape is None else list(self.patch_shape),
+            "georef": None if self.georef is None else self.georef.to_dict(),
         }
 
 

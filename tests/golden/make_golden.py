@@ -6,7 +6,9 @@ below with the committed bytes, byte for byte. A file that exists is never rewri
 version). Version 2 has two files: a learned container with every optional field
 (container_v2.bin) and the smallest case, a 32x32 JPEG 2000 patch whose main header the ground
 rebuilds (container_v2_j2k.bin). A third freezes the patch directory: four such patches in
-one container, a 2x2 grid (container_v2_patches.bin).
+one container, a 2x2 grid (container_v2_patches.bin). A fourth adds their georeference: an
+EPSG code, a north-up transform, the acquisition time and each patch's origin
+(container_v2_georef.bin).
 
     .venv/bin/python tests/golden/make_golden.py          # refuses to overwrite
     .venv/bin/python tests/golden/make_golden.py --force  # overwrite on purpose
@@ -23,6 +25,7 @@ import numpy as np
 
 from shared.codecs.base import ModelRef, RasterSpec
 from shared.wire import pack_container, pack_mask
+from shared.wire.georef import Georef
 
 GOLDEN_PATH = Path(__file__).resolve().parent / "container_v1.bin"
 GOLDEN_PATHS = {
@@ -30,6 +33,7 @@ GOLDEN_PATHS = {
     2: GOLDEN_PATH.with_name("container_v2.bin"),
     3: GOLDEN_PATH.with_name("container_v2_j2k.bin"),  # key 3: the JPEG 2000 case of version 2
     4: GOLDEN_PATH.with_name("container_v2_patches.bin"),  # key 4: four patches in one
+    5: GOLDEN_PATH.with_name("container_v2_georef.bin"),  # key 5: key 4 with a georeference
 }
 GOLDEN_PATCHES_SPEC = RasterSpec(
     bands=1, height=64, width=64, dtype="uint16", bit_depth=14, scale=16383
@@ -74,9 +78,17 @@ def golden_j2k_codestream(patch: int = 0) -> bytes:
     return strip_comments(encode_codestream(golden_j2k_samples(patch), settings))
 
 
+GOLDEN_GEOREF = Georef(
+    crs="EPSG:32610",
+    transform=(20.0, 0.0, 478880.0, 0.0, -20.0, 6439940.0),
+    acquired="2023-05-14T19:20:00Z",
+    patch_origins=((0, 0), (0, 32), (96, 64), (128, 352)),
+)
+
+
 def golden_bytes(version: int = 1) -> bytes:
     """The golden container of ``version`` (3: version 2's JPEG 2000 case) from the inputs above."""
-    if version == 4:
+    if version in (4, 5):
         from shared.wire.patches import join_patches
 
         return pack_container(
@@ -87,6 +99,7 @@ def golden_bytes(version: int = 1) -> bytes:
             metadata={},
             rate_bpp=2.0,
             patch_shape=(32, 32),
+            georef=GOLDEN_GEOREF if version == 5 else None,
         )
     if version == 3:
         return pack_container(

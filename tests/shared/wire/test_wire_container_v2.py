@@ -156,8 +156,9 @@ def test_refuses_corruption_truncation_and_extension() -> None:
 
 def test_refuses_unknown_flags() -> None:
     raw = bytearray(_pack())
-    raw[6] |= 0x80  # flags become a two-byte varint: the next byte is read as its continuation
-    raw.insert(7, 0x40)  # bit 13
+    raw[6] |= 0x80  # flags become a three-byte varint: the next bytes are its continuation
+    raw.insert(7, 0x80)
+    raw.insert(8, 0x01)  # bit 14
     with pytest.raises(ContainerError, match="unknown bits"):
         unpack_container(_reseal(raw))
 

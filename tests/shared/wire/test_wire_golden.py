@@ -65,7 +65,13 @@ def test_generator_refuses_to_overwrite_without_force(make_golden: ModuleType) -
 
 
 @pytest.mark.parametrize(
-    "name", ["container_v2.bin", "container_v2_j2k.bin", "container_v2_patches.bin"]
+    "name",
+    [
+        "container_v2.bin",
+        "container_v2_j2k.bin",
+        "container_v2_patches.bin",
+        "container_v2_georef.bin",
+    ],
 )
 def test_version_2_is_frozen_too(make_golden: ModuleType, name: str) -> None:
     """The packer reproduces both version-2 files. The JPEG 2000 one is packed from the
@@ -82,7 +88,9 @@ def test_version_2_is_frozen_too(make_golden: ModuleType, name: str) -> None:
         return
     from shared.wire import pack_container
 
-    patches = name == "container_v2_patches.bin"
+    patches = name in ("container_v2_patches.bin", "container_v2_georef.bin")
+    georef = make_golden.GOLDEN_GEOREF if name == "container_v2_georef.bin" else None
+    assert container.header.georef == georef
     repacked = pack_container(
         codec="jpeg2000",
         spec=make_golden.GOLDEN_PATCHES_SPEC if patches else make_golden.GOLDEN_J2K_SPEC,
@@ -91,8 +99,12 @@ def test_version_2_is_frozen_too(make_golden: ModuleType, name: str) -> None:
         metadata={},
         rate_bpp=2.0,
         patch_shape=(32, 32) if patches else None,
+        georef=georef,
     )
     assert repacked == golden
+    if georef is not None:  # EPSG 32610, north-up, a time (42 bytes), four origins (11), length
+        assert len(golden) - len((GOLDEN_DIR / "container_v2_patches.bin").read_bytes()) == 54
+        return
     # beyond what is carried (tile data; for patches, also their 3 lengths): 16 bytes, and
     # 3 more for four patches (a second flags byte, the patch shape)
     assert len(golden) - container.header.payload_bytes == (19 if patches else 16)
