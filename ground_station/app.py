@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from ground_station import dashboard
-from ground_station.api import health, plans, query, transfers
+from ground_station.api import geo, health, plans, query, transfers
 from ground_station.api.access import session_key
 from ground_station.api.errors import install_error_handlers
 from ground_station.context import GroundContext, Processing
@@ -44,10 +44,17 @@ log = logging.getLogger(__name__)
 #: What each role serves. ``all`` is the single process (the default, on SQLite); the others
 #: run apart, as many processes as wanted, on one PostgreSQL and one container store.
 ROUTERS: dict[str, tuple[APIRouter, ...]] = {
-    "all": (transfers.router, query.router, plans.router, health.router, dashboard.router),
+    "all": (
+        transfers.router,
+        query.router,
+        geo.router,
+        plans.router,
+        health.router,
+        dashboard.router,
+    ),
     "receiver": (transfers.router, plans.router, health.router),
     "worker": (health.router,),
-    "api": (query.router, plans.router, health.router, dashboard.router),
+    "api": (query.router, geo.router, plans.router, health.router, dashboard.router),
 }
 ROLES = tuple(ROUTERS)
 

@@ -75,6 +75,10 @@ class TransferRecord(Base):
     has_mask: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_by: Mapped[str | None] = mapped_column(String(128))  # host:pid of the last claim
+    georef_note: Mapped[str | None] = mapped_column(Text)  # georeferenced, or why not
+    footprint: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # WGS84 polygon, or None
+    detections: Mapped[int | None] = mapped_column(Integer)  # hotspots or cloud regions
+    geo_files: Mapped[list[str] | None] = mapped_column(JSON)  # COGs, GeoJSON, quicklook
 
 
 class PlanRecord(Base):

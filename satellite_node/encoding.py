@@ -23,6 +23,7 @@ from shared.compression import CompressedScene, compress_raster
 from shared.errors import RateTargetError
 from shared.protocol.messages import ONBOARD_KEY
 from shared.sensors.profiles import get_profile, validate_raster
+from shared.wire.georef import Georef
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +64,20 @@ def rate_label(target: RateTarget) -> str:
     return f"bpp={target.bpp:g}"
 
 
+def georef_of_record(record: SceneRecord) -> Georef | None:
+    """The georeference intake stored with the scene, for the container."""
+    if not record.georef:
+        return None
+    geo = record.georef
+    origins = geo.get("patch_origins")
+    return Georef(
+        crs=str(geo["crs"]),
+        transform=tuple(float(v) for v in geo["transform"]),  # type: ignore[arg-type]
+        acquired=geo.get("acquired"),
+        patch_origins=None if origins is None else tuple((int(r), int(c)) for r, c in origins),
+    )
+
+
 def encode_scene(
     record: SceneRecord,
     raw: RawScene,
@@ -97,6 +112,7 @@ def encode_scene(
         "truth_mask": raw.mask,
         # the task's own models first: fire and cloud share a band count
         "checkpoints": None if checkpoints is None else checkpoints.for_task(record.task),
+        "georef": georef_of_record(record),
     }
     if record.patch_shape is not None:  # one container, each patch coded alone; no ROI
         scene = compress_raster(raw.raster, patch_shape=record.patch_shape, **options)

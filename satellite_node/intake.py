@@ -22,7 +22,8 @@ from shared.codecs.patches import stack_patches
 from shared.codecs.registry import codec_info
 from shared.errors import InvalidRasterError, PayloadTooLargeError
 from shared.protocol.tokens import ApiToken
-from shared.sensors.profiles import get_profile, validate_raster
+from shared.sensors.geotiff import GEO_SUFFIXES, read_band_files, read_geotiff, to_profile
+from shared.sensors.profiles import SensorProfile, get_profile, validate_raster
 from shared.sensors.readers import (
     NPY_SUFFIXES,
     TIFF_SUFFIXES,
@@ -31,6 +32,7 @@ from shared.sensors.readers import (
     read_patches,
     read_raster,
 )
+from shared.wire.georef import Georef
 
 _BLOCK = 1 << 20
 
@@ -45,6 +47,7 @@ class SceneUpload:
 
     Attributes:
         patch_shape: (h, w) when the raster is a grid of patches to send in one container.
+        georef, georef_note: where the scene lies (from its GeoTIFF), or None and why not.
     """
 
     task: str
@@ -55,6 +58,8 @@ class SceneUpload:
     raster: np.ndarray = field(repr=False)
     mask: np.ndarray | None = field(default=None, repr=False)
     patch_shape: tuple[int, int] | None = None
+    georef: Georef | None = None
+    georef_note: str = "a .npy carries no georeference"
 
     def for_store(self, token: ApiToken | None = None) -> NewScene:
         """The upload in the store's format (``.npy`` bytes, the rate as JSON fields), sent
@@ -69,6 +74,8 @@ class SceneUpload:
             raster=npy_bytes(self.raster),
             mask=None if self.mask is None else npy_bytes(self.mask),
             patch_shape=self.patch_shape,
+            georef=None if self.georef is None else self.georef.to_dict(),
+            georef_note=self.georef_note,
         )
 
 
@@ -170,6 +177,78 @@ def read_upload(
         return read_raster(path, max_bytes=max_bytes * 4, plane=plane)
 
 
+@dataclass(frozen=True)
+class GeoUpload:
+    """A georeferenced upload read: the raster in the profile's counts and its place.
+
+    Shape:
+        raster: (C, H, W) in the profile's dtype.
+    """
+
+    raster: np.ndarray = field(repr=False)
+    georef: Georef | None
+    georef_note: str
+
+
+def read_geo_upload(
+    files: list[tuple[BinaryIO, str]],
+    profile: SensorProfile,
+    max_bytes: int,
+    *,
+    plane: PlaneLimit,
+    bands: list[str] | None = None,
+    scale: float | None = None,
+    acquired: str | None = None,
+) -> GeoUpload:
+    """Read a GeoTIFF (one file) or a band set (one file per band) with its georeference,
+    bands matched to the profile (or to ``bands``), converted to the profile's counts
+    (``scale``: counts per file unit; nodata filled, and said so in the note).
+
+    Raises:
+        InvalidRasterError: a band is missing or ambiguous, a size is over a limit, or the
+            values do not map onto the profile's counts.
+        PayloadTooLargeError: a file is over the upload limit.
+    """
+    with tempfile.TemporaryDirectory(prefix="eodl-upload-") as folder:
+        paths = []
+        for index, (source, filename) in enumerate(files):
+            suffix = Path(filename).suffix.lower()
+            if suffix not in GEO_SUFFIXES:
+                raise InvalidRasterError(
+                    f"{filename!r}: a band set is GeoTIFF or JPEG 2000 files, one per band"
+                )
+            stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).stem)[:100] or "band"
+            path = Path(folder) / f"{index:02d}-{stem}{suffix}"
+            with path.open("wb") as spool:
+                _spool(source, spool, max_bytes, "raster")
+            paths.append(path)
+        limit = max_bytes * 4
+        if len(paths) > 1:
+            geo = read_band_files(
+                paths, bands=bands or list(profile.band_names), acquired=acquired,
+                max_bytes=limit, plane=plane,
+            )  # fmt: skip
+        else:
+            wanted = bands or _default_bands(paths[0], profile)
+            geo = read_geotiff(
+                paths[0], bands=wanted, acquired=acquired, max_bytes=limit, plane=plane
+            )
+    raster, filled = to_profile(geo, profile.dtype, profile.max_count, scale)
+    note = geo.georef_note + (
+        f"; {filled} nodata pixels filled with band medians" if filled else ""
+    )
+    return GeoUpload(raster, geo.georef, note)
+
+
+def _default_bands(path: Path, profile: SensorProfile) -> list[str] | None:
+    """The file's bands as they are when it has the profile's count, else the profile's
+    band names, to be matched."""
+    import rasterio
+
+    with rasterio.open(path) as dataset:
+        return None if dataset.count == profile.bands else list(profile.band_names)
+
+
 def validate_upload(upload: SceneUpload) -> None:
     """Check the raster against its task's sensor profile and the mask against the raster.
 
@@ -194,9 +273,11 @@ def build_upload(
     raster: np.ndarray,
     mask: np.ndarray | None,
     patches: bool = False,
+    geo: GeoUpload | None = None,
 ) -> SceneUpload:
     """Assemble and validate an upload (task, codec and priority checked first); with
-    ``patches``, ``raster`` (N, C, h, w) and ``mask`` (N, h, w) become their grids."""
+    ``patches``, ``raster`` (N, C, h, w) and ``mask`` (N, h, w) become their grids; ``geo``:
+    what :func:`read_geo_upload` found (the georeference travels with the scene)."""
     get_profile(task)
     patch_shape = None
     if patches:
@@ -216,6 +297,8 @@ def build_upload(
         raster,
         mask,
         patch_shape,
+        None if geo is None else geo.georef,
+        "a .npy carries no georeference" if geo is None else geo.georef_note,
     )
     validate_upload(upload)
     return upload

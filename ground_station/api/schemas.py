@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 from ground_station.db import TransferRecord, iso
 from shared.protocol.messages import TransferStatus
@@ -48,6 +50,10 @@ class TransferView(TransferStatus):
     mask_url: str | None = None
     patch_shape: list[int] | None = None  # (h, w): the scene is a grid of patches sent together
     attempts: int = 0
+    georef_note: str | None = None  # georeferenced (and its CRS), or why not
+    footprint: dict[str, Any] | None = None  # WGS84 GeoJSON polygon of the scene
+    detections: int | None = None  # fire hotspots or cloud regions found
+    files: dict[str, str] = Field(default_factory=dict)  # product name -> its URL
 
 
 class TransferPage(BaseModel):
@@ -108,6 +114,17 @@ _FIGURES = (
 )
 
 
+def _files(record: TransferRecord) -> dict[str, str]:
+    from shared.protocol.routes import GEO_FILE, STAC_ITEM
+
+    tid = record.transfer_id
+    names = list(record.geo_files or [])
+    files = {name: GEO_FILE.format(transfer_id=tid, name=name) for name in names}
+    if record.state == "processed" and record.geo_files is not None:
+        files["item.json"] = STAC_ITEM.format(transfer_id=tid)
+    return files
+
+
 def transfer_view(
     record: TransferRecord, chunk_count: int, received: int, missing: list[tuple[int, int]]
 ) -> TransferView:
@@ -139,5 +156,9 @@ def transfer_view(
         mask_url=MASK.format(transfer_id=tid) if record.has_mask else None,
         attempts=record.attempts or 0,
         patch_shape=(record.announced_header or {}).get("patch_shape"),
+        georef_note=record.georef_note,
+        footprint=record.footprint,
+        detections=record.detections,
+        files=_files(record),
         **{name: getattr(record, name) for name in _FIGURES},
     )

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ground_station.db import TransferRecord, utcnow
+from ground_station.geo.products import write_products
 from ground_station.metrics import GroundMetrics
 from ground_station.processing.batcher import SegmentBatcher
 from ground_station.processing.decode import DecodeOutcome, WorkerFailure, WorkerLimits
@@ -204,10 +205,27 @@ class Processor:
                 record.has_mask = True
             product = product_of(outcome.raster, mask, outcome.truth, outcome.result)
             save_product(product, self.store.artefact(transfer_id, PRODUCT_NAME))
+            self._geo(record, outcome, mask)
             record.state = "processed"
             record.processed_at = utcnow()
             session.commit()
         log.info("transfer %s processed: bpp %.3f", transfer_id, record.bpp or float("nan"))
+
+    def _geo(self, record: TransferRecord, outcome: DecodeOutcome, mask: Any) -> None:
+        """COGs, detections and the STAC item; their failure is a note, not a failed transfer
+        (the figures and the quicklook stand)."""
+        folder = self.store.folder(record.transfer_id)
+        try:
+            geo = write_products(folder, record, outcome.raster, mask, outcome.result["header"])
+        except Exception as exc:  # GDAL, PROJ or pystac refused something about this scene
+            log.warning("transfer %s: georeferenced products failed: %s", record.transfer_id, exc)
+            record.georef_note = f"georeferenced products failed: {type(exc).__name__}: {exc}"
+            return
+        record.footprint, record.detections, record.geo_files = (
+            geo.footprint,
+            geo.detections,
+            geo.files,
+        )
 
     def _segment(
         self,

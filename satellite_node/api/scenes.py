@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
 from satellite_node.api.deps import ContextDep
 from satellite_node.api.views import scene_view
-from satellite_node.intake import build_upload, rate_target, read_upload, within_rights
+from satellite_node.intake import (
+    build_upload,
+    rate_target,
+    read_geo_upload,
+    read_upload,
+    within_rights,
+)
 from satellite_node.priority import priority_name
 from satellite_node.store.states import SCENE_STATES
-from shared.errors import ConfigurationError, NotFoundError
+from shared.errors import ConfigurationError, InvalidRasterError, NotFoundError
 from shared.protocol.messages import is_valid_id
 from shared.protocol.routes import SCENES
 from shared.protocol.scenes import SceneAccepted, SceneList, SceneView
 from shared.protocol.tokens import ApiToken
+from shared.sensors.geotiff import GEO_SUFFIXES
 from shared.sensors.profiles import get_profile, max_plane
 from shared.sensors.readers import PlaneLimit
 
@@ -41,6 +49,29 @@ def upload_scene(
             "pass, to send together in one container (masks: (N, h, w))"
         ),
     ] = False,
+    band_files: Annotated[
+        list[UploadFile] | None,
+        File(
+            description="more GeoTIFF / JPEG 2000 files, one band each: with the raster, a "
+            "band set (Sentinel-2, Landsat), matched to the profile's bands by file name and "
+            "resampled onto the finest band's grid"
+        ),
+    ] = None,
+    bands: Annotated[
+        str | None,
+        Form(
+            description="GeoTIFF: the file's bands to take, comma-separated, in the profile's "
+            "order (a word of each band's description or file name, e.g. B12); default: the "
+            "profile's band names, or every band when the file has the profile's count"
+        ),
+    ] = None,
+    scale: Annotated[
+        float | None,
+        Form(description="GeoTIFF: counts per file unit (after the file's own scale/offset)"),
+    ] = None,
+    acquired: Annotated[
+        str | None, Form(description="acquisition time, ISO 8601 (default: the file's tags)")
+    ] = None,
 ) -> SceneAccepted:
     """Validate and store a scene durably; compression and downlink follow in the background.
 
@@ -51,7 +82,23 @@ def upload_scene(
     limit = settings.max_upload_bytes
     largest = PlaneLimit(largest=max_plane(get_profile(task.strip())))  # before any decoding
     name = raster.filename or "raster.npy"
-    data = read_upload(raster.file, name, limit, mask=False, plane=largest, patches=patches)
+    extra = [f for f in band_files or [] if f.filename]
+    geo = None
+    if Path(name).suffix.lower() in GEO_SUFFIXES and not patches:
+        files = [(raster.file, name)] + [(f.file, str(f.filename)) for f in extra]
+        wanted = [b.strip() for b in bands.split(",") if b.strip()] if bands else None
+        geo = read_geo_upload(
+            files, get_profile(task.strip()), limit, plane=largest, bands=wanted, scale=scale,
+            acquired=acquired,
+        )  # fmt: skip
+        data = geo.raster
+    else:
+        if extra or bands or scale is not None:
+            raise InvalidRasterError(
+                "band_files, bands and scale apply to GeoTIFF uploads; this raster is a "
+                f"{Path(name).suffix or 'file without a suffix'}"
+            )
+        data = read_upload(raster.file, name, limit, mask=False, plane=largest, patches=patches)
     truth = None
     if mask is not None and mask.filename:
         own = PlaneLimit(exact=(int(data.shape[-2]), int(data.shape[-1])))
@@ -65,6 +112,7 @@ def upload_scene(
         raster=data,
         mask=truth,
         patches=patches,
+        geo=geo,
     )
     token: ApiToken | None = getattr(request.state, "token", None)
     upload, notes = within_rights(upload, token)

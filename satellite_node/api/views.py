@@ -41,6 +41,8 @@ def scene_view(record: SceneRecord) -> SceneView:
         uploader=record.uploader,
         queued_at=record.queued_at,
         patch_shape=record.patch_shape,
+        georef=record.georef,
+        georef_note=record.georef_note,
     )
 
 

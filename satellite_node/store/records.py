@@ -20,6 +20,8 @@ class NewScene:
         uploader: the name of the API token that uploaded it (None without authentication).
         patch_shape: (height, width) when the raster is a grid of patches to send together
             in one container (:func:`shared.codecs.patches.stack_patches`).
+        georef, georef_note: the scene's georeference (:meth:`Georef.to_dict`), or None, and
+            what intake said about it.
     """
 
     task: str
@@ -31,6 +33,8 @@ class NewScene:
     mask: bytes | None = field(default=None, repr=False)
     uploader: str | None = None
     patch_shape: tuple[int, int] | None = None
+    georef: dict[str, Any] | None = None
+    georef_note: str | None = None
 
     @property
     def size(self) -> int:
@@ -74,6 +78,8 @@ class SceneRecord:
     uploader: str | None = None
     queued_at: float | None = None
     patch_shape: tuple[int, int] | None = None
+    georef: dict[str, Any] | None = None
+    georef_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,8 @@ def record_from_row(row: sqlite3.Row) -> SceneRecord:
         uploader=row["uploader"],
         queued_at=row["queued_at"],
         patch_shape=_patch_shape(row["patch_shape"]),
+        georef=_json(row["georef_json"]),
+        georef_note=row["georef_note"],
     )
 
 

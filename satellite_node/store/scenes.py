@@ -136,7 +136,8 @@ class SceneStore:
                 db.execute(
                     "INSERT INTO scenes (scene_id, state, task, codec, rate_json, priority, "
                     "raster_name, has_mask, raw_bytes, stored_bytes, created_at, updated_at, "
-                    "uploader, patch_shape) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "uploader, patch_shape, georef_json, georef_note) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         scene_id,
                         S.RECEIVED.value,
@@ -152,6 +153,8 @@ class SceneStore:
                         now,
                         scene.uploader,
                         patch_shape_text(scene.patch_shape),
+                        None if scene.georef is None else json.dumps(scene.georef),
+                        scene.georef_note,
                     ),
                 )
         return self.get(scene_id)

@@ -9,6 +9,8 @@ ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("uploader", "TEXT"),
     ("queued_at", "REAL"),
     ("patch_shape", "TEXT"),  # "32x32": the raster is a grid of patches sent together
+    ("georef_json", "TEXT"),  # where the scene lies (shared.wire.georef.Georef.to_dict)
+    ("georef_note", "TEXT"),  # what intake said about it (or why there is none)
 )
 
 SCHEMA = """

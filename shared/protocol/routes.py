@@ -13,6 +13,10 @@ COMMIT = "/v1/transfers/{transfer_id}/commit"
 QUICKLOOK = "/v1/transfers/{transfer_id}/quicklook.png"
 MASK = "/v1/transfers/{transfer_id}/mask.png"
 SUMMARY = "/v1/summary"
+GEO_FILE = "/v1/transfers/{transfer_id}/files/{name}"  # COGs, detections, STAC item
+STAC_CATALOG = "/v1/stac/catalog.json"
+STAC_ITEM = "/v1/stac/items/{transfer_id}.json"
+DETECTIONS = "/v1/detections"
 PLANS = "/v1/plans"  # the satellite reports each pass plan; the dashboard shows the latest
 
 # Both services: liveness, readiness, Prometheus metrics.

@@ -92,6 +92,8 @@ class SceneView(BaseModel):
     uploader: str | None = None
     queued_at: float | None = None
     patch_shape: tuple[int, int] | None = None  # (h, w): patches of one pass sent together
+    georef: dict[str, Any] | None = None  # crs, transform, acquired: where the scene lies
+    georef_note: str | None = None  # what intake found (or why there is no georeference)
 
 
 class SceneList(BaseModel):

@@ -1,0 +1,1 @@
+"""Georeferenced products of a processed transfer: COGs, detections in WGS84, STAC items."""
