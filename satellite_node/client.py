@@ -26,6 +26,7 @@ import numpy as np
 from shared.errors import LinkError
 from shared.protocol.routes import SCENE, SCENES
 from shared.protocol.scenes import (
+    BAND_FILES_FIELD,
     MASK_FIELD,
     RASTER_FIELD,
     SceneAccepted,
@@ -87,20 +88,24 @@ class SatelliteClient:
         *,
         mask: Raster | None = None,
         name: str = "scene.npy",
+        band_files: list[Path] | None = None,
     ) -> SceneAccepted:
         """Upload one scene; it is stored durably when this returns.
 
         Shape:
             raster: (C, H, W) or (H, W) array, or a path; mask: (H, W) 0/1 array, or a path.
+            band_files: more single-band GeoTIFFs: with ``raster``, one band set.
 
         Raises:
             SceneRefused: the satellite refused the scene (the reason says why).
             LinkError: the satellite cannot be reached.
         """
         with ExitStack() as files:
-            parts = {RASTER_FIELD: self._part(raster, name, files)}
+            parts = [(RASTER_FIELD, self._part(raster, name, files))]
             if mask is not None:
-                parts[MASK_FIELD] = self._part(mask, "mask.npy", files)
+                parts.append((MASK_FIELD, self._part(mask, "mask.npy", files)))
+            for path in band_files or []:
+                parts.append((BAND_FILES_FIELD, self._part(path, path.name, files)))
             response = self._send("POST", SCENES, data=request.form(), files=parts)
         return SceneAccepted.model_validate(self._ok(response, 202))
 

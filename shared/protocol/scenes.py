@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 #: Fields a scene upload sends beside its files (the form of ``POST /v1/scenes``).
 RASTER_FIELD = "raster"
 MASK_FIELD = "mask"
+BAND_FILES_FIELD = "band_files"
 
 
 class SceneRequest(BaseModel):
@@ -32,6 +33,11 @@ class SceneRequest(BaseModel):
         default=False,
         description="the .npy holds many small scenes (N, C, h, w) of one pass: one container",
     )
+    bands: str | None = Field(
+        default=None, description="GeoTIFF: bands to take by name, comma-separated (e.g. B12)"
+    )
+    scale: float | None = Field(default=None, description="GeoTIFF: counts per file unit")
+    acquired: str | None = Field(default=None, description="acquisition time, ISO 8601")
 
     def form(self) -> dict[str, str]:
         """The multipart form fields (unset options are left out)."""
@@ -46,6 +52,10 @@ class SceneRequest(BaseModel):
             fields["priority"] = self.priority
         if self.patches:
             fields["patches"] = "true"
+        for name in ("bands", "scale", "acquired"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = repr(value) if isinstance(value, float) else str(value)
         return fields
 
 

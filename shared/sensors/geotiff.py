@@ -47,6 +47,7 @@ class GeoRaster:
     georef: Georef | None
     georef_note: str
     nodata: NDArray[Any] | None
+    integral: bool = False  # the files held integers (fractions come from resampling only)
 
 
 def _words(text: str) -> set[str]:
@@ -170,7 +171,8 @@ def read_geotiff(
     nodata = invalid.any(axis=0)
     data = _scaled(values, scales, offsets)
     names = tuple(bands) if bands else tuple(labels)
-    return GeoRaster(data, names, georef, note, nodata if nodata.any() else None)
+    integral = values.dtype.kind in "ui"
+    return GeoRaster(data, names, georef, note, nodata if nodata.any() else None, integral)
 
 
 def read_band_files(
@@ -192,8 +194,10 @@ def read_band_files(
     labels = [f"{Path(p).stem} {_description(Path(p))}" for p in paths]
     chosen = [Path(paths[_match(name, labels, "files uploaded")]) for name in bands]
     grids = []
+    integral = True
     for path in chosen:
         with _open(path) as dataset:
+            integral &= all(np.dtype(d).kind in "ui" for d in dataset.dtypes)
             if dataset.count != 1:
                 raise InvalidRasterError(
                     f"{path.name} holds {dataset.count} bands; a band set is one band per file"
@@ -210,7 +214,8 @@ def read_band_files(
     cube, nodata = _resampled(chosen, crs, transform, shape)
     with _open(chosen[finest]) as dataset:
         georef, note = georef_of(dataset, acquired)
-    return GeoRaster(cube, tuple(bands), georef, note, nodata if nodata.any() else None)
+    found = nodata if nodata.any() else None
+    return GeoRaster(cube, tuple(bands), georef, note, found, integral)
 
 
 def _description(path: Path) -> str:
@@ -253,8 +258,9 @@ def to_profile(
 
     ``scale`` multiplies the values (after the file's own scale and offset) into the
     profile's counts, e.g. 0.81915 maps Sentinel-2 reflectance x 10000 onto a 14-bit stand-in
-    scale of 0..2.0 reflectance. Nodata pixels are filled with their band's median of valid
-    pixels (codecs and U-Nets need a value there), and counted.
+    scale of 0..2.0 reflectance; integers resampled from integer files are rounded without
+    one. Nodata pixels are filled with their band's median of valid pixels (codecs and
+    U-Nets need a value there), and counted.
 
     Raises:
         InvalidRasterError: fractional values for an integer profile without ``scale``, or
@@ -273,7 +279,7 @@ def to_profile(
     if np.dtype(dtype).kind == "f":
         return data.astype(dtype), filled
     if data.dtype.kind == "f":
-        if scale is None and not np.allclose(data, np.rint(data)):
+        if scale is None and not geo.integral and not np.allclose(data, np.rint(data)):
             raise InvalidRasterError(
                 f"the bands hold fractional values ({float(data.min()):g}..{float(data.max()):g}) "
                 f"and the profile stores {dtype} counts; give scale= (counts per file unit)"

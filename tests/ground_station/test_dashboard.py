@@ -22,6 +22,7 @@ from shared.codecs.base import RateTarget
 from shared.compression import compress_raster, decompress_container
 from shared.models.segmentation import UnetConfig, build_unet, save_segmenter
 from shared.sensors.profiles import PROFILES
+from shared.wire.georef import Georef
 from workbench.datasets.generate import generate_scene
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -38,8 +39,11 @@ def write_segmenters(root: Path) -> Path:
     return root
 
 
-def task_container(task: str, seed: int, bpp_per_band: float) -> bytes:
-    """A generated scene of ``task`` with its truth mask, JPEG 2000 at a rate per band."""
+def task_container(
+    task: str, seed: int, bpp_per_band: float, georef: Georef | None = None
+) -> bytes:
+    """A generated scene of ``task`` with its truth mask, JPEG 2000 at a rate per band (placed
+    on the Earth by ``georef``)."""
     scene = generate_scene(task, seed)
     profile = PROFILES[task]
     compressed = compress_raster(
@@ -51,6 +55,7 @@ def task_container(task: str, seed: int, bpp_per_band: float) -> bytes:
         metadata={"scene_id": scene.scene_id, "task": task, "rate_target": f"{bpp_per_band:g}"},
         truth_mask=scene.mask,
         reconstruction_check=True,
+        georef=georef,
     )
     return compressed.container
 

@@ -20,6 +20,8 @@ import pytest
 from gs_support import LINK_KEY, Link
 from test_dashboard import task_container, write_segmenters
 
+from shared.wire.georef import Georef
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -51,6 +53,8 @@ ALL_IMAGES_LOADED = """(selector) => {
   const images = [...document.querySelectorAll(selector)];
   return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0);
 }"""
+
+GEOREF = Georef("EPSG:32610", (20.0, 0.0, 478880.0, 0.0, -20.0, 6439940.0), "2023-05-14T19:20:00Z")
 
 pytestmark = pytest.mark.integration
 
@@ -118,8 +122,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Link
             link = Link(client)  # type: ignore[arg-type]  # httpx speaks the same API
             for task, seed, rate in SCENES:
                 link.upload(f"{task}-{seed}", task_container(task, seed, rate), task)
-            for task, seed, _ in SCENES:
-                view = link.wait(f"{task}-{seed}", timeout_s=120)
+            link.upload("fire-geo", task_container("fire", 1, 4.0, GEOREF), "fire")
+            for transfer_id in [f"{task}-{seed}" for task, seed, _ in SCENES] + ["fire-geo"]:
+                view = link.wait(transfer_id, timeout_s=120)
                 assert view["state"] == "processed", view["reason"]
             yield base, link
     finally:
@@ -288,6 +293,29 @@ def test_transfer_page_shows_imagery_metrics_and_header(  # type: ignore[no-unty
     assert _no_page_overflow(page)
     page.screenshot(path=str(artifacts_dir / f"dashboard-{transfer_id}.png"), full_page=True)
     print(f"\ntransfer page {transfer_id}: {load_s:.2f} s to all panels (first view decodes)")
+    assert console.errors == []
+
+
+def test_transfer_page_shows_where_the_scene_lies_and_links_its_products(  # type: ignore[no-untyped-def]
+    served, browser, artifacts_dir
+) -> None:
+    base, link = served
+    view = link.wait("fire-geo")
+    page = browser.new_page()
+    console = Console(page)
+    page.goto(f"{base}/transfers/fire-geo")
+    page.wait_for_selector("body[data-loaded=true]", timeout=90_000)
+    page.wait_for_selector("#footprint polygon", timeout=30_000)
+    place = page.locator("#place").inner_text()
+    assert "Centre (lat, lon)" in place and "58.0" in place and "-123.3" in place
+    assert page.locator("#footprint circle").count() == view["detections"]
+    links = {a.inner_text(): a.get_attribute("href") for a in page.locator("#products a").all()}
+    assert links["Decoded raster (Cloud-Optimized GeoTIFF)"].endswith("/files/raster.tif")
+    assert links["STAC item"] == "/v1/stac/items/fire-geo.json"
+    for href in links.values():  # every link answers
+        assert httpx.get(base + href).status_code == 200, href
+    assert "georeferenced: EPSG:32610" in page.locator("#place-note").inner_text()
+    page.screenshot(path=str(artifacts_dir / "dashboard-fire-geo.png"), full_page=True)
     assert console.errors == []
 
 

@@ -45,6 +45,28 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
+def _upload_band_set(
+    files: list[Path],
+    request: Any,
+    masks: list[Path],
+    satellite: str,
+    token: str | None,
+    wait: float,
+) -> None:
+    from satellite_node.client import SatelliteClient
+
+    if len(masks) > 1:
+        raise ConfigurationError("a band set is one scene: give at most one --mask")
+    with SatelliteClient.connect(satellite, token=token) as client:
+        accepted = client.upload(
+            files[0], request, mask=masks[0] if masks else None, band_files=files[1:]
+        )
+        typer.echo(f"{' '.join(p.name for p in files)}\t{accepted.scene_id}")
+        if wait > 0:
+            for scene_id, view in client.wait_final([accepted.scene_id], wait).items():
+                typer.echo(f"{scene_id}\t{view.state}\t{view.reason or ''}".rstrip())
+
+
 def upload(
     files: Annotated[
         list[Path], typer.Argument(help="rasters (.npy or GeoTIFF)", exists=True, dir_okay=False)
@@ -63,6 +85,23 @@ def upload(
         bool,
         typer.Option(help="each file is a .npy of many small scenes (N, C, h, w): one container"),
     ] = False,
+    band_set: Annotated[
+        bool,
+        typer.Option(
+            help="the files are one scene: single-band GeoTIFFs named by band (e.g. *_B04.tif), "
+            "matched to the profile's bands and resampled onto the finest band's grid"
+        ),
+    ] = False,
+    bands: Annotated[
+        str | None,
+        typer.Option(help="GeoTIFF: the bands to take, comma-separated, in the profile's order"),
+    ] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="GeoTIFF: counts per file unit (e.g. 0.81915)")
+    ] = None,
+    acquired: Annotated[
+        str | None, typer.Option(help="acquisition time, ISO 8601 (default: the file's tags)")
+    ] = None,
     satellite: Annotated[
         str, typer.Option(help="the satellite node's URL", envvar="EODL_SATELLITE_URL")
     ] = DEFAULT_SATELLITE_URL,
@@ -89,7 +128,13 @@ def upload(
         lossless=lossless,
         priority=priority,
         patches=patches,
+        bands=bands,
+        scale=scale,
+        acquired=acquired,
     )
+    if band_set:
+        _upload_band_set(files, request, masks, satellite, token, wait)
+        return
     scene_ids, failures = [], 0
     with SatelliteClient.connect(satellite, token=token) as client:
         bar = tqdm(files, unit="scene", disable=len(files) < 2)

@@ -48,9 +48,72 @@ function showPanels(view, index) {
       : `${key}: ` + Object.entries(value).map(([k, v]) => `${k.toUpperCase()} ${v} px`).join(", "),
   }));
   document.getElementById("notes").replaceChildren(...notes);
-  fillTable("header", Object.entries(index.header).map(([k, v]) => [k, String(v)]));
+  fillTable("header", Object.entries(index.header).map(([k, v]) =>
+    [k, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)]));
   fillTable("metadata", Object.entries(index.metadata).map(([k, v]) =>
     [k, typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)]));
+}
+
+const PRODUCTS = {
+  "raster.tif": "Decoded raster (Cloud-Optimized GeoTIFF)",
+  "mask.tif": "Predicted mask (Cloud-Optimized GeoTIFF)",
+  "detections.geojson": "Detections (GeoJSON, WGS84)",
+  "quicklook.png": "Quicklook (PNG)",
+  "item.json": "STAC item",
+};
+let placeShown = false;
+
+function ringOf(footprint) {
+  const ring = footprint.coordinates[0];
+  return ring.slice(0, ring.length - 1);
+}
+
+function drawFootprint(ring, points) {
+  const svg = document.getElementById("footprint");
+  const lons = ring.map((p) => p[0]), lats = ring.map((p) => p[1]);
+  const west = Math.min(...lons), east = Math.max(...lons), south = Math.min(...lats), north = Math.max(...lats);
+  const shrink = Math.cos(((north + south) / 2) * Math.PI / 180);  // a degree of longitude is shorter
+  const span = Math.max((east - west) * shrink, north - south) || 1;
+  const xy = ([lon, lat]) => [10 + ((lon - west) * shrink / span) * 200, 10 + ((north - lat) / span) * 200];
+  const ns = "http://www.w3.org/2000/svg";
+  const outline = document.createElementNS(ns, "polygon");
+  outline.setAttribute("points", ring.map((p) => xy(p).join(",")).join(" "));
+  outline.setAttribute("class", "footprint");
+  const dots = points.map((p) => {
+    const [x, y] = xy(p);
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", x); dot.setAttribute("cy", y); dot.setAttribute("r", 3);
+    dot.setAttribute("class", "detection");
+    return dot;
+  });
+  svg.replaceChildren(outline, ...dots);
+  document.getElementById("footprint-figure").hidden = false;
+}
+
+async function showPlace(view) {
+  document.getElementById("place-note").textContent = view.georef_note || "";
+  const rows = [];
+  let points = [];
+  if (view.files["detections.geojson"]) {
+    const found = await EODL.getJson(view.files["detections.geojson"]);
+    points = found.features.filter((f) => f.geometry.type === "Point").map((f) => f.geometry.coordinates);
+  }
+  if (view.footprint) {
+    const ring = ringOf(view.footprint);
+    const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length;
+    const lat = ring.reduce((s, p) => s + p[1], 0) / ring.length;
+    const lons = ring.map((p) => p[0]), lats = ring.map((p) => p[1]);
+    rows.push(["Centre (lat, lon)", `${lat.toFixed(5)}, ${lon.toFixed(5)}`]);
+    rows.push(["Footprint W, S, E, N", [Math.min(...lons), Math.min(...lats), Math.max(...lons),
+      Math.max(...lats)].map((v) => v.toFixed(5)).join(", ")]);
+    drawFootprint(ring, points);
+  }
+  if (view.detections !== null && view.detections !== undefined) rows.push(["Detections", String(view.detections)]);
+  document.querySelector("#place tbody").replaceChildren(...rows.map(([name, value]) =>
+    EODL.el("tr", {}, EODL.el("th", { scope: "row", text: name }), EODL.el("td", { text: value }))));
+  const links = Object.entries(view.files).map(([name, url]) =>
+    EODL.el("li", {}, EODL.el("a", { href: url, text: PRODUCTS[name] || name })));
+  document.getElementById("products").replaceChildren(...links);
 }
 
 async function refresh() {
@@ -62,6 +125,10 @@ async function refresh() {
       const index = await EODL.getJson(`/dashboard/transfers/${encodeURIComponent(transferId)}/panels`);
       showPanels(view, index);
       panelsShown = true;
+    }
+    if (view.state === "processed" && !placeShown) {
+      await showPlace(view);
+      placeShown = true;
     }
     const done = view.state === "processed" || view.state === "failed";
     EODL.setStatus(done ? `${view.state}${view.reason ? ": " + view.reason : ""}` : `${view.state}: waiting...`,
