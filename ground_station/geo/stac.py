@@ -161,3 +161,37 @@ def validate_item(item_dict: dict[str, Any]) -> list[str]:
     import pystac.validation
 
     return list(pystac.validation.validate_dict(item_dict, validator=validator()))
+
+
+CATALOG_NAME = "catalog.json"
+
+
+def write_catalog(transfers_root: Path, transfer_ids: list[str], out: Path) -> Path:
+    """A static STAC catalog at ``out/catalog.json`` linking each transfer's ``item.json`` (in
+    ``transfers_root/<id>/``, beside its COGs) by a relative path; transfers without an item
+    are left out. Returns the catalog's path.
+    """
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
+    links = [
+        {"rel": "root", "href": f"./{CATALOG_NAME}", "type": "application/json"},
+        {"rel": "self", "href": str((out / CATALOG_NAME).resolve()), "type": "application/json"},
+    ]
+    for transfer_id in transfer_ids:
+        item = transfers_root / transfer_id / "item.json"
+        if item.is_file():
+            href = os.path.relpath(item.resolve(), out.resolve())
+            links.append({"rel": "item", "href": href, "type": "application/geo+json"})
+    catalog = {
+        "type": "Catalog",
+        "stac_version": "1.1.0",
+        "id": "eodl-ground",
+        "description": "Scenes received and processed by an EO Downlink ground station",
+        "links": links,
+    }
+    path = out / CATALOG_NAME
+    tmp = path.with_name(f".{CATALOG_NAME}.tmp")
+    tmp.write_text(json.dumps(catalog, indent=1))
+    tmp.replace(path)
+    return path

@@ -28,9 +28,16 @@ UTM10 = "EPSG:32610"
 
 
 @pytest.fixture(scope="module")
-def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+def ground_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ground")
+
+
+@pytest.fixture(scope="module")
+def link(
+    ground_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, str]]:
     """A satellite node and a real ground on loopback."""
-    ground = ServerThread(ground_app(tmp_path_factory.mktemp("ground"))).start()
+    ground = ServerThread(ground_app(ground_dir)).start()
     settings = satellite_settings(tmp_path_factory.mktemp("sat"), ground.url)
     with TestClient(create_app(settings)) as satellite:
         yield satellite, ground.url
@@ -180,3 +187,23 @@ def test_a_raster_without_georeference_goes_through_and_says_so(
     from ground_station.geo.stac import validate_item
 
     validate_item(item)
+
+
+def test_the_static_catalog_links_every_item_and_its_files(
+    link: tuple[TestClient, str], ground_dir: Path, tmp_path: Path
+) -> None:
+    import pystac
+
+    from ground_station.geo.stac import validate_item, write_catalog
+
+    ids = [t["transfer_id"] for t in httpx.get(link[1] + "/v1/transfers").json()["items"]]
+    assert ids, "the tests above deliver scenes first"
+    catalog = pystac.Catalog.from_file(str(write_catalog(ground_dir / "transfers", ids, tmp_path)))
+    items = list(catalog.get_items())
+    assert sorted(item.id for item in items) == sorted(ids)
+    for item in items:
+        validate_item(item.to_dict(transform_hrefs=False))
+        for asset in item.assets.values():
+            assert Path(asset.get_absolute_href()).is_file(), asset.href
+    served = httpx.get(link[1] + "/v1/stac/catalog.json").json()
+    assert len([x for x in served["links"] if x["rel"] == "item"]) == len(ids)
