@@ -77,3 +77,26 @@ def test_each_hotspot_of_a_patch_container_lands_on_its_patch(
         assert predicted[grid_row * side + row, grid_col * side + col] == 1, spot
     print(f"\n{kind} patches: {len(spots)} hotspots placed in {len(origins)} patches")
     assert georef_of_header({"georef": georef.to_dict()}) == georef
+
+
+def test_cloud_regions_become_wgs84_polygons_that_cover_their_pixels() -> None:
+    from rasterio.warp import transform
+
+    from ground_station.geo.detections import cloud_polygons
+
+    mask = np.zeros((40, 40), np.uint8)
+    mask[2:12, 3:20] = 1  # 170 pixels
+    mask[25:35, 25:30] = 1  # 50 pixels
+    mask[27:29, 27:28] = 0  # a hole of 2
+    georef = Georef("EPSG:32617", (900.0, 0.0, 471585.0, 0.0, -900.0, 3787515.0))
+    features = cloud_polygons(mask, georef)
+    assert [f["properties"]["pixel_count"] for f in features] == [170, 48]
+    first = features[0]["geometry"]
+    assert first["type"] == "Polygon"
+    lons, lats = zip(*first["coordinates"][0], strict=True)
+    assert all(-90 < lon < -75 for lon in lons) and all(30 < lat < 35 for lat in lats)
+    xs, ys = transform("EPSG:4326", georef.crs, list(lons), list(lats))
+    cols = sorted({round((x - 471585.0) / 900.0) for x in xs})
+    rows = sorted({round((3787515.0 - y) / 900.0) for y in ys})
+    assert (cols[0], cols[-1], rows[0], rows[-1]) == (3, 20, 2, 12)  # the region's pixel edges
+    assert len(features[1]["geometry"]["coordinates"]) == 2  # the outline and its hole
