@@ -66,16 +66,7 @@ def rate_label(target: RateTarget) -> str:
 
 def georef_of_record(record: SceneRecord) -> Georef | None:
     """The georeference intake stored with the scene, for the container."""
-    if not record.georef:
-        return None
-    geo = record.georef
-    origins = geo.get("patch_origins")
-    return Georef(
-        crs=str(geo["crs"]),
-        transform=tuple(float(v) for v in geo["transform"]),  # type: ignore[arg-type]
-        acquired=geo.get("acquired"),
-        patch_origins=None if origins is None else tuple((int(r), int(c)) for r, c in origins),
-    )
+    return Georef.from_dict(record.georef) if record.georef else None
 
 
 def encode_scene(

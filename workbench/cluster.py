@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,10 @@ import httpx
 from shared.errors import ConfigurationError
 from shared.protocol.chunks import HEADER_CHUNK_CRC32C, chunk_bounds, chunk_count, crc32c_hex
 from shared.protocol.signing import sign_request
+from workbench.demo.processes import free_port
 
 START_S = 120.0  # a worker loads torch and the segmenters before it is ready
 CHUNK_BYTES = 256 * 1024
-
-
-def free_port() -> int:
-    """A loopback TCP port free now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -43,15 +43,7 @@ class GeoOutcome:
 def georef_of_header(header: dict[str, Any]) -> Georef | None:
     """The georeference a decoded header (``ContainerHeader.to_dict``) carries."""
     geo = header.get("georef")
-    if not geo:
-        return None
-    origins = geo.get("patch_origins")
-    return Georef(
-        crs=str(geo["crs"]),
-        transform=tuple(float(v) for v in geo["transform"]),  # type: ignore[arg-type]
-        acquired=geo.get("acquired"),
-        patch_origins=None if origins is None else tuple((int(r), int(c)) for r, c in origins),
-    )
+    return Georef.from_dict(geo) if geo else None
 
 
 def _detections(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.errors import ContainerError
 from shared.varint import decode_uvarint, encode_uvarint
@@ -62,6 +63,26 @@ class Georef:
         a, b, c, d, e, f = self.transform
         shifted = (a, b, c + a * col + b * row, d, e, f + d * col + e * row)
         return Georef(self.crs, shifted, self.acquired, None)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Georef:
+        """The inverse of :meth:`to_dict` (a store's or a header's JSON).
+
+        Raises:
+            ContainerError: a field is missing or malformed.
+        """
+        try:
+            origins = data.get("patch_origins")
+            return cls(
+                crs=str(data["crs"]),
+                transform=tuple(float(v) for v in data["transform"]),  # type: ignore[arg-type]
+                acquired=data.get("acquired"),
+                patch_origins=None
+                if origins is None
+                else tuple((int(r), int(c)) for r, c in origins),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ContainerError(f"a georeference record is malformed: {exc!r}") from exc
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-friendly view."""

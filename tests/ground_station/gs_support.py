@@ -146,6 +146,21 @@ class Link:
         raise AssertionError(f"transfer {transfer_id} still {view['state']} after {timeout_s} s")
 
 
+def decode_limits(**overrides: float) -> Any:
+    """The decode worker's limits as the ground's defaults set them, with ``overrides``."""
+    from ground_station.processing.decode import WorkerLimits
+
+    values = {
+        "timeout_s": 120.0,
+        "memory_mb": 6144,
+        "max_pixels": 1 << 24,
+        "max_bands": 16,
+        "max_payload_bytes": 1 << 26,
+    }
+    values.update(overrides)
+    return WorkerLimits(**values)
+
+
 def ground_settings(data_dir: Path, **overrides: Any) -> GroundSettings:
     values: dict[str, Any] = {
         "data_dir": data_dir,

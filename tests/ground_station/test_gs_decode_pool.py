@@ -11,23 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gs_support import make_scene
+from gs_support import decode_limits, make_scene
 
-from ground_station.processing.decode import WorkerFailure, WorkerLimits
+from ground_station.processing.decode import WorkerFailure
 from ground_station.processing.pool import DecodePool
 from shared.compression import decompress_container
-
-
-def _limits(**overrides: float) -> WorkerLimits:
-    values = {
-        "timeout_s": 120.0,
-        "memory_mb": 6144,
-        "max_pixels": 1 << 24,
-        "max_bands": 16,
-        "max_payload_bytes": 1 << 26,
-    }
-    values.update(overrides)
-    return WorkerLimits(**values)
 
 
 @pytest.fixture
@@ -39,7 +27,7 @@ def container(tmp_path: Path) -> Path:
 
 def test_one_worker_decodes_one_container_after_another(container: Path, tmp_path: Path) -> None:
     expected = decompress_container(container.read_bytes()).raster
-    pool = DecodePool(_limits())
+    pool = DecodePool(decode_limits())
     try:
         pids = set()
         for attempt in range(3):
@@ -53,7 +41,7 @@ def test_one_worker_decodes_one_container_after_another(container: Path, tmp_pat
 
 
 def test_a_worker_is_recycled_after_its_quota(container: Path, tmp_path: Path) -> None:
-    pool = DecodePool(_limits(), recycle_after=2)
+    pool = DecodePool(decode_limits(), recycle_after=2)
     try:
         for attempt in range(5):
             pool.decode(container, tmp_path / f"out-{attempt}")
@@ -63,7 +51,7 @@ def test_a_worker_is_recycled_after_its_quota(container: Path, tmp_path: Path) -
 
 
 def test_a_killed_worker_costs_one_decode_and_is_replaced(container: Path, tmp_path: Path) -> None:
-    pool = DecodePool(_limits())
+    pool = DecodePool(decode_limits())
     try:
         pool.decode(container, tmp_path / "first")
         (pid,) = pool.pids()
@@ -76,12 +64,12 @@ def test_a_killed_worker_costs_one_decode_and_is_replaced(container: Path, tmp_p
 
 
 def test_timeout_and_refusal_replace_the_worker(container: Path, tmp_path: Path) -> None:
-    slow = DecodePool(_limits(timeout_s=0.001))
+    slow = DecodePool(decode_limits(timeout_s=0.001))
     with pytest.raises(WorkerFailure) as failed:
         slow.decode(container, tmp_path / "slow")
     assert failed.value.kind == "timeout" and "GS_DECODE_TIMEOUT_S" in failed.value.reason
     assert slow.pids() == []  # killed, not given back
-    pool = DecodePool(_limits())
+    pool = DecodePool(decode_limits())
     try:
         garbage = tmp_path / "garbage.eodl"
         garbage.write_bytes(b"EODL" + bytes(200))

@@ -8,24 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gs_support import make_scene
+from gs_support import decode_limits, make_scene
 
-from ground_station.processing.decode import WorkerFailure, WorkerLimits, run_decode_worker
+from ground_station.processing.decode import WorkerFailure, run_decode_worker
 from shared.codecs.base import RateTarget
 from shared.codecs.tiling import TilingPolicy
 from shared.compression import compress_raster, decompress_container
-
-
-def _limits(**overrides: float) -> WorkerLimits:
-    values = {
-        "timeout_s": 120.0,
-        "memory_mb": 6144,
-        "max_pixels": 1 << 24,
-        "max_bands": 16,
-        "max_payload_bytes": 1 << 26,
-    }
-    values.update(overrides)
-    return WorkerLimits(**values)
 
 
 def _container(tmp_path: Path) -> tuple[Path, bytes]:
@@ -39,7 +27,7 @@ def test_worker_decodes_what_an_in_process_decode_gives(tmp_path: Path) -> None:
     path, data = _container(tmp_path)
     expected = decompress_container(data)
     for attempt in range(2):  # the second child comes from the already running server
-        outcome = run_decode_worker(path, tmp_path / f"out-{attempt}", _limits())
+        outcome = run_decode_worker(path, tmp_path / f"out-{attempt}", decode_limits())
         assert np.array_equal(outcome.raster, expected.raster)
         assert outcome.raster.dtype == expected.raster.dtype
         assert outcome.result["digest_matches"] is True
@@ -48,17 +36,17 @@ def test_worker_decodes_what_an_in_process_decode_gives(tmp_path: Path) -> None:
 def test_decode_over_the_memory_cap_fails_alone(tmp_path: Path) -> None:
     path, _data = _container(tmp_path)
     with pytest.raises(WorkerFailure) as failed:  # far below what torch alone maps
-        run_decode_worker(path, tmp_path / "capped", _limits(memory_mb=256))
+        run_decode_worker(path, tmp_path / "capped", decode_limits(memory_mb=256))
     assert failed.value.kind in ("error", "crash")
     assert failed.value.reason
-    outcome = run_decode_worker(path, tmp_path / "after", _limits())
+    outcome = run_decode_worker(path, tmp_path / "after", decode_limits())
     assert outcome.result["digest_matches"] is True
 
 
 def test_decode_past_the_time_limit_is_killed_and_named(tmp_path: Path) -> None:
     path, _data = _container(tmp_path)
     with pytest.raises(WorkerFailure) as failed:
-        run_decode_worker(path, tmp_path / "slow", _limits(timeout_s=0.001))
+        run_decode_worker(path, tmp_path / "slow", decode_limits(timeout_s=0.001))
     assert failed.value.kind == "timeout"
     assert "GS_DECODE_TIMEOUT_S" in failed.value.reason
 
@@ -82,6 +70,6 @@ def test_worker_decodes_a_tiled_container_tile_by_tile(tmp_path: Path) -> None:
     assert scene.header.tiled
     path = tmp_path / "tiled.eodl"
     path.write_bytes(scene.container)
-    outcome = run_decode_worker(path, tmp_path / "out", _limits())
+    outcome = run_decode_worker(path, tmp_path / "out", decode_limits())
     assert outcome.result["digest_matches"] is True
     assert np.array_equal(outcome.raster, scene.reconstruction)

@@ -226,13 +226,12 @@ def ground(
         _ground_path(tasks, parse_int_list(workers, "--workers"), scenes, device, as_json)
         return
     rows = run_ground_bench(tasks, parse_int_list(batch, "--batch"), device, worker, scenes)
-    if as_json:
-        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
-        return
-    typer.echo(ground_table(rows))
-    typer.echo(
-        "note: decoding runs on the CPU (bit-exact with the satellite) and per container, so a "
-        "task's decode figure is the same in each row; --device and --batch apply to the U-Net"
+    emit_rows(
+        rows,
+        as_json,
+        ground_table(rows),
+        "decoding runs on the CPU (bit-exact with the satellite) and per container, so a "
+        "task's decode figure is the same in each row; --device and --batch apply to the U-Net",
     )
 
 
@@ -242,14 +241,13 @@ def _ground_path(
     from workbench.bench.ground_path import path_table, run_path_bench
 
     rows = run_path_bench(tasks, workers, scenes, device or "cpu")
-    if as_json:
-        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
-        return
-    typer.echo(path_table(rows))
-    typer.echo(
-        "note: scenes/s = scenes / (last processed_at - first committed_at), the database's "
+    emit_rows(
+        rows,
+        as_json,
+        path_table(rows),
+        "scenes/s = scenes / (last processed_at - first committed_at), the database's "
         "timestamps; uploads go as fast as the receiver takes them, so processing always has a "
-        "queue; 'claims' counts processing starts (scenes + retries)"
+        "queue; 'claims' counts processing starts (scenes + retries)",
     )
 
 
