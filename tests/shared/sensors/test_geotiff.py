@@ -108,3 +108,14 @@ def test_the_declared_size_is_refused_before_decoding(tmp_path: Path) -> None:
         read_geotiff(path, plane=PlaneLimit(largest=(32, 32)))
     with pytest.raises(InvalidRasterError, match="byte limit"):
         read_geotiff(path, max_bytes=1000)
+
+
+def test_a_band_set_takes_jpeg2000_band_files_as_products_ship_them(tmp_path: Path) -> None:
+    values = (1000 + np.arange(64, dtype=np.uint16).reshape(8, 8))[None]
+    jp2 = _write(
+        tmp_path / "T33_B08.jp2", values, driver="JP2OpenJPEG", REVERSIBLE="YES", QUALITY=100
+    )
+    tif = _write(tmp_path / "T33_B04.tif", values + 5)
+    geo = read_band_files([jp2, tif], bands=["B04", "B08"])
+    np.testing.assert_array_equal(geo.data[1], values[0])  # reversible: exact
+    assert geo.georef is not None and geo.georef.crs == "EPSG:32633"
