@@ -14,7 +14,7 @@ from sat_harness import raster_for, satellite_settings
 from satellite_node.app import create_app
 from satellite_node.client import SatelliteClient, SceneRefused
 from shared.errors import LinkError
-from shared.protocol.scenes import MASK_FIELD, RASTER_FIELD, SceneRequest
+from shared.protocol.scenes import BAND_FILES_FIELD, MASK_FIELD, RASTER_FIELD, SceneRequest
 
 NOWHERE = "http://127.0.0.1:9"  # discard port: nothing answers
 
@@ -78,4 +78,4 @@ def test_the_request_names_exactly_the_routes_form_fields(tmp_path: Path) -> Non
     body = app.openapi()["paths"]["/v1/scenes"]["post"]["requestBody"]["content"]
     schema_ref = body["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
     fields = set(app.openapi()["components"]["schemas"][schema_ref]["properties"])
-    assert fields == set(SceneRequest.model_fields) | {RASTER_FIELD, MASK_FIELD}
+    assert fields == set(SceneRequest.model_fields) | {RASTER_FIELD, MASK_FIELD, BAND_FILES_FIELD}
