@@ -46,15 +46,23 @@ log = logging.getLogger(__name__)
 ROUTERS: dict[str, tuple[APIRouter, ...]] = {
     "all": (
         transfers.router,
+        transfers.status_router,
         query.router,
         geo.router,
         plans.router,
         health.router,
         dashboard.router,
     ),
-    "receiver": (transfers.router, plans.router, health.router),
+    "receiver": (transfers.router, transfers.status_router, plans.router, health.router),
     "worker": (health.router,),
-    "api": (query.router, geo.router, plans.router, health.router, dashboard.router),
+    "api": (
+        transfers.status_router,
+        query.router,
+        geo.router,
+        plans.router,
+        health.router,
+        dashboard.router,
+    ),
 }
 ROLES = tuple(ROUTERS)
 

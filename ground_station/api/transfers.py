@@ -17,6 +17,9 @@ from shared.protocol.messages import ID_PATTERN, ChunkAck, CommitRequest, Receip
 from shared.protocol.routes import CHUNK, COMMIT, TRANSFER, TRANSFERS
 
 router = APIRouter(tags=["protocol"])
+#: The one read of the protocol (a transfer's status and figures): receivers answer it for the
+#: sender, the query API for its readers.
+status_router = APIRouter(tags=["protocol"])
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, object]:
@@ -80,7 +83,7 @@ def put_chunk(
     return context.service.put_chunk(transfer_id, index, body, crc32c)
 
 
-@router.get(TRANSFER, response_model=TransferView, dependencies=[ReadAccess])
+@status_router.get(TRANSFER, response_model=TransferView, dependencies=[ReadAccess])
 def get_transfer(transfer_id: TransferId, context: ContextDep) -> TransferView:
     """State, missing chunk ranges (the sender's NAK list), receipt and all figures."""
     return view_of(context, transfer_id)
