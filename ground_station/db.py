@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -33,7 +44,7 @@ class TransferRecord(Base):
     task: Mapped[str] = mapped_column(String(64), index=True)
     codec: Mapped[str] = mapped_column(String(64), index=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    total_bytes: Mapped[int] = mapped_column(Integer)
+    total_bytes: Mapped[int] = mapped_column(BigInteger)
     chunk_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     announced_header: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -56,9 +67,9 @@ class TransferRecord(Base):
     quality: Mapped[int | None] = mapped_column(Integer)
     lossless: Mapped[bool | None] = mapped_column(Boolean)
     rate_target: Mapped[str | None] = mapped_column(String(64))
-    container_bytes: Mapped[int | None] = mapped_column(Integer)
-    payload_bytes: Mapped[int | None] = mapped_column(Integer)
-    sidecar_bytes: Mapped[int | None] = mapped_column(Integer)
+    container_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    payload_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sidecar_bytes: Mapped[int | None] = mapped_column(BigInteger)
     bpp: Mapped[float | None] = mapped_column(Float)
     payload_bpp: Mapped[float | None] = mapped_column(Float)
     bits_per_sample: Mapped[float | None] = mapped_column(Float)
@@ -89,7 +100,7 @@ class PlanRecord(Base):
     plan_id: Mapped[str] = mapped_column(String(160), primary_key=True)
     satellite: Mapped[str] = mapped_column(String(64), index=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    budget_bytes: Mapped[int] = mapped_column(Integer)
+    budget_bytes: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

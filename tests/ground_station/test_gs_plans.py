@@ -11,14 +11,16 @@ from satellite_node.planner.passes import PassLedger, ReleasedScene
 from satellite_node.planner.report import report_body
 
 
-def satellite_report(pass_key: str = "pass-12.000", scenes: int = 2) -> dict[str, Any]:
+def satellite_report(
+    pass_key: str = "pass-12.000", scenes: int = 2, budget_bytes: int = 16_000
+) -> dict[str, Any]:
     """A report exactly as the satellite builds it from a pass ledger."""
     ledger = PassLedger(
         key=pass_key,
         planned_at_s=7.5,
         pass_start_s=10.0,
         pass_end_s=12.0,
-        budget_bytes=16_000,
+        budget_bytes=budget_bytes,
         report_reserve_bytes=2_000,
         carried={"c" * 32: 1_000},
         link_bits_at_start=0,
@@ -68,3 +70,10 @@ def test_unsigned_or_malformed_plans_are_refused(link: Link) -> None:
     bad = link.post_json("/v1/plans", {**satellite_report(), "budget_bytes": -5})
     assert bad.status_code == 422 and "budget_bytes" in bad.json()["detail"]
     assert link.client.get("/v1/plans/latest").status_code == 404
+
+
+def test_a_pass_over_a_fast_link_keeps_its_budget(link: Link) -> None:
+    """10 Gbit/s for 10 minutes is 750 GB: beyond a 32-bit column (PostgreSQL refused it)."""
+    report = satellite_report("pass-600.000", budget_bytes=750_000_000_000)
+    assert link.post_json("/v1/plans", report).status_code == 200
+    assert link.client.get("/v1/plans/latest").json()["budget_bytes"] == 750_000_000_000
