@@ -20,8 +20,10 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -112,6 +114,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: PostgreSQL advisory lock held while a process creates or upgrades the schema: receivers,
+#: workers and the API start together (compose) and CREATE TABLE races otherwise.
+SCHEMA_LOCK = 0x454F444B
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the schema created; SQLite gets WAL and full sync."""
     is_sqlite = url.startswith("sqlite")
@@ -122,26 +129,26 @@ def make_engine(url: str) -> Engine:
     )
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        Base.metadata.create_all(connection)
+        _add_missing_columns(connection)
     return engine
 
 
-def _add_missing_columns(engine: Engine) -> None:
+def _add_missing_columns(connection: Connection) -> None:
     """Add columns a newer release defined to a database an older one created.
 
     Columns are only ever added, all nullable, so an older database upgrades in place.
     """
-    from sqlalchemy import inspect, text
-
     table = TransferRecord.__tablename__
-    present = {c["name"] for c in inspect(engine).get_columns(table)}
-    with engine.begin() as connection:
-        for column in TransferRecord.__table__.columns:
-            if column.name not in present:
-                kind = column.type.compile(dialect=engine.dialect)
-                ddl = f'ALTER TABLE {table} ADD COLUMN "{column.name}" {kind}'
-                connection.execute(text(ddl))
+    present = {c["name"] for c in inspect(connection).get_columns(table)}
+    for column in TransferRecord.__table__.columns:
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
+            ddl = f'ALTER TABLE {table} ADD COLUMN "{column.name}" {kind}'
+            connection.execute(text(ddl))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -29,3 +29,28 @@ def test_transfers_live_in_postgresql_and_a_second_ground_sees_them(
     with psycopg.connect(f"host={host} user=postgres dbname={name}") as conn:
         (count,) = conn.execute("SELECT count(*) FROM transfers").fetchone()  # type: ignore[misc]
     assert count == 1
+
+
+def test_processes_starting_together_create_the_schema_once(postgres_server: Any) -> None:
+    """Receivers, workers and the API start at once under compose: six engines made at the
+    same instant on a fresh database all succeed (CREATE TABLE raced before the lock)."""
+    import threading
+
+    from ground_station.db import make_engine
+
+    url = postgres_server.new_database()
+    start, errors = threading.Barrier(6), []
+
+    def make() -> None:
+        start.wait()
+        try:
+            make_engine(url).dispose()
+        except Exception as exc:  # what the race raised: a unique violation in pg_type
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=make) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
