@@ -43,26 +43,19 @@ log = logging.getLogger(__name__)
 
 #: What each role serves. ``all`` is the single process (the default, on SQLite); the others
 #: run apart, as many processes as wanted, on one PostgreSQL and one container store.
+_READS = (
+    transfers.status_router,
+    query.router,
+    geo.router,
+    plans.router,
+    health.router,
+    dashboard.router,
+)
 ROUTERS: dict[str, tuple[APIRouter, ...]] = {
-    "all": (
-        transfers.router,
-        transfers.status_router,
-        query.router,
-        geo.router,
-        plans.router,
-        health.router,
-        dashboard.router,
-    ),
+    "all": (transfers.router, *_READS),
     "receiver": (transfers.router, transfers.status_router, plans.router, health.router),
     "worker": (health.router,),
-    "api": (
-        transfers.status_router,
-        query.router,
-        geo.router,
-        plans.router,
-        health.router,
-        dashboard.router,
-    ),
+    "api": _READS,
 }
 ROLES = tuple(ROUTERS)
 
