@@ -115,6 +115,16 @@ def georef_of(dataset: Any, acquired: str | None = None) -> tuple[Georef | None,
     return Georef(crs, tuple(float(v) for v in six), when), note  # type: ignore[arg-type]
 
 
+def read_georef(path: Path, acquired: str | None = None) -> tuple[Georef | None, str]:
+    """A raster file's georeference (without reading its pixels) and the note that goes with it.
+
+    Raises:
+        DatasetError: not a readable raster.
+    """
+    with _open(Path(path)) as dataset:
+        return georef_of(dataset, acquired)
+
+
 def _acquired(dataset: Any) -> str | None:
     tags = dataset.tags()
     for key in _TIME_TAGS:

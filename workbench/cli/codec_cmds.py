@@ -197,6 +197,7 @@ def encode(
     if mask is not None:
         truth = stack_patches(read_patches(mask, mask=True))[0][0] if patches else read_mask(mask)
     extra = {"scene_id": scene_id, "task": task, "sensor": sensor}
+    georef, georef_note = _georef(in_path, patches, container_version)
     scene = compress_raster(
         raster,
         codec=codec,
@@ -209,6 +210,7 @@ def encode(
         container_version=container_version,
         reconstruction_check=check,
         patch_shape=patch_shape,
+        georef=georef,
     )
     _write_atomically(out_path, scene.container)
     _emit(
@@ -224,9 +226,22 @@ def encode(
             "psnr_db": _psnr_text(scene.psnr_db),
             "scale": scene.header.spec.scale,
             "bit_depth": scene.header.spec.bit_depth,
+            "georef": georef_note,
         },
         as_json,
     )
+
+
+def _georef(in_path: Path, patches: bool, version: int | None) -> tuple[Any, str]:
+    """A GeoTIFF's georeference for the container (version 2 only), and what to say of it."""
+    from shared.sensors.geotiff import GEO_SUFFIXES, read_georef
+
+    if patches or in_path.suffix.lower() not in GEO_SUFFIXES:
+        return None, "none (not a GeoTIFF)"
+    georef, note = read_georef(in_path)
+    if georef is not None and version == 1:
+        return None, f"dropped: container version 1 has no georeference field ({note})"
+    return georef, note
 
 
 def decode(

@@ -392,3 +392,27 @@ def test_patches_encode_together_and_one_decodes_alone(
     bad = runner.invoke(app, ["encode", str(tmp_path / "flat.npy"), str(tmp_path / "f.eodl"),
                               "--codec", "jpeg2000", "--bpp", "2", "--patches"])  # fmt: skip
     assert isinstance(bad.exception, InvalidRasterError) and "(N, C, h, w)" in str(bad.exception)
+
+
+def test_a_geotiff_encoded_keeps_its_georeference(
+    app: typer.Typer, runner: CliRunner, tmp_path: Path
+) -> None:
+    rasterio = pytest.importorskip("rasterio", reason="rasterio is a dependency")
+    from rasterio.transform import from_origin
+
+    raster = np.random.default_rng(2).integers(0, 2**14, (1, 32, 32), dtype=np.uint16)
+    path = tmp_path / "fire.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=32, height=32, count=1, dtype="uint16",
+        crs="EPSG:32610", transform=from_origin(478880.0, 6439940.0, 20.0, 20.0),
+    ) as out:  # fmt: skip
+        out.write(raster)
+    out_path = tmp_path / "fire.eodl"
+    args = ["encode", str(path), str(out_path), "--codec", "jpeg2000", "--lossless", "--json"]
+    result = runner.invoke(app, [*args, "--task", "fire"])
+    assert result.exit_code == 0, result.output
+    assert _json(result.output)["georef"] == "EPSG:32610, 20 m pixels"
+    shown = _json(runner.invoke(app, ["inspect", str(out_path), "--json"]).output)
+    header = shown.get("header", shown)
+    assert header["georef"]["crs"] == "EPSG:32610"
+    assert header["georef"]["transform"] == [20.0, 0.0, 478880.0, 0.0, -20.0, 6439940.0]
