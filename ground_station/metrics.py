@@ -45,6 +45,12 @@ class GroundMetrics:
         self.queue_depth = Gauge(
             "eodl_ground_processing_queue_depth", "Transfers waiting", registry=self.registry
         )
+        self.jobs = Gauge(
+            "eodl_ground_jobs",
+            "Processing jobs of the job engine by status (receivers and workers on PostgreSQL)",
+            ["status"],
+            registry=self.registry,
+        )
         self.decode_seconds = Histogram(
             "eodl_ground_decode_seconds",
             "Decode latency",

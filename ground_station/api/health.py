@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
@@ -43,6 +45,20 @@ def readyz(context: ContextDep, response: Response) -> dict[str, object]:
     return {"status": "ready" if ready else "not ready", "role": context.role, "checks": checks}
 
 
+def _job_counts(context: Any) -> None:
+    """The job engine's jobs by status, when its tables exist (a receiver made them)."""
+    with context.engine.connect() as connection:
+        if connection.scalar(text("SELECT to_regclass('procrastinate_jobs')")) is None:
+            return
+        rows = connection.execute(
+            text("SELECT status, count(*) FROM procrastinate_jobs GROUP BY status")
+        ).all()
+    for status in ("todo", "doing", "succeeded", "failed"):
+        context.metrics.jobs.labels(status=status).set(0)
+    for status, count in rows:
+        context.metrics.jobs.labels(status=str(status)).set(count)
+
+
 @router.get(METRICS, response_class=Response, dependencies=[ReadAccess])
 def metrics(context: ContextDep) -> Response:
     """Prometheus text format: transfers by state, chunks, worker failures, latencies."""
@@ -51,4 +67,9 @@ def metrics(context: ContextDep) -> Response:
             select(TransferRecord.state, func.count()).group_by(TransferRecord.state)
         ).all()
     context.metrics.set_state_counts({state: count for state, count in rows})
+    if (
+        context.role in ("receiver", "worker", "api")
+        and context.engine.dialect.name == "postgresql"
+    ):
+        _job_counts(context)
     return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -42,3 +42,5 @@ def test_receiver_and_api_split_the_routes_over_one_database(
         refused = Link(api).create("roles-2", scene.data)
         assert refused.status_code in (404, 405)  # the API role takes no transfers
         assert api.get("/readyz").json()["checks"].keys() == {"database", "store"}
+        metrics = api.get("/metrics").text
+        assert 'eodl_ground_jobs{status="todo"} 1.0' in metrics  # roles-1 waits for a worker
