@@ -54,6 +54,7 @@ ALL_IMAGES_LOADED = """(selector) => {
   return images.length > 0 && images.every((img) => img.complete && img.naturalWidth > 0);
 }"""
 
+SHOWN = [f"{task}-{seed}" for task, seed, _ in SCENES] + ["fire-geo"]  # what the table lists
 GEOREF = Georef("EPSG:32610", (20.0, 0.0, 478880.0, 0.0, -20.0, 6439940.0), "2023-05-14T19:20:00Z")
 
 pytestmark = pytest.mark.integration
@@ -198,7 +199,7 @@ def test_transfers_page_lists_sorts_filters_and_updates(served, browser, artifac
     console = Console(page)
     started = time.perf_counter()
     page.goto(f"{base}/?poll=500")
-    rows = f"document.querySelectorAll('#transfers tbody tr').length === {len(SCENES)}"
+    rows = f"document.querySelectorAll('#transfers tbody tr').length === {len(SHOWN)}"
     page.wait_for_function(rows)
     table_s = time.perf_counter() - started
     _wait_images(page, "#transfers img.thumb")
@@ -209,10 +210,10 @@ def test_transfers_page_lists_sorts_filters_and_updates(served, browser, artifac
     shown = page.eval_on_selector_all(
         "#transfers tbody tr", "rows => rows.map(r => r.dataset.transferId)"
     )
-    assert sorted(shown) == sorted(f"{task}-{seed}" for task, seed, _ in SCENES)
+    assert sorted(shown) == sorted(SHOWN)
     thumbs = page.eval_on_selector_all("#transfers img.thumb", "imgs => imgs.map(i => i.src)")
-    assert len(thumbs) == 2 * len(SCENES)  # a quicklook and a mask per transfer
-    assert sum("/quicklook.png" in src for src in thumbs) == len(SCENES)
+    assert len(thumbs) == 2 * len(SHOWN)  # a quicklook and a mask per transfer
+    assert sum("/quicklook.png" in src for src in thumbs) == len(SHOWN)
     assert _no_page_overflow(page)
     page.screenshot(path=str(artifacts_dir / "dashboard-transfers.png"), full_page=True)
     started = time.perf_counter()
@@ -237,11 +238,11 @@ def test_transfers_page_lists_sorts_filters_and_updates(served, browser, artifac
         "[...document.querySelectorAll('#transfers tbody tr')]"
         ".every(r => r.cells[1].textContent === 'fire')"
     )
-    assert page.locator("#transfers tbody tr").count() == 2
+    assert page.locator("#transfers tbody tr").count() == 3  # fire-1, fire-2, fire-geo
     page.select_option("#filter-task", "")
     page.select_option("#filter-codec", "jpeg2000")
     page.wait_for_function(
-        f"document.querySelectorAll('#transfers tbody tr').length === {len(SCENES)}"
+        f"document.querySelectorAll('#transfers tbody tr').length === {len(SHOWN)}"
     )
     page.select_option("#filter-codec", "")
 

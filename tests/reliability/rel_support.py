@@ -320,15 +320,20 @@ def post_fire(client: Any, seed: int, **fields: str) -> Any:
 
 
 class TreeRss:
-    """Peak resident memory of some processes and every descendant (decode workers, tile
-    workers), sampled from ``/proc`` every ``every_s`` in a thread.
+    """Peak memory of some processes and every descendant (decode workers, tile workers),
+    sampled from ``/proc`` every ``every_s`` in a thread, two ways:
 
-    The sum counts pages a child shares with its parent twice, so it is an upper bound.
+    - ``peak_mib``: the sum of resident sets, which counts a page shared by several processes
+      (the forkserver's torch in every decode process it forks) once per process: an upper
+      bound;
+    - ``peak_pss_mib``: the sum of proportional set sizes (``smaps_rollup``), each shared page
+      split between its sharers: the memory the tree really takes.
     """
 
     def __init__(self, pids: list[int], every_s: float = 0.05) -> None:
         self.roots, self.every_s = set(pids), every_s
         self.peak_bytes, self.samples, self.most_processes = 0, 0, 0
+        self.peak_pss_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._page = os.sysconf("SC_PAGE_SIZE")
@@ -336,6 +341,10 @@ class TreeRss:
     @property
     def peak_mib(self) -> float:
         return self.peak_bytes / 1024**2
+
+    @property
+    def peak_pss_mib(self) -> float:
+        return self.peak_pss_bytes / 1024**2
 
     def _tree(self) -> set[int]:
         parents: dict[int, int] = {}
@@ -359,10 +368,21 @@ class TreeRss:
         except (OSError, IndexError, ValueError):
             return 0  # the process ended between listing and reading
 
+    @staticmethod
+    def _proportional(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
+            pass
+        return 0  # the process ended between listing and reading
+
     def _run(self) -> None:
         while not self._stop.is_set():
             tree = self._tree()
             self.peak_bytes = max(self.peak_bytes, sum(self._resident(p) for p in tree))
+            self.peak_pss_bytes = max(self.peak_pss_bytes, sum(self._proportional(p) for p in tree))
             self.most_processes = max(self.most_processes, len(tree))
             self.samples += 1
             self._stop.wait(self.every_s)

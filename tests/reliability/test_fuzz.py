@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -81,6 +82,24 @@ def test_atheris_bounded_run_finds_no_crash(
     )
 
 
+def _slow_container() -> bytes:
+    """A 512 x 512 cloud scene from the shipped learned codec: its entropy decoding takes a
+    second or so even in a warm decode worker, far past a 0.05 s limit (a 32x32 JPEG 2000
+    patch decodes within it once the worker is warm)."""
+    from satellite_node.codec_choice import open_checkpoints
+    from shared.codecs.base import RateTarget
+    from shared.compression import compress_raster
+    from workbench.datasets.generate import generate_scene
+
+    scene = generate_scene("cloud", 5)
+    raster = np.tile(scene.image, (1, 2, 2))
+    compressed = compress_raster(
+        raster, codec="cheng2020-gmm", target=RateTarget(quality=6), scale=16383.0,
+        bit_depth=14, checkpoints=open_checkpoints(None).for_task("cloud"),
+    )  # fmt: skip
+    return bytes(compressed.container)
+
+
 def test_a_decode_over_its_time_limit_fails_one_transfer_and_counts(tmp_path: Path) -> None:
     import hashlib
     import json
@@ -90,7 +109,7 @@ def test_a_decode_over_its_time_limit_fails_one_transfer_and_counts(tmp_path: Pa
     app = ground_app(tmp_path / "ground", decode_timeout_s=0.05)
     with TestClient(app) as client:
         ground = SignedClient(client)
-        data = fire_container(3)
+        data = _slow_container()
         headers = {"Content-Type": "application/json"}
         assert (
             ground.request(

@@ -31,8 +31,10 @@ pytestmark = pytest.mark.integration
 LINK_DOWN = {"rate_bps": 5e6, "windows": [{"start_s": 1e6, "end_s": 1e6 + 1}]}
 
 
-#: Both services and their workers together, at their peak (measured 2.6 GiB for 50 uploads:
-#: docs/guarantees.md row 6). Shared pages are counted once per process: an upper bound.
+#: Both services and their workers together, at their peak, in proportional set size (what the
+#: tree takes, shared pages split between their sharers; docs/guarantees.md row 6). The
+#: resident-set sum is printed beside it: it counts the forkserver's torch once per decode
+#: process, and the long-lived decode workers made it an overstatement by a gigabyte.
 SERVICES_PEAK_MIB = 3584
 
 
@@ -95,8 +97,9 @@ def _report(name: str, prober: Prober, rss: TreeRss, extra: str) -> dict[str, fl
     figures = {q: percentile_ms(prober.samples, q) for q in (50, 99)}
     print(
         f"\n{name}: {extra}; status endpoints p50 {figures[50]:.1f} ms, p99 {figures[99]:.1f} ms "
-        f"over {len(prober.samples)} probes ({prober.failures} failed); peak RSS of both "
-        f"services and their workers {rss.peak_mib:.0f} MiB (up to {rss.most_processes} "
+        f"over {len(prober.samples)} probes ({prober.failures} failed); peak memory of both "
+        f"services and their workers {rss.peak_pss_mib:.0f} MiB proportional, "
+        f"{rss.peak_mib:.0f} MiB resident (up to {rss.most_processes} "
         f"processes, {rss.samples} samples)"
     )
     return figures
@@ -125,7 +128,7 @@ def test_fifty_concurrent_uploads_all_delivered_and_status_stays_fast(tmp_path: 
     assert codes == [202] * 50
     assert prober.failures == 0  # latency is printed above, never asserted
     assert rss.samples > 10 and rss.most_processes >= 3  # the decode workers were seen
-    assert rss.peak_mib < SERVICES_PEAK_MIB
+    assert rss.peak_pss_mib < SERVICES_PEAK_MIB
     print(f"30 concurrent first views of transfer pages: {sorted(views.items())}")
     assert set(views) <= {200, 503} and views.get(200, 0) >= 2  # busy is 503, never a crash
 
@@ -169,7 +172,7 @@ def test_a_backlog_of_a_thousand_scenes_keeps_status_fast(tmp_path: Path) -> Non
     _report("1,000 queued scenes", prober, rss, f"{codes.count(202)} accepted, {rate:.1f}/s")
     assert codes == [202] * 1000
     assert prober.failures == 0  # latency is printed above, never asserted
-    assert rss.peak_mib < SERVICES_PEAK_MIB
+    assert rss.peak_pss_mib < SERVICES_PEAK_MIB
 
 
 #: The ground (and its decode workers) while it processes the largest accepted scene, a
