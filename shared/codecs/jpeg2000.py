@@ -53,6 +53,25 @@ MAX_TILES = 1024  # OpenJPEG allocates per-tile state from SIZ alone; our encode
 NO_MODEL = ModelRef(0, b"")
 
 
+def classical_result(
+    payload: bytes,
+    reconstruction: NDArray[Any],
+    spec: RasterSpec,
+    samples: NDArray[Any],
+    target: RateTarget,
+    library: str,
+) -> EncodedPayload:
+    """A classical codec's encoding, its lossless promise checked: the reconstruction's
+    samples must equal the input's bit for bit.
+
+    Raises:
+        CodecError: ``library`` broke a lossless round trip (a bug to report).
+    """
+    if target.lossless and not np.array_equal(quantise(reconstruction, spec), samples):
+        raise CodecError(f"{library}'s lossless round trip was not bit-exact; report this bug")
+    return EncodedPayload(payload, NO_MODEL, reconstruction, None, target.lossless)
+
+
 def quantise(raster: NDArray[Any], spec: RasterSpec) -> NDArray[Any]:
     """The unsigned integer samples that go into the codestream, at ``spec.bit_depth`` bits.
 
@@ -209,9 +228,7 @@ class Jpeg2000Codec(Codec):
         else:
             payload = self._codestream(samples, spec, target)
         reconstruction = self.decode(payload, spec, NO_MODEL)
-        if target.lossless and not np.array_equal(quantise(reconstruction, spec), samples):
-            raise CodecError("OpenJPEG's lossless round trip was not bit-exact; report this bug")
-        return EncodedPayload(payload, NO_MODEL, reconstruction, None, target.lossless)
+        return classical_result(payload, reconstruction, spec, samples, target, "OpenJPEG")
 
     def decode(
         self, payload: bytes, spec: RasterSpec, model: ModelRef, limits: DecodeLimits | None = None

@@ -32,7 +32,7 @@ from shared.codecs.base import (
     RateTarget,
     check_raster,
 )
-from shared.codecs.jpeg2000 import NO_MODEL, dequantise, quantise
+from shared.codecs.jpeg2000 import NO_MODEL, classical_result, dequantise, quantise
 from shared.codecs.jxl_header import declared_size
 from shared.codecs.registry import register_codec
 from shared.errors import CodecError, ConfigurationError, RateTargetError, ResourceLimitError
@@ -146,9 +146,7 @@ class JpegXlCodec(Codec):
         except RuntimeError as exc:  # imagecodecs' JpegxlError
             raise CodecError(f"libjxl could not encode: {exc}") from exc
         reconstruction = self.decode(payload, spec, NO_MODEL)
-        if target.lossless and not np.array_equal(quantise(reconstruction, spec), samples):
-            raise CodecError("libjxl's lossless round trip was not bit-exact; report this bug")
-        return EncodedPayload(payload, NO_MODEL, reconstruction, None, target.lossless)
+        return classical_result(payload, reconstruction, spec, samples, target, "libjxl")
 
     def decode(
         self, payload: bytes, spec: RasterSpec, model: ModelRef, limits: DecodeLimits | None = None

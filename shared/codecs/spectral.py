@@ -36,7 +36,14 @@ from shared.codecs.base import (
     RateTarget,
     check_raster,
 )
-from shared.codecs.jpeg2000 import MAX_BANDS, NO_MODEL, Jpeg2000Codec, dequantise, quantise
+from shared.codecs.jpeg2000 import (
+    MAX_BANDS,
+    NO_MODEL,
+    Jpeg2000Codec,
+    classical_result,
+    dequantise,
+    quantise,
+)
 from shared.codecs.registry import register_codec
 from shared.errors import CodecError, ConfigurationError, RateTargetError
 from shared.varint import decode_uvarint, encode_uvarint
@@ -196,9 +203,9 @@ class SpectralJpeg2000Codec(Codec):
         samples = quantise(raster, spec)
         tries = [self._try(samples, spec, target, most) for most in {levels_for(spec.bands), 0}]
         payload, reconstruction = min(tries, key=lambda t: _cost(t, raster, target))
-        if target.lossless and not np.array_equal(reconstruction, raster):
-            raise CodecError("the spectral transform's lossless round trip was not exact: a bug")
-        return EncodedPayload(payload, NO_MODEL, reconstruction, None, target.lossless)
+        return classical_result(
+            payload, reconstruction, spec, samples, target, "the spectral transform"
+        )
 
     def _try(
         self, samples: NDArray[Any], spec: RasterSpec, target: RateTarget, most: int
