@@ -52,8 +52,13 @@ def _atheris(harness: str, runs: int, codec: str | None, tmp_path: Path) -> str:
         env["EODL_FUZZ_CODEC"] = codec
     command = [sys.executable, str(FUZZ_DIR / harness), f"-runs={runs}", "-max_total_time=20"]
     command += ["-seed=1", f"-artifact_prefix={tmp_path}/"]
+    # Through a shell that forks it: a process exec'd straight from this one starts with this
+    # process's peak RSS as its own (Linux carries the forked copy's high-water mark into
+    # ru_maxrss), and libFuzzer's -rss_limit_mb reads ru_maxrss; late in the suite pytest holds
+    # over 2 GB, and a harness at 0.8 GiB "ran out of memory" at its first input.
+    shell = ["/bin/sh", "-c", '"$@"; exit $?', "sh"]
     done = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+        shell + command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     output = done.stdout + done.stderr
     crashes = list(tmp_path.glob("crash-*")) + list(tmp_path.glob("timeout-*"))
