@@ -123,6 +123,7 @@ def _check_products(
     spots = httpx.get(ground_url + view["files"]["detections.geojson"]).json()["features"]
     assert spots and len(spots) == view["detections"]
     _check_points_on_fire(spots, mask)
+    print(f"\n{source.name}: {len(spots)} hotspots, each on a fire pixel of mask.tif")
 
 
 def _check_points_on_fire(spots: list[dict[str, Any]], mask_path: Path) -> None:
