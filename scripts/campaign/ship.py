@@ -2,6 +2,7 @@
 
 Usage:
     python scripts/campaign/ship.py TASK SOURCE --heldout DIR [--real ROOT] [--limit 32]
+    python scripts/campaign/ship.py TASK --measure-only --heldout DIR [--real ROOT]
 
 1. Rounds SOURCE's floating-point weights (the trainer's float32 output) to float16, rebuilds
    the entropy models' CDF tables from the rounded weights (so tables and weights agree), and
@@ -14,6 +15,9 @@ Usage:
    the satellite's codec choice read them) and the whole comparison to
    ``docs/results/campaign/TASK.json`` (the format of ``eodl evaluate codec --json``, plus
    ``bpp_targets``: how close ``--bpp`` targets between the qualities land, scene by scene).
+
+``--measure-only`` does step 2 alone, on the checkpoint already shipped (after a change to the
+measurement or to rate control, not to the weights).
 """
 
 from __future__ import annotations
@@ -96,13 +100,19 @@ def main() -> None:
     """Parse the arguments, ship, measure and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", choices=("fire", "cloud", "building"))
-    parser.add_argument("source", type=Path)
+    parser.add_argument("source", type=Path, nargs="?")
+    parser.add_argument("--measure-only", action="store_true")
     parser.add_argument("--heldout", type=Path, required=True)
     parser.add_argument("--real", type=Path)
     parser.add_argument("--limit", type=int, default=32)
     args = parser.parse_args()
+    if (args.source is None) != args.measure_only:
+        parser.error("give SOURCE to ship, or --measure-only to measure what is shipped")
     command = "python scripts/campaign/ship.py " + shlex.join(sys.argv[1:])
-    dest = ship(args.task, args.source, command)
+    if args.measure_only:
+        dest = shipped_codec_root(args.task) / NAME
+    else:
+        dest = ship(args.task, args.source, command)
     results = measure(args.task, dest, args.heldout, args.real, args.limit)
     out = REPO / "docs" / "results" / "campaign" / f"{args.task}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -98,6 +98,17 @@ def train_segmenter_cmd(
         float, typer.Option("--pos-weight", help="BCE weight of positives")
     ] = 1.0,
     half: Annotated[bool, typer.Option("--half", help="store weights as float16")] = False,
+    decoded_with: Annotated[
+        Path | None,
+        typer.Option(
+            "--decoded-with",
+            help="a variable-rate cheng2020-gmm checkpoint: a share of the training and "
+            "validation scenes come back as it decodes them, at random rate levels",
+        ),
+    ] = None,
+    decoded_fraction: Annotated[
+        float, typer.Option("--decoded-fraction", help="the share of decoded scenes, 0..1")
+    ] = 0.5,
     max_minutes: MaxMinutes = None,
     max_steps: MaxSteps = None,
     crop: Crop = None,
@@ -130,6 +141,8 @@ def train_segmenter_cmd(
         device=device,
         resume=resume,
         half=half,
+        decoded_with=decoded_with,
+        decoded_fraction=decoded_fraction,
         command=recorded_command(ctx),
     )
     manifest = train_segmenter(config)

@@ -69,7 +69,8 @@ def compare(
     reference: str | None = REFERENCE,
 ) -> Comparison:
     """Measure ``codec`` at each target on the scenes, then ``reference`` at the payload rates
-    it reached (and above, :func:`reference_rates`), and the deltas between them."""
+    it reached (and above, :func:`reference_rates`; below, until its PSNR reaches the codec's
+    lowest, :func:`_extend_down`), and the deltas between them."""
     points = [p for p in (_reach(codec, task, scenes, t, checkpoints) for t in targets) if p]
     if not points:
         raise RateTargetError(f"{codec} reached none of its rate targets on the {scene_set} set")
@@ -78,7 +79,31 @@ def compare(
     rates = reference_rates([p["payload_bpp"] for p in points])
     matched = [RateTarget(bpp=rate) for rate in rates]
     theirs = [p for p in (_reach(reference, task, scenes, t, None) for t in matched) if p]
+    theirs = _extend_down(reference, task, scenes, theirs, min(p["psnr_db"] for p in points))
     return Comparison(scene_set, points, theirs, bd_figures(points, theirs))
+
+
+def _extend_down(
+    reference: str,
+    task: str,
+    scenes: Scenes,
+    theirs: list[dict[str, Any]],
+    floor_db: float,
+    steps: int = 3,
+) -> list[dict[str, Any]]:
+    """Halve the reference's lowest rate until its PSNR falls to the codec's lowest
+    (``floor_db``), at most ``steps`` times: where the reference is ahead at the codec's lowest
+    rate, its curve would otherwise start above the codec's and the overlap the BD figures
+    integrate over would be cut short at the bottom. Stops at a rate it cannot reach."""
+    out = sorted(theirs, key=lambda p: p["payload_bpp"])
+    for _ in range(steps):
+        if not out or out[0]["psnr_db"] <= floor_db:
+            break
+        lower = _reach(reference, task, scenes, RateTarget(bpp=out[0]["payload_bpp"] / 2), None)
+        if lower is None or lower["payload_bpp"] >= out[0]["payload_bpp"]:
+            break
+        out.insert(0, lower)
+    return out
 
 
 def reference_rates(payload_bpps: list[float], spacing: float = 1.05) -> list[float]:

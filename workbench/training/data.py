@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from shared.errors import ConfigurationError, DatasetError
+
+if TYPE_CHECKING:
+    from workbench.training.decoded import DecodedShare
 
 TRAIN_FRACTIONS = (0.85, 0.15, 0.0)
 
@@ -76,12 +80,15 @@ def load_splits(
     task: str,
     fractions: tuple[float, float, float] = TRAIN_FRACTIONS,
     crop: int | None = None,
+    decoded: DecodedShare | None = None,
 ) -> Splits:
     """Train and validation splits of a folder of ``task`` scenes.
 
     Args:
         crop: train on random ``crop`` x ``crop`` windows (a multiple of 64 for codecs, of 32
             for segmenters); validation always sees whole scenes.
+        decoded: a share of both splits comes back decoded by a learned codec
+            (:mod:`workbench.training.decoded`; whole scenes are decoded, then cropped).
 
     Raises:
         DatasetError: wrong task, or a split without scenes (generate more with ``--count``).
@@ -100,7 +107,15 @@ def load_splits(
     if crop is not None and (crop < 32 or crop % 32):
         raise ConfigurationError(f"--crop must be a multiple of 32 (64 for codecs), got {crop}")
     bands, scale = train.profile.bands, train.profile.global_max
-    return Splits(RandomCrop(train, crop) if crop else train, val, bands=bands, scale=scale)
+    train_set: torch.utils.data.Dataset = train
+    val_set: torch.utils.data.Dataset = val
+    if decoded is not None:
+        from workbench.training.decoded import DecodedScenes
+
+        train_set = DecodedScenes(train, decoded, fixed=False)
+        val_set = DecodedScenes(val, decoded, fixed=True)
+    train_set = RandomCrop(train_set, crop) if crop else train_set
+    return Splits(train_set, val_set, bands=bands, scale=scale)
 
 
 def mask_batch(mask: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ from shared.models.segmentation import (
 from shared.models.weights import checkpoint_paths, read_manifest
 from workbench.training.data import describe_data, load_splits, mask_batch
 from workbench.training.ddp import DistContext, init_distributed, unwrap
+from workbench.training.decoded import DecodedShare
 from workbench.training.loops import (
     Budget,
     EarlyStopping,
@@ -60,6 +61,8 @@ class SegmenterTrainConfig:
     device: str | None = None
     resume: bool = False
     half: bool = False
+    decoded_with: Path | None = None
+    decoded_fraction: float = 0.5
     command: str = ""
     progress: bool = True
 
@@ -139,6 +142,7 @@ def _manifest_fields(
             "train_loss_per_epoch": [round(v, 6) for v in losses],
         },
         "loss": "bce-with-logits",
+        "decoded_share": _describe_share(config),
     }
 
 
@@ -187,9 +191,25 @@ def _save_state(
     save_state(state_path(config.out), state)
 
 
+def _decoded_share(config: SegmenterTrainConfig) -> DecodedShare | None:
+    """The learned codec a share of the scenes is decoded by (``--decoded-with``), if any."""
+    if config.decoded_with is None:
+        return None
+    from shared.sensors.profiles import get_profile
+
+    scale = float(get_profile(config.task).global_max)
+    return DecodedShare(Path(config.decoded_with), config.decoded_fraction, scale)
+
+
+def _describe_share(config: SegmenterTrainConfig) -> dict[str, Any] | None:
+    share = _decoded_share(config)
+    return None if share is None else share.describe()
+
+
 def _train(config: SegmenterTrainConfig, ctx: DistContext) -> dict[str, Any]:
     seed_everything(config.seed)
-    splits = load_splits(config.data, config.task, crop=config.crop)
+    decoded = _decoded_share(config)
+    splits = load_splits(config.data, config.task, crop=config.crop, decoded=decoded)
     arch = UnetConfig(config.encoder, splits.bands, config.encoder_depth, config.decoder_channels)
     net = build_unet(arch).to(ctx.device)
     model = ctx.wrap(net)

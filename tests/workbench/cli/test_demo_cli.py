@@ -57,6 +57,9 @@ def test_demo_delivers_every_scene_of_every_task_and_stops(tmp_path: Path) -> No
         assert bpp == size * 8 / (h * w)
         assert f1 is not None and 0.0 <= f1 <= 1.0  # the shipped segmenters ran
     assert "per task and codec" in run.stdout
+    summary = run.stdout.split("per task and codec")[1]
+    for task in ("fire", "cloud", "building"):  # the clean reference beside the codecs
+        assert re.search(rf"{task}\s+uncompressed\s+n=1", summary), summary
     for url in re.findall(r"http://127\.0\.0\.1:\d+", run.stdout.splitlines()[0]):
         with pytest.raises(httpx.ConnectError):  # --exit stopped both services
             httpx.get(f"{url}/healthz", timeout=2.0)
@@ -94,6 +97,25 @@ def test_report_table_lists_each_transfer_and_the_summary_means() -> None:
     assert [(s["task"], s["codec"]) for s in summary] == [("fire", "jpeg2000")]
     assert summary[0]["bpp"] == 3.0 and summary[0]["f1_positive"] == 0.5
     assert "n=2" in format_table(summary)
+
+
+def test_the_clean_reference_is_the_shipped_unet_on_the_demos_own_scenes() -> None:
+    from shared.metrics.segmentation import f1_positive
+    from shared.models.segmentation import load_segmenter
+    from shared.sensors.profiles import get_profile
+    from workbench.datasets.dataset import normalise
+    from workbench.datasets.generate import generate_scenes
+    from workbench.demo.reference import clean_rows
+
+    rows = clean_rows(2, seed=2026)
+    assert [(r["task"], r["codec"]) for r in rows] == [
+        (task, "uncompressed") for task in ("fire", "cloud", "building") for _ in range(2)
+    ]
+    scene = list(generate_scenes("building", 2, 2026))[1]
+    segmenter = load_segmenter("building")
+    assert segmenter is not None
+    mask = segmenter.predict(normalise(scene.image, get_profile("building")))
+    assert rows[-1]["f1_positive"] == f1_positive(scene.mask, mask)
 
 
 def test_a_rerun_starts_afresh_and_a_foreign_folder_is_refused(tmp_path: Path) -> None:

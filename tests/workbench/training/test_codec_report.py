@@ -87,6 +87,20 @@ def test_real_samples_are_a_scene_set_of_their_own(sample_data: Path) -> None:
     assert point.points[0]["scenes"] == 5 and point.reference == []
 
 
+def test_the_reference_reaches_down_to_the_codecs_lowest_psnr(fire_dir: Path) -> None:
+    from workbench.training.codec_report import _extend_down
+
+    scenes = heldout(fire_dir, 2)
+    (start,) = compare("jpeg2000", "fire", "held-out", scenes, [RateTarget(bpp=3.0)]).points
+    assert _extend_down("jpeg2000", "fire", scenes, [start], start["psnr_db"]) == [start]
+    extended = _extend_down("jpeg2000", "fire", scenes, [start], floor_db=0.0)
+    rates = [p["payload_bpp"] for p in extended]
+    psnrs = [p["psnr_db"] for p in extended]
+    assert len(extended) > 1 and extended[-1] == start
+    assert rates == sorted(rates) and psnrs == sorted(psnrs)  # each halving costs PSNR
+    assert len(extended) <= 4  # three halvings at most, fewer where markers fill the budget
+
+
 def test_a_held_out_folder_is_read_whole(fire_dir: Path) -> None:
     assert len(list(heldout(fire_dir, None)())) == 24
 

@@ -11,6 +11,7 @@ import torch
 
 from shared.errors import DatasetError
 from shared.models.segmentation import load_segmenter_checkpoint
+from workbench.training.decoded import DecodedScenes, DecodedShare, decode_at
 from workbench.training.loops import state_path
 from workbench.training.segmenter import SegmenterTrainConfig, train_segmenter
 from workbench.training.thresholds import ProbabilityHistogram
@@ -86,3 +87,64 @@ def test_threshold_sweep_matches_direct_f1() -> None:
     assert choice.f1_positive == pytest.approx(f1_positive(truth, pred), abs=1e-9)
     assert choice.f1_macro == pytest.approx(f1_macro(truth, pred), abs=1e-9)
     assert choice.f1_positive >= max(histogram.scores(t)[0] for t in (0.1, 0.5, 0.9))
+
+
+FIRE_CODEC = (
+    Path(__file__).resolve().parents[3] / "shared/assets/checkpoints/codec/fire/cheng2020-gmm"
+)
+
+
+def _share(fraction: float) -> DecodedShare:
+    return DecodedShare(FIRE_CODEC, fraction, 16383.0)
+
+
+def test_decoded_items_are_what_the_ground_gets_from_a_real_bitstream(fire_dir: Path) -> None:
+    from shared.codecs.base import RasterSpec, RateTarget
+    from shared.codecs.learned.checkpoint import CheckpointStore
+    from shared.codecs.registry import get_codec
+    from workbench.datasets.dataset import SceneDataset
+
+    source = SceneDataset(fire_dir, "val", augment=False)
+    clean = DecodedScenes(source, _share(0.0), fixed=True)
+    decoded = DecodedScenes(source, _share(1.0), fixed=True)
+    x, mask = clean[0]
+    assert torch.equal(x, source[0][0]) and torch.equal(mask, source[0][1])
+    x_hat, _ = decoded[0]
+    assert torch.equal(x_hat, decoded[0][0])  # validation: the same item every epoch
+    assert torch.equal(torch.round(x_hat * 16383) / 16383, x_hat)  # on the sensor's grid
+    store = CheckpointStore(FIRE_CODEC.parents[2]).for_task("fire")
+    codec = get_codec("cheng2020-gmm", checkpoints=store)
+    raster = np.rint(x.numpy() * 16383).astype(np.uint16)
+    spec = RasterSpec(1, 32, 32, "uint16", 14, 16383.0)
+    top_level = decode_at(decoded.model, x, 0.0, 16383.0)  # level 0: quality 6
+    top = codec.encode(raster, spec, RateTarget(quality=6)).reconstruction
+    ground_top = torch.from_numpy(top.astype(np.float32) / 16383)
+    assert (ground_top - top_level).abs().max() <= 2 / 16383  # the inference pass = decoding
+    assert float(((top_level - x) ** 2).mean()) < float(((x - x.mean()) ** 2).mean())
+
+
+def test_a_share_of_the_training_scenes_comes_back_decoded(fire_dir: Path) -> None:
+    from workbench.datasets.dataset import SceneDataset
+
+    source = SceneDataset(fire_dir, "val", augment=False)
+    half = DecodedScenes(source, _share(0.5), fixed=True)
+    changed = [not torch.equal(half[i][0], source[i][0]) for i in range(len(source))]
+    assert 0 < sum(changed) < len(changed)
+
+
+def test_decoding_needs_a_variable_rate_checkpoint_and_records_it(
+    fire_dir: Path, fire_codec: tuple[Path, dict], tmp_path: Path
+) -> None:
+    from shared.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="variable-rate"):
+        train_segmenter(_config(fire_dir, tmp_path / "x", decoded_with=fire_codec[0]))
+    with pytest.raises(ConfigurationError, match=r"\[0, 1\]"):
+        train_segmenter(
+            _config(fire_dir, tmp_path / "y", decoded_with=FIRE_CODEC, decoded_fraction=2.0)
+        )
+    manifest = train_segmenter(
+        _config(fire_dir, tmp_path / "z", epochs=1, max_steps=1, decoded_with=FIRE_CODEC)
+    )
+    share = manifest["decoded_share"]
+    assert share["fraction"] == 0.5 and len(share["sha256"]) == 64
