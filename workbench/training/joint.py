@@ -59,6 +59,8 @@ class JointTrainConfig:
     max_minutes: float | None = None
     max_steps: int | None = None
     eval_limit: int | None = None
+    quality: int | None = None
+    crop: int | None = None
     seed: int = 0
     device: str | None = None
     command: str = ""
@@ -78,14 +80,17 @@ def joint_terms(
     mask: torch.Tensor,
     lmbda: float,
     gamma: float,
+    level: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """(loss, figures, segmenter probabilities) of a batch through codec then segmenter.
+
+    ``level``: the rate level a variable-rate codec runs at (None: a fixed-rate codec).
 
     Shape:
         x: (B, C, H, W) in [0, 1]; mask: (B, H, W) 0/1; probabilities (B, H, W).
     """
     height, width = x.shape[-2:]
-    rd, x_hat = codec_step(codec, x, lmbda)
+    rd, x_hat = codec_step(codec, x, lmbda, level)
     logits = unet(pad_to_multiple(x_hat.clamp(0, 1)))[:, 0, :height, :width]
     bce = nn.functional.binary_cross_entropy_with_logits(logits, mask.float())
     loss = rd.loss + gamma * bce
@@ -114,7 +119,7 @@ def measure_pair(
             manifest.architecture,
             config.task,
             config.data,
-            RateTarget(quality=manifest.quality),
+            RateTarget(quality=config.quality or manifest.quality),
             checkpoints=store,
             limit=config.eval_limit,
             split="val",
@@ -139,7 +144,30 @@ def _load_pair(config: JointTrainConfig, ctx: DistContext) -> tuple[nn.Module, A
             f"segmenter {config.segmenter} is for {segmenter.task!r}, "
             f"not {config.task!r}; pass a {config.task} segmenter"
         )
+    _check_quality(config, codec_manifest)
     return codec_net.to(ctx.device).train(), codec_manifest, segmenter.model.train(), segmenter
+
+
+def _check_quality(config: JointTrainConfig, manifest: Any) -> None:
+    """A variable-rate codec needs the quality it is trained at; a fixed-rate one has its own."""
+    if manifest.rate_lmbdas and config.quality is None:
+        raise ConfigurationError(
+            f"{config.codec} is a variable-rate codec: pass --quality 1..6 (the rate level "
+            "joint training runs at, 6 the highest rate)"
+        )
+    if not manifest.rate_lmbdas and config.quality not in (None, manifest.quality):
+        raise ConfigurationError(
+            f"{config.codec} is a fixed-rate codec of quality {manifest.quality}; drop --quality"
+        )
+
+
+def training_level(config: JointTrainConfig, manifest: Any) -> float | None:
+    """The continuous rate level of ``config.quality`` for a variable-rate codec, else None."""
+    from shared.codecs.learned.rate_gain import LEVEL_STEPS, level_code
+
+    if not manifest.rate_lmbdas or config.quality is None:
+        return None
+    return level_code(config.quality, len(manifest.rate_lmbdas)) / LEVEL_STEPS
 
 
 def _epoch(
@@ -151,6 +179,7 @@ def _epoch(
     ctx: DistContext,
     budget: Budget,
     desc: str,
+    level: float | None = None,
 ) -> bool:
     codec, unet = models
     main_opt, aux_opt, seg_opt = optimisers
@@ -164,6 +193,7 @@ def _epoch(
             mask_batch(mask).to(ctx.device),
             config.lmbda,
             config.gamma,
+            level,
         )
         main_opt.zero_grad(set_to_none=True)
         seg_opt.zero_grad(set_to_none=True)
@@ -186,7 +216,11 @@ def _epoch(
 
 
 def _validate(
-    models: tuple[nn.Module, nn.Module], loader: Any, config: JointTrainConfig, ctx: DistContext
+    models: tuple[nn.Module, nn.Module],
+    loader: Any,
+    config: JointTrainConfig,
+    ctx: DistContext,
+    level: float | None = None,
 ) -> tuple[float, ProbabilityHistogram]:
     codec, unet = models
     histogram, sums = ProbabilityHistogram(), torch.zeros(2, dtype=torch.float64)
@@ -195,7 +229,7 @@ def _validate(
         for x, mask in loader:
             m = mask_batch(mask)
             _, figures, probs = joint_terms(
-                codec, unet, x.to(ctx.device), m.to(ctx.device), config.lmbda, config.gamma
+                codec, unet, x.to(ctx.device), m.to(ctx.device), config.lmbda, config.gamma, level
             )
             histogram.add(probs, m)
             sums += torch.tensor([figures["loss"] * x.shape[0], x.shape[0]], dtype=torch.float64)
@@ -217,8 +251,9 @@ def _train(config: JointTrainConfig, ctx: DistContext) -> dict[str, Any]:
     seed_everything(config.seed)
     out = Path(config.out)
     before = measure_pair(config.codec, config.segmenter, config) if ctx.is_main else {}
-    splits = load_splits(config.data, config.task)
+    splits = load_splits(config.data, config.task, crop=config.crop)
     codec_net, codec_manifest, unet_net, segmenter = _load_pair(config, ctx)
+    level = training_level(config, codec_manifest)
     aux_names = aux_parameter_names(codec_net)
     aux_params = [p for n, p in codec_net.named_parameters() if n in set(aux_names)]
     models = (ctx.wrap(codec_net, ignore=aux_names), ctx.wrap(unet_net))
@@ -242,8 +277,9 @@ def _train(config: JointTrainConfig, ctx: DistContext) -> dict[str, Any]:
             ctx,
             budget,
             desc,
+            level,
         )
-        val_loss, histogram = _validate(models, val_loader, config, ctx)
+        val_loss, histogram = _validate(models, val_loader, config, ctx, level)
         choice = histogram.best()
         if stopper.update(-val_loss):
             best = (
@@ -292,6 +328,8 @@ def _write_outputs(
         "seed": config.seed,
         "command": config.command,
     }
+    if codec_manifest.rate_lmbdas:
+        fields["rate_lmbdas"] = list(codec_manifest.rate_lmbdas)
     save_checkpoint(codec_net.cpu().eval(), out / "codec", fields)
     seg_fields = {
         k: v

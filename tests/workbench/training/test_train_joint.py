@@ -67,3 +67,41 @@ def test_paper_scenarios_and_unknown_names() -> None:
     assert scenario_weights("low-quality") == (10.0, 1e-2)
     with pytest.raises(ConfigurationError, match="high-quality, low-quality"):
         scenario_weights("medium")
+
+
+FIRE_CODEC = (
+    Path(__file__).resolve().parents[3] / "shared/assets/checkpoints/codec/fire/cheng2020-gmm"
+)
+
+
+def test_a_variable_rate_codec_trains_jointly_at_one_level_only(
+    fire_dir: Path, fire_segmenter: Path, tmp_path: Path
+) -> None:
+    from shared.codecs.learned.checkpoint import load_checkpoint
+
+    config = JointTrainConfig(
+        task="fire",
+        data=fire_dir,
+        codec=FIRE_CODEC,
+        segmenter=fire_segmenter,
+        out=tmp_path / "joint",
+        lmbda=10.0,
+        gamma=0.0,  # the gamma-0 control of Table 2
+        scenario="low-quality",
+        epochs=1,
+        max_steps=2,
+        eval_limit=3,
+        quality=1,
+        device="cpu",
+        command="test",
+    )
+    report = train_joint(config)
+    before, _ = load_checkpoint(FIRE_CODEC)
+    after, manifest = load_checkpoint(tmp_path / "joint" / "codec")
+    assert manifest.rate_lmbdas and len(manifest.rate_lmbdas) == 8
+    gains_before, gains_after = before.rate_gains.log_gain, after.rate_gains.log_gain
+    assert not torch.equal(gains_before[7], gains_after[7])  # quality 1: the last level trained
+    assert torch.equal(gains_before[:6], gains_after[:6])  # levels no step touched
+    assert report["before"]["bpp"] > 0 and report["after"]["scenes"] == 3
+    with pytest.raises(ConfigurationError, match="--quality 1..6"):
+        train_joint(JointTrainConfig(**{**config.__dict__, "quality": None}))
