@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shared.errors import ConfigurationError
+from workbench.experiments.report import mark_mode
 from workbench.experiments.runner import timed
 from workbench.experiments.settings import RunSettings
 
@@ -48,4 +49,4 @@ def run_experiment(name: str, out: Path, tasks: tuple[str, ...], settings: RunSe
     out.mkdir(parents=True, exist_ok=True)
     with timed(out, name, tasks):
         run(out, tasks, settings)
-    return section(out)
+    return mark_mode(section(out), settings.mode)

@@ -109,6 +109,31 @@ def write_section(out: Path, name: str, body: str) -> Path:
     return path
 
 
+#: What each mode's results are, as every section of the mode says under its heading.
+MODE_BANNERS: dict[str, str] = {
+    "quick": (
+        "> **Quick mode**: tiny data, tiny models, a few dozen training steps. This page tests "
+        "the pipeline; its figures are not results (see `docs/results/README.md`)."
+    ),
+    "standard": (
+        "> **Standard mode**: mid-size data, codecs and U-Nets trained for minutes on a CPU; "
+        "not the paper's scale (see `docs/results/README.md`)."
+    ),
+}
+
+
+def mark_mode(section: Path, mode: str) -> Path:
+    """Put the mode's banner under a section's heading (once; full mode has none)."""
+    banner = MODE_BANNERS.get(mode)
+    lines = Path(section).read_text().splitlines()
+    if banner is None or banner in lines:
+        return section
+    at = 1 if lines and lines[0].startswith("#") else 0
+    lines[at:at] = ["", banner] if at else [banner, ""]
+    Path(section).write_text("\n".join(lines).rstrip() + "\n")
+    return section
+
+
 def write_report(out: Path, mode: str, command: str) -> Path:
     """Join the sections present in ``out`` into ``report.md``, with mode, machine, times."""
     out = Path(out)

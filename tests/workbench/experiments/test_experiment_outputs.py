@@ -103,6 +103,8 @@ def check_outputs(out: Path, tasks: tuple[str, ...], settings: RunSettings) -> N
     assert "mode: **quick**" in report and "BD-rate" in report
     for name in EXPERIMENTS:
         assert f"`{name}`" in report, f"wall time of {name} missing"
+        section = (out / f"{name}.md").read_text().splitlines()
+        assert section[2].startswith("> **Quick mode**"), f"{name}.md does not say quick mode"
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +127,7 @@ def test_a_rerun_resumes_without_recomputing(fire_run: Path) -> None:
     for name in EXPERIMENTS:
         run_experiment(name, fire_run, ("fire",), TINY)
     assert {p.name: p.read_text() for p in fire_run.glob("*.csv")} == before
+    assert (fire_run / "roi.md").read_text().count("**Quick mode**") == 1  # said once
     assert [p.stat().st_mtime_ns for p in weights] == stamps
 
 
