@@ -37,17 +37,39 @@ def experiment_cmd(
     threads: Annotated[
         int | None, typer.Option("--threads", help="torch CPU threads (default: torch's)")
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="seed of the data split and the weights (default: by mode)"),
+    ] = None,
+    shipped_codec: Annotated[
+        bool,
+        typer.Option(
+            "--shipped-codec",
+            help="seg-vs-rate: the shipped variable-rate cheng2020-gmm at qualities 1..6, "
+            "not the codecs rd trains",
+        ),
+    ] = False,
+    every_rate: Annotated[
+        bool,
+        typer.Option("--every-rate", help="seg-vs-rate at every rate point, not a subset"),
+    ] = False,
 ) -> None:
     """Run one experiment of the paper (or all) and write CSV, PNG and markdown."""
     from shared.errors import ConfigurationError
     from workbench.experiments.catalog import expand_experiments, run_experiment
     from workbench.experiments.report import write_report
-    from workbench.experiments.settings import expand_tasks, get_settings, with_codecs
+    from workbench.experiments.settings import (
+        expand_tasks,
+        get_settings,
+        with_codecs,
+        with_options,
+    )
 
     names, tasks = expand_experiments(name), expand_tasks(task)
     settings = get_settings(quick, standard)
     if codecs is not None:
         settings = with_codecs(settings, tuple(c.strip() for c in codecs.split(",") if c.strip()))
+    settings = with_options(settings, seed, shipped_codec, every_rate)
     if threads is not None:
         if threads < 1:
             raise ConfigurationError(f"--threads must be at least 1, got {threads}")
@@ -61,6 +83,9 @@ def experiment_cmd(
     command += f" --{settings.mode}" if quick or standard else ""
     command += f" --out {out}" + (f" --codecs {codecs}" if codecs else "")
     command += f" --threads {threads}" if threads is not None else ""
+    command += f" --seed {seed}" if seed is not None else ""
+    command += " --shipped-codec" if shipped_codec else ""
+    command += " --every-rate" if every_rate else ""
     typer.echo(f"report: {write_report(out, settings.mode, command)}")
 
 

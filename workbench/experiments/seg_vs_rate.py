@@ -33,13 +33,16 @@ def table(out: Path) -> ResultsTable:
 
 def _rate_points(ws: Workspace, task: str, settings: RunSettings) -> list[tuple[str, str, Any]]:
     """(codec, label, (target, store-or-None)) per rate point: JPEG 2000 targets, then the
-    paper's codec at each trained rate point (the same checkpoints as ``rd``)."""
+    paper's codec at each trained rate point (the same checkpoints as ``rd``), or as shipped
+    (``settings.shipped_codec``)."""
     from workbench.training.evaluate import isolated_store
 
     points: list[tuple[str, str, Any]] = [
         ("jpeg2000", f"{b:g}bpp", (RateTarget(bpp=b), None))
         for b in settings.seg_subset(settings.jpeg2000_bpps[task])
     ]
+    if settings.shipped_codec:
+        return points + _shipped_points(task, settings)
     train, _ = ensure_task_data(ws, task, settings)
     for quality, lmbda in settings.seg_subset(settings.rate_points):
         ckpt = ensure_codec(
@@ -55,6 +58,19 @@ def _rate_points(ws: Workspace, task: str, settings: RunSettings) -> list[tuple[
             (PAPER_CODEC, f"q{quality}", (RateTarget(quality=quality), isolated_store(ckpt)))
         )
     return points
+
+
+def _shipped_points(task: str, settings: RunSettings) -> list[tuple[str, str, Any]]:
+    """The shipped variable-rate paper codec at its qualities (all, or the subset's)."""
+    from shared.codecs.learned.rate_gain import QUALITIES
+    from workbench.training.evaluate import isolated_store, shipped_codec_root
+
+    checkpoint = shipped_codec_root(task) / PAPER_CODEC
+    qualities = settings.seg_subset(tuple(range(1, QUALITIES + 1)))
+    return [
+        (PAPER_CODEC, f"shipped-q{q}", (RateTarget(quality=q), isolated_store(checkpoint)))
+        for q in qualities
+    ]
 
 
 def _score(

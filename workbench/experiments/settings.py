@@ -58,6 +58,9 @@ class RunSettings:
             None: all of them).
         batch_size, lr: for codec and segmenter training.
         seed: data and weights seed.
+        shipped_codec: ``seg-vs-rate`` takes the paper's codec as shipped (the variable-rate
+            ``cheng2020-gmm`` of ``shared/assets``, at qualities 1..6) instead of the
+            checkpoints ``rd`` trains.
         roi_tasks: tasks the ``roi`` experiment covers (those with a useful onboard detector).
         roi_codecs: codecs that get ROI rows (each must accept ``roi_mask`` in compress_raster).
         roi_bpps: per task, the equal total-bytes budgets of ``roi`` as container bpp (header,
@@ -96,6 +99,7 @@ class RunSettings:
     batch_size: int
     lr: float
     seed: int = 7
+    shipped_codec: bool = False
     roi_tasks: tuple[str, ...] = ("fire", "cloud")
     roi_codecs: tuple[str, ...] = ("jpeg2000", PAPER_CODEC)
     roi_bpps: dict[str, tuple[float, ...]] = field(
@@ -264,3 +268,18 @@ def expand_tasks(task: str) -> tuple[str, ...]:
     if task not in TASKS:
         raise ConfigurationError(f"unknown task {task!r}; valid: {', '.join(TASKS)} or all")
     return (task,)
+
+
+def with_options(
+    settings: RunSettings, seed: int | None, shipped_codec: bool, every_rate: bool
+) -> RunSettings:
+    """The settings with the command line's ``--seed``, ``--shipped-codec`` and
+    ``--every-rate`` applied (a negative seed refused)."""
+    if seed is not None and seed < 0:
+        raise ConfigurationError(f"--seed must be 0 or more, got {seed}")
+    return replace(
+        settings,
+        seed=settings.seed if seed is None else seed,
+        shipped_codec=settings.shipped_codec or shipped_codec,
+        seg_points=None if every_rate else settings.seg_points,
+    )

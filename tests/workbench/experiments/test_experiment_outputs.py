@@ -157,3 +157,22 @@ def test_quick_mode_of_the_cli_on_every_task(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     check_outputs(tmp_path, ("fire", "cloud", "building"), QUICK)
+
+
+def test_seg_vs_rate_can_score_the_shipped_codec(tmp_path: Path) -> None:
+    from workbench.experiments.seg_vs_rate import run_seg_vs_rate
+
+    settings = replace(
+        TINY, shipped_codec=True, jpeg2000_bpps={**TINY.jpeg2000_bpps, "fire": (4.0,)}
+    )
+    rows = run_seg_vs_rate(tmp_path, ("fire",), settings).rows
+    learned = sorted(
+        (float(r["bpp"]), float(r["f1_positive"])) for r in rows if r["codec"] == PAPER_CODEC
+    )
+    assert len(learned) == 2 and learned[0][0] < learned[1][0]  # qualities 1 and 6
+    assert not (tmp_path / "work" / "checkpoints" / "codec").exists()  # nothing trained
+    assert {d.name for d in (tmp_path / "work" / "decoded" / "fire").iterdir()} == {
+        "jpeg2000-4bpp",
+        "cheng2020-gmm-shipped-q1",
+        "cheng2020-gmm-shipped-q6",
+    }

@@ -51,3 +51,14 @@ def test_unknown_names_list_the_valid_ones() -> None:
 def test_seg_subset_keeps_the_lowest_and_highest_rate() -> None:
     assert QUICK.seg_subset((1, 2, 3)) == (1, 3)
     assert QUICK.seg_subset((1, 2)) == (1, 2)
+
+
+def test_command_line_options_reach_the_settings() -> None:
+    from workbench.experiments.settings import STANDARD, with_options
+
+    assert with_options(STANDARD, None, False, False) == STANDARD
+    chosen = with_options(STANDARD, 8, True, True)
+    assert (chosen.seed, chosen.shipped_codec, chosen.seg_points) == (8, True, None)
+    assert chosen.seg_subset((1, 2, 3, 4)) == (1, 2, 3, 4)  # every rate point
+    with pytest.raises(ConfigurationError, match="--seed"):
+        with_options(STANDARD, -1, False, False)
