@@ -11,7 +11,8 @@ from types import ModuleType
 from workbench.experiments.runner import as_float
 
 
-def _pyplot() -> ModuleType:
+def pyplot() -> ModuleType:
+    """Matplotlib's pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,7 +43,7 @@ def plot_curves(
     horizontal reference lines (a single point, e.g. uncompressed)."""
     from matplotlib.ticker import NullFormatter
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for codec, points in sorted(_curves(rows, x, y).items()):
         if codec in flat:
@@ -68,7 +69,7 @@ def plot_curves(
 
 def plot_baseline(rows: list[dict[str, str]], path: Path) -> Path:
     """Bars of F1 (positive class) per task and backbone, the paper's figure as a marker."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     labels = [f"{r['task']}\n{r['backbone']}" for r in rows]
     ours = [as_float(r["f1_positive"]) for r in rows]

@@ -347,11 +347,9 @@ def _rates(plan: list[dict[str, str]], regime: str) -> str:
 
 def _plot_budget(rows: list[dict[str, str]], path: Path) -> Path:
     """Per pass and regime: scenes delivered, F1+ delivered, bytes used against the budget."""
-    import matplotlib
+    from workbench.experiments.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     per_pass = [r for r in rows if r["task"] == "all" and r["pass_index"] != "total"]
     regimes = list(dict.fromkeys(r["regime"] for r in per_pass))
     passes = sorted({int(r["pass_index"]) for r in per_pass})

@@ -89,6 +89,47 @@ def seg_vs_rate_table(folders: list[Path]) -> list[str]:
     return lines + [""] + [f"- {note}" for note in notes]
 
 
+def plot_seeds(out: Path, folders: list[Path]) -> list[Path]:
+    """``OUT/seeds-TASK.png``: F1+ against bpp per codec, mean over the seeds with the sample
+    sd as error bars (log bpp); the uncompressed F1+ as a dashed line."""
+    from workbench.experiments.plots import pyplot
+
+    grouped, _ = rungs(folders)
+    curves: dict[str, dict[str, list[tuple[float, Spread]]]] = defaultdict(dict)
+    for (task, codec, _rung), rows in grouped.items():
+        bpp = statistics.fmean(as_float(r["bpp"]) for r in rows)
+        f1 = Spread(tuple(as_float(r["f1_positive"]) for r in rows))
+        curves[task].setdefault(codec, []).append((bpp, f1))
+    plt, paths = pyplot(), []
+    for task, by_codec in sorted(curves.items()):
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for codec, points in sorted(by_codec.items()):
+            if codec == seg_vs_rate.UNCOMPRESSED:
+                ax.axhline(points[0][1].mean, linestyle="--", color="grey", label=codec)
+                continue
+            points.sort(key=lambda p: p[0])
+            ax.errorbar(
+                [p[0] for p in points],
+                [p[1].mean for p in points],
+                yerr=[0.0 if math.isnan(p[1].sd) else p[1].sd for p in points],
+                fmt="s-" if codec.startswith("jpeg") else "o-",
+                capsize=3,
+                label=codec,
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("bpp (container bits / H x W, real bitstreams; mean over seeds)")
+        ax.set_ylabel("F1 of the positive class (mean ± sd over seeds)")
+        ax.set_title(f"{task}: U-Net retrained per rate point, {len(folders)} seeds")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = out / f"seeds-{task}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 def baseline_table(folders: list[Path]) -> list[str]:
     """Markdown rows of the clean U-Nets' F1, mean and spread over the seeds."""
     grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -122,6 +163,7 @@ def write_page(out: Path, folders: list[Path], command: str) -> Path:
         *seg_vs_rate_table(folders),
     ]
     out.mkdir(parents=True, exist_ok=True)
+    lines += ["", *(f"![{p.stem}]({p.name})" for p in plot_seeds(out, folders))]
     path = out / "seeds.md"
     path.write_text("\n".join(lines).rstrip() + "\n")
     return path

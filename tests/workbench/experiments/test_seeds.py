@@ -39,6 +39,7 @@ def test_rungs_match_by_rate_order_not_by_exact_bpp(tmp_path: Path) -> None:
     page = write_page(tmp_path / "out", [a, b], "test").read_text()
     assert "| building | resnet34 | 2 | 0.650 ± 0.071 (0.600-0.700) |" in page
     assert "| building | jpeg2000 | 1 | 0.505 | 0.600 ± 0.141 (0.500-0.700) |" in page
+    assert (tmp_path / "out" / "seeds-building.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_spread_of_one_seed_is_the_value_alone() -> None:
