@@ -11,12 +11,17 @@ highest rate; the low-quality start at quality 1, its lowest) and the shipped bu
 - high-quality start, lambda 10, gamma 1e-3 (the paper's), and the same with gamma 0;
 - low-quality start, lambda 10, gamma 1e-2 (the paper's), and the same with gamma 0.
 
-With gamma 0 the segmentation term is gone; the U-Net is still fine-tuned on the decoded
-scenes. Whatever the gamma-0 run also shows comes from lambda 10 and the fine-tuning, not
-from the segmentation term: the difference between the two runs of a start is what joint
-training adds. Each run resumes (a finished run's ``report.json`` is kept). Figures are
-measured before and after on real bitstreams of the validation split of DIR (``bpp`` is the
-container's, PSNR on the sensor's full scale, F1 of the U-Net on the decoded scenes).
+With gamma 0 the segmentation term is gone: the codec trains on rate and distortion alone and
+the U-Net gets no gradient (it stays the shipped one; only its threshold is chosen again on the
+validation scenes). Whatever the gamma-0 run also shows comes from lambda 10 and the further
+codec training, not from the segmentation term: the difference between the two runs of a start
+is what joint training adds. (With gamma > 0 the U-Net's own Adam optimiser normalises its
+gradient's scale, so for the U-Net any gamma > 0 acts alike; gamma weighs the segmentation term
+against rate and distortion only in the codec's gradient.)
+
+Each run resumes (a finished run's ``report.json`` is kept). Figures are measured before and
+after on real bitstreams of the validation split of DIR (``bpp`` is the container's, PSNR on
+the sensor's full scale, F1 of the U-Net on the decoded scenes).
 Writes ``docs/results/table2.md``.
 """
 
@@ -124,7 +129,11 @@ def table(reports: dict[str, dict[str, Any]], args: Any) -> str:
         f"{reports['high-quality']['after']['scenes']} validation scenes; bpp is the "
         "container's; F1+ is the building class's F1 and macro F1 the mean over both classes "
         "(the paper's Table 2 column). Each start runs twice: with the paper's gamma, and with "
-        "gamma 0 (the segmentation term off; the U-Net still fine-tuned on decoded scenes).\n\n"
+        "gamma 0: the segmentation term off, so the codec trains on rate and distortion alone "
+        "and the U-Net gets no gradient (it stays the shipped one, its threshold chosen again "
+        "on the validation scenes). With gamma > 0 the U-Net's own Adam optimiser normalises "
+        "the scale of its gradient: for the U-Net any gamma > 0 acts alike, and gamma weighs "
+        "the segmentation term only in the codec's gradient.\n\n"
         + head
         + "\n".join(rows + paper)
         + "\n\nWhat the segmentation term adds (the paper's gamma minus gamma 0, after):\n\n"
