@@ -14,27 +14,33 @@ from shared.models.segmentation import load_segmenter_checkpoint
 from workbench.training.joint import JointTrainConfig, joint_terms, scenario_weights, train_joint
 
 
-def test_joint_run_reports_before_and_after(
-    fire_dir: Path, fire_codec: tuple[Path, dict], fire_segmenter: Path, tmp_path: Path
-) -> None:
-    from shared.codecs.learned.checkpoint import load_checkpoint
-
-    config = JointTrainConfig(
+def _config(
+    data: Path, codec: Path, segmenter: Path, tmp_path: Path, **overrides: object
+) -> JointTrainConfig:
+    """A two-step low-quality-start run on the fire patches."""
+    fields: dict = dict(
         task="fire",
-        data=fire_dir,
-        codec=fire_codec[0],
-        segmenter=fire_segmenter,
+        data=data,
+        codec=codec,
+        segmenter=segmenter,
         out=tmp_path / "joint",
         lmbda=10.0,
         gamma=1e-2,
         scenario="low-quality",
         epochs=1,
         max_steps=2,
-        batch_size=8,
-        seed=0,
         device="cpu",
         command="test",
     )
+    return JointTrainConfig(**{**fields, **overrides})
+
+
+def test_joint_run_reports_before_and_after(
+    fire_dir: Path, fire_codec: tuple[Path, dict], fire_segmenter: Path, tmp_path: Path
+) -> None:
+    from shared.codecs.learned.checkpoint import load_checkpoint
+
+    config = _config(fire_dir, fire_codec[0], fire_segmenter, tmp_path, batch_size=8, seed=0)
     report = train_joint(config)
     for phase in ("before", "after"):
         figures = report[phase]
@@ -79,21 +85,9 @@ def test_a_variable_rate_codec_trains_jointly_at_one_level_only(
 ) -> None:
     from shared.codecs.learned.checkpoint import load_checkpoint
 
-    config = JointTrainConfig(
-        task="fire",
-        data=fire_dir,
-        codec=FIRE_CODEC,
-        segmenter=fire_segmenter,
-        out=tmp_path / "joint",
-        lmbda=10.0,
-        gamma=0.0,  # the gamma-0 control of Table 2
-        scenario="low-quality",
-        epochs=1,
-        max_steps=2,
-        eval_limit=3,
-        quality=1,
-        device="cpu",
-        command="test",
+    # the gamma-0 control of Table 2, at the variable-rate model's lowest quality
+    config = _config(
+        fire_dir, FIRE_CODEC, fire_segmenter, tmp_path, gamma=0.0, eval_limit=3, quality=1
     )
     report = train_joint(config)
     before, _ = load_checkpoint(FIRE_CODEC)
