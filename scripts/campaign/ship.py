@@ -17,7 +17,9 @@ Usage:
    ``bpp_targets``: how close ``--bpp`` targets between the qualities land, scene by scene).
 
 ``--measure-only`` does step 2 alone, on the checkpoint already shipped (after a change to the
-measurement or to rate control, not to the weights).
+measurement or to rate control, not to the weights). Both add the reference points (band means
+and 16 x 16 block means, :mod:`workbench.experiments.references`) of each scene set as
+``references``; ``--references-only`` adds them alone to an existing ``TASK.json``.
 """
 
 from __future__ import annotations
@@ -96,16 +98,41 @@ def bpp_targets(task: str, dest: Path, heldout: Path, limit: int, points: list) 
         return bpp_accuracy(NAME, task, heldout_scenes(heldout, limit), middles[::2], store)
 
 
+def references(task: str, heldout: Path, real: Path | None, limit: int) -> list[dict]:
+    """Band-mean and 16 x 16 block-mean points of each scene set, tagged with the set."""
+    from shared.sensors.profiles import get_profile
+    from workbench.experiments.references import reference_rows
+    from workbench.training.codec_report import heldout as heldout_scenes
+    from workbench.training.codec_report import real as real_scenes
+
+    sets = [("held-out", heldout_scenes(heldout, limit))]
+    if real is not None:
+        sets.append(("real", real_scenes(real, task)))
+    profile = get_profile(task)
+    return [
+        {**row, "set": name}
+        for name, scenes in sets
+        for row in reference_rows(task, scenes(), profile)
+    ]
+
+
 def main() -> None:
     """Parse the arguments, ship, measure and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", choices=("fire", "cloud", "building"))
     parser.add_argument("source", type=Path, nargs="?")
     parser.add_argument("--measure-only", action="store_true")
+    parser.add_argument("--references-only", action="store_true")
     parser.add_argument("--heldout", type=Path, required=True)
     parser.add_argument("--real", type=Path)
     parser.add_argument("--limit", type=int, default=32)
     args = parser.parse_args()
+    out = REPO / "docs" / "results" / "campaign" / f"{args.task}.json"
+    if args.references_only:
+        results = json.loads(out.read_text())
+        results["references"] = references(args.task, args.heldout, args.real, args.limit)
+        out.write_text(json.dumps(results, indent=1) + "\n")
+        return
     if (args.source is None) != args.measure_only:
         parser.error("give SOURCE to ship, or --measure-only to measure what is shipped")
     command = "python scripts/campaign/ship.py " + shlex.join(sys.argv[1:])
@@ -114,7 +141,7 @@ def main() -> None:
     else:
         dest = ship(args.task, args.source, command)
     results = measure(args.task, dest, args.heldout, args.real, args.limit)
-    out = REPO / "docs" / "results" / "campaign" / f"{args.task}.json"
+    results["references"] = references(args.task, args.heldout, args.real, args.limit)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results["bd"], indent=1))

@@ -89,6 +89,12 @@ def task_section(task: str) -> list[str]:
             "|---|---|---|---|---|---|",
             *_rows(ours, "cheng2020-gmm N=48 variable rate"),
             *_rows(theirs, "jpeg2000"),
+            *(
+                f"| reference: {r['codec']} (uncoded means) | - | {r['payload_bpp']:.3f} | - "
+                f"| {r['psnr_db']:.2f} | {r['scenes']} |"
+                for r in new.get("references", [])
+                if r["set"] == scene_set
+            ),
         ]
         if old is not None:
             before = [p for p in old["points"] if p["set"] == scene_set]

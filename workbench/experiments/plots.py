@@ -38,14 +38,20 @@ def plot_curves(
     ylabel: str,
     path: Path,
     flat: tuple[str, ...] = (),
+    markers: tuple[str, ...] = (),
 ) -> Path:
     """One line per codec of ``y`` against ``x`` (log x); codecs in ``flat`` are drawn as
-    horizontal reference lines (a single point, e.g. uncompressed)."""
+    horizontal reference lines (a single point, e.g. uncompressed), those in ``markers`` as
+    single black markers (reference points such as a band-mean image)."""
     from matplotlib.ticker import NullFormatter
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for codec, points in sorted(_curves(rows, x, y).items()):
+        if codec in markers:
+            symbol = "kx" if codec == markers[0] else "k+"
+            ax.plot([p[0] for p in points], [p[1] for p in points], symbol, ms=9, label=codec)
+            continue
         if codec in flat:
             ax.axhline(
                 points[0][1], linestyle="--", color="grey", label=f"{codec} ({points[0][0]:g} bpp)"

@@ -67,6 +67,18 @@ def _classical(tabs: tuple, task: str, test: Path, settings: RunSettings, codec:
         _record(tabs, task, codec, target, point)
 
 
+def _references(tabs: tuple, task: str, test: Path) -> None:
+    """The band-mean and 16 x 16 block-mean points (:mod:`workbench.experiments.references`)."""
+    from shared.sensors.profiles import get_profile
+    from workbench.experiments.references import BAND_MEAN, reference_rows
+    from workbench.training.evaluate import iter_scenes
+
+    if tabs[0].has(task=task, codec=BAND_MEAN, quality=""):
+        return
+    for row in reference_rows(task, iter_scenes(test, None), get_profile(task)):
+        _record(tabs, task, row["codec"], "", row)
+
+
 def _learned(
     tabs: tuple,
     ws: Workspace,
@@ -108,6 +120,7 @@ def run_rd(out: Path, tasks: tuple[str, ...], settings: RunSettings) -> ResultsT
         _, test = ensure_task_data(ws, task, settings)
         for classical in CLASSICAL_CODECS:
             _classical(tabs, task, test, settings, classical)
+        _references(tabs, task, test)
         for codec in settings.codecs:
             _learned(tabs, ws, task, codec, codec, settings)
         if task == "building" and PAPER_CODEC in settings.codecs:

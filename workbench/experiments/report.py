@@ -13,6 +13,7 @@ import platform
 from pathlib import Path
 
 from shared.errors import ConfigurationError
+from workbench.experiments.references import REFERENCES
 from workbench.experiments.runner import ResultsTable, as_float
 
 SECTION_ORDER = ("baseline", "rd", "seg-vs-rate", "joint", "roi", "budget")
@@ -74,7 +75,7 @@ def bd_rate_table(rd: ResultsTable, payload: ResultsTable) -> str:
     for task in dict.fromkeys(r["task"] for r in rows):
         anchor = [r for r in rows if r["task"] == task and r["codec"] == "jpeg2000"]
         for codec in dict.fromkeys(r["codec"] for r in rows if r["task"] == task):
-            if codec == "jpeg2000":
+            if codec == "jpeg2000" or codec in REFERENCES:  # reference points: no curve
                 continue
             mine = [r for r in rows if r["task"] == task and r["codec"] == codec]
             out.append(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from workbench.experiments import baseline, joint, rd, seg_vs_rate
 from workbench.experiments.plots import plot_baseline, plot_curves
+from workbench.experiments.references import REFERENCES
 from workbench.experiments.report import (
     _fmt,
     bd_rate_table,
@@ -46,7 +47,10 @@ def rd_section(out: Path) -> Path:
         "bpp is in `rd-payload.csv`). `quality` is the learned codec's quality level (one "
         "trained checkpoint; lambda grows with it) or JPEG 2000's target bpp. "
         f"`{rd.TRANSFER_CODEC}` is the building codec started from the "
-        f"{rd.TRANSFER_SOURCE} codec's inner layers and fine-tuned (Fig. 3b).",
+        f"{rd.TRANSFER_SOURCE} codec's inner layers and fine-tuned (Fig. 3b). Reference "
+        "points (`workbench/experiments/references.py`): `band-mean` sends each band's mean, "
+        "`block-mean-16` each 16 x 16 block's mean, uncoded at the sensor's bit depth; a codec "
+        "below them at their rate does worse than a thumbnail.",
         "",
         "### BD-rate of each learned codec against JPEG 2000",
         "",
@@ -65,6 +69,7 @@ def rd_section(out: Path) -> Path:
             f"{task}: rate-distortion",
             "PSNR [dB]",
             out / name,
+            markers=REFERENCES,
         )
         body += ["", f"![rd {task}]({name})"]
     return write_section(out, "rd", "\n".join(body))
