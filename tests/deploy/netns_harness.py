@@ -150,8 +150,12 @@ def _kill_quietly(pid: int) -> None:
 
 def start_link(args: list[str], env: dict[str, str], ready_timeout_s: float = 150.0) -> LinkRun:
     """Start the script and wait for its ``ready`` line (stopping it if that never comes)."""
+    # `env --default-signal=INT`: a test run started in the background (`pytest ... &` in a
+    # script without job control) inherits SIGINT ignored, and a shell cannot trap a signal
+    # ignored on entry, so the Ctrl-C the tests send would do nothing; a user's terminal
+    # delivers it with the default disposition.
     process = subprocess.Popen(
-        ["bash", str(SCRIPT), *args],
+        ["env", "--default-signal=INT", "bash", str(SCRIPT), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
