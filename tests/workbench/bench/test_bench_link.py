@@ -9,8 +9,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from satellite_node.link.profile import LinkProfile
 from shared.errors import ConfigurationError
 from workbench.bench.link import LinkBenchRow, check_options, link_table
+
+BURST_S = LinkProfile.model_fields["burst_s"].default  # the bucket depth, in seconds
 
 ROW_KEYS = {
     "rtt_ms",
@@ -46,7 +49,10 @@ def test_tiny_run_through_the_real_stack_gives_one_sane_row_per_chunk_size(
         chunks = math.ceil(row["payload_bytes"] / (row["chunk_kib"] * 1024))
         assert row["requests"] >= chunks + 1
         assert row["goodput_bps"] == pytest.approx(row["payload_bytes"] * 8 / row["seconds"])
-        assert 0 < row["efficiency"] <= 1.05  # the link emulation caps the rate
+        # A token bucket passes at most rate x (T + its depth) in any window T: more means the
+        # cap is broken. (Up to 1.05 is the steady state; above it the sender idled inside the
+        # window and the bucket refilled, measured at 1.85 once in a full suite run.)
+        assert 0 < row["efficiency"] <= 1.0 + BURST_S / row["seconds"] + 0.01
         assert row["rtt_ms"] == 0 and row["window_chunks"] >= 2 and row["first_ack_s"] > 0
         assert row["chunks_resent"] == 0 and row["retries"] == 0  # an always-up link
         assert row["ceiling"] == row["chunk_kib"] * 1024 / (row["chunk_kib"] * 1024 + 512)
