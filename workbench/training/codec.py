@@ -211,15 +211,22 @@ class _Run:
 
 def _warm_start(config: CodecTrainConfig, net: nn.Module) -> None:
     """Start from another rate point's weights (same architecture and widths), as CompressAI
-    fine-tunes high-lambda models from lower ones."""
+    fine-tunes high-lambda models from lower ones; a cheng2020-gmm with fewer latent channels
+    is widened (:mod:`workbench.training.widen`)."""
     from shared.codecs.learned.checkpoint import load_checkpoint
     from shared.errors import CheckpointError
 
     source, manifest = load_checkpoint(config.init)  # type: ignore[arg-type]
+    if (manifest.architecture, manifest.N) == (config.model, net.N) and manifest.M < net.M:
+        from workbench.training.widen import widen_latents
+
+        widen_latents(source, net)  # a narrower-M start: same function, more latent channels
+        return
     if (manifest.architecture, manifest.N, manifest.M) != (config.model, net.N, net.M):
         raise CheckpointError(
             f"--init {config.init} is {manifest.architecture} N={manifest.N} M={manifest.M}; "
-            f"this run trains {config.model} N={net.N} M={net.M}: pass a matching checkpoint"
+            f"this run trains {config.model} N={net.N} M={net.M}: pass a matching checkpoint "
+            "(or, for cheng2020-gmm, one with the same N and a smaller M, which is widened)"
         )
     missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
     if unexpected or any(not name.startswith("rate_gains.") for name in missing):

@@ -63,6 +63,8 @@ class Architecture:
         ends: refits its first analysis and last synthesis layers to N bands.
         latents: how its latents are coded.
         narrow, wide: CompressAI's zoo widths below and from quality ``wide_from``.
+        latent_width: True when M may differ from N although the zoo ties them (the paper's
+            model: see :class:`shared.codecs.learned.gmm.Cheng2020GMM`).
     """
 
     name: str
@@ -72,11 +74,13 @@ class Architecture:
     narrow: Widths
     wide: Widths
     wide_from: int
+    latent_width: bool = False
 
     @property
     def tied_widths(self) -> bool:
-        """True when latents and transforms share one width (M = N, the cheng2020 family)."""
-        return self.narrow.N == self.narrow.M
+        """True when latents and transforms must share one width (M = N, cheng2020 models
+        other than the paper's)."""
+        return self.narrow.N == self.narrow.M and not self.latent_width
 
 
 def find_architecture(name: str) -> Architecture:
@@ -110,9 +114,10 @@ def resolve_widths(name: str, quality: int, N: int | None = None, M: int | None 
     """Default widths for the quality, overridden by N and/or M where given."""
     base = default_widths(name, quality)
     n = base.N if N is None else N
-    if find_architecture(name).tied_widths:
+    spec = find_architecture(name)
+    if spec.narrow.N == spec.narrow.M:  # the zoo ties M to N: M follows an N override
         m = n if M is None else M
-        if m != n:
+        if m != n and spec.tied_widths:
             raise ConfigurationError(
                 f"{name} uses one width for transforms and latents (M = N); "
                 f"got N={n}, M={m}: pass only N"
@@ -179,7 +184,7 @@ def _cheng_attn(widths: Widths) -> CompressionModel:
 def _cheng_gmm(widths: Widths) -> CompressionModel:
     from shared.codecs.learned.gmm import Cheng2020GMM
 
-    return Cheng2020GMM(widths.N)
+    return Cheng2020GMM(widths.N, widths.M)
 
 
 def _cheng_checkerboard(widths: Widths) -> CompressionModel:
@@ -195,9 +200,14 @@ def _google(name: str, build: _Builder, latents: LatentScheme, wide_from: int = 
 
 
 def _cheng(
-    name: str, build: _Builder, latents: LatentScheme = LatentScheme.HYPERPRIOR
+    name: str,
+    build: _Builder,
+    latents: LatentScheme = LatentScheme.HYPERPRIOR,
+    latent_width: bool = False,
 ) -> Architecture:
-    return Architecture(name, build, _cheng_ends, latents, Widths(128, 128), Widths(192, 192), 4)
+    return Architecture(
+        name, build, _cheng_ends, latents, Widths(128, 128), Widths(192, 192), 4, latent_width
+    )
 
 
 #: Every learned architecture, by registry name.
@@ -209,7 +219,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         _google("mean-scale-hyperprior", _mean_scale, LatentScheme.HYPERPRIOR, wide_from=5),
         _cheng("cheng2020-anchor", _cheng_anchor),
         _cheng("cheng2020-attn", _cheng_attn),
-        _cheng("cheng2020-gmm", _cheng_gmm, LatentScheme.MIXTURE),
+        _cheng("cheng2020-gmm", _cheng_gmm, LatentScheme.MIXTURE, latent_width=True),
         _cheng("cheng2020-checkerboard", _cheng_checkerboard, LatentScheme.CHECKERBOARD),
     )
 }
@@ -230,7 +240,8 @@ def build_model(
         bands: input and output channels, 1..16.
         quality: 1..6; picks the default widths.
         N: transform width override (default per quality).
-        M: latent width override (cheng2020 models take N only; M = N).
+        M: latent width override (cheng2020 models other than cheng2020-gmm take N only;
+            M = N; cheng2020-gmm defaults to M = N).
         rate_levels: 0 for a fixed-rate model; else the levels of a variable-rate one
             (cheng2020-gmm only, see :mod:`shared.codecs.learned.rate_gain`).
 

@@ -143,7 +143,7 @@ def test_warm_start_begins_from_the_given_rate_point(
     from shared.errors import CheckpointError
     from workbench.training.codec import CodecTrainConfig, train_codec
 
-    def run(out: str, init: Path | None, n: int = 8) -> dict:
+    def run(out: str, init: Path | None, n: int = 8, m: int | None = None) -> dict:
         return train_codec(
             CodecTrainConfig(
                 task="fire",
@@ -153,6 +153,7 @@ def test_warm_start_begins_from_the_given_rate_point(
                 quality=3,
                 lmbda=400.0,
                 N=n,
+                M=m,
                 epochs=1,
                 max_steps=2,
                 batch_size=8,
@@ -165,7 +166,10 @@ def test_warm_start_begins_from_the_given_rate_point(
 
     warm = run("warm", fire_codec[0])
     cold = run("cold", None)
+    wide = run("wide", fire_codec[0], m=12)  # more latent channels: widened, not refused
     assert warm["metrics"]["train_loss_first"] < cold["metrics"]["train_loss_first"]
+    assert wide["metrics"]["train_loss_first"] < cold["metrics"]["train_loss_first"]
+    assert (wide["N"], wide["M"]) == (8, 12)
     with pytest.raises(CheckpointError, match="N=16"):
         run("wrong", fire_codec[0], n=16)
 
