@@ -2,10 +2,12 @@
 
 Each (codec, profile) case runs in its own Python process (``python -m workbench.bench.codecs
 CASE_JSON``) so that its peak resident memory (``ru_maxrss``, torch's import included) is its
-own. No trained checkpoints ship yet: learned codecs are timed with untrained weights at a small
-width made by ``init_checkpoint`` in a temporary folder; coding cost depends on the shapes, not
-on training. Learned coding pins one torch thread (bit-exact decoding); ``threads`` applies to
-the references and to OpenJPEG.
+own. By default learned codecs are timed with untrained weights at a small width made by
+``init_checkpoint`` in a temporary folder (coding cost depends on the shapes, not on
+training); ``shipped`` times the trained checkpoints shipped for each profile's task instead
+(the onboard figure: issue 17's goal is read there), skipping learned codecs that ship none for
+it. Learned coding pins one torch thread (bit-exact decoding); ``threads`` applies to the
+references and to OpenJPEG.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from workbench.datasets.generate import generate_scene
 QUALITY = 3
 CASE_TIMEOUT_S = 900
 UNTRAINED_NOTE = (
-    "learned codecs use UNTRAINED weights at width N={n} (the shipped cheng2020-gmm is N=48); "
-    "timings depend on shapes, not training"
+    "learned codecs use UNTRAINED weights at width N={n}; timings depend on shapes, not "
+    "training (--shipped times the trained checkpoints shipped per task)"
 )
 
 
@@ -47,6 +49,7 @@ class BenchCase:
     repeats: int = 3
     width: int = 16
     seed: int = 0
+    shipped: bool = False
 
 
 def default_cases(
@@ -55,8 +58,10 @@ def default_cases(
     width: int,
     codecs: list[str] | None = None,
     profiles: list[str] | None = None,
+    shipped: bool = False,
 ) -> list[BenchCase]:
-    """The cases of a run: every codec x profile, or a two-case smoke run with ``quick``."""
+    """The cases of a run: every codec x profile, or a two-case smoke run with ``quick``;
+    with ``shipped``, learned codecs only where a trained checkpoint ships for the task."""
     names = codecs or (["jpeg2000", "cheng2020-gmm"] if quick else [c.name for c in all_codecs()])
     tasks = profiles or (["fire"] if quick else list(PROFILES))
     for name in names:
@@ -65,7 +70,26 @@ def default_cases(
     for task in tasks:
         get_profile(task)
     repeats = 1 if quick else 3
-    return [BenchCase(n, t, threads, repeats, width) for n in names for t in tasks]
+    return [
+        BenchCase(n, t, threads, repeats, width, shipped=shipped)
+        for n in names
+        for t in tasks
+        if not shipped or shipped_widths(n, t) is not None or codec_info(n).kind == "classical"
+    ]
+
+
+def shipped_widths(codec: str, task: str) -> tuple[int, int] | None:
+    """(N, M) of the trained checkpoint a learned codec ships for the task, or None."""
+    from shared.codecs.learned.checkpoint import CheckpointStore
+
+    if codec_info(codec).kind != "learned":
+        return None
+    found = [
+        c
+        for c in CheckpointStore().for_task(task).candidates(codec, get_profile(task).bands)
+        if c.manifest.trained and c.manifest.task in (task, None)
+    ]
+    return (found[0].manifest.N, found[0].manifest.M) if found else None
 
 
 def run_cases(cases: list[BenchCase]) -> list[dict[str, Any]]:
@@ -116,12 +140,22 @@ def measure(case: BenchCase) -> dict[str, Any]:
         "decode_msamples_s": megapixels * spec.bands / decode_s,
         "peak_rss_mb": peak_rss_mb,
         "exact": exact,
-        "untrained": codec.kind == "learned",
+        "untrained": codec.kind == "learned" and not case.shipped,
+        "widths": _widths(case),
         "reference": None,
     }
     row["references"] = [_reference_row(r, megapixels, encode_s, decode_s) for r in timed]
     row["reference"] = row["references"][0] if timed else None
     return row
+
+
+def _widths(case: BenchCase) -> list[int] | None:
+    """[N, M] of the learned model timed; None for a classical codec."""
+    if codec_info(case.codec).kind == "classical":
+        return None
+    if case.shipped:
+        return list(shipped_widths(case.codec, case.profile) or ())
+    return [case.width, case.width]
 
 
 def _codec(case: BenchCase, bands: int, folder: Path) -> tuple[Any, RateTarget]:
@@ -132,7 +166,9 @@ def _codec(case: BenchCase, bands: int, folder: Path) -> tuple[Any, RateTarget]:
     from shared.codecs.learned.checkpoint import CheckpointStore, init_checkpoint
 
     torch.set_num_threads(case.threads)  # learned coding itself pins one thread
-
+    if case.shipped:
+        store = CheckpointStore().for_task(case.profile)
+        return get_codec(case.codec, checkpoints=store), RateTarget(quality=QUALITY)
     init_checkpoint(case.codec, bands, QUALITY, folder / case.codec, seed=0, N=case.width)
     return get_codec(case.codec, checkpoints=CheckpointStore([folder])), RateTarget(quality=QUALITY)
 
@@ -180,11 +216,8 @@ def _references(
     from shared.codecs.learned.codec import BLOCK, _pad
 
     x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
-    return [
-        references.compressai_reference(
-            case.codec, spec.bands, QUALITY, case.width, x, case.repeats
-        )
-    ]
+    width = (_widths(case) or [case.width])[0]  # CompressAI's model at the timed N
+    return [references.compressai_reference(case.codec, spec.bands, QUALITY, width, x, case.repeats)]
 
 
 def _reference_row(

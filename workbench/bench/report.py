@@ -17,8 +17,11 @@ def codec_table(rows: list[dict[str, Any]]) -> str:
     lines = [_HEADER]
     for row in rows:
         shape = "x".join(str(side) for side in row["shape"])
+        name = row["codec"]
+        if row.get("widths") and not row.get("untrained"):
+            name += " N={} M={}".format(*row["widths"])  # a shipped, trained model
         lines.append(
-            f"{row['codec']:24s} {row['profile']:9s} {shape:10s} {row['device']:4s} "
+            f"{name:24s} {row['profile']:9s} {shape:10s} {row['device']:4s} "
             f"{row['threads']:3d} {row['encode_mpix_s']:10.4f} {row['decode_mpix_s']:10.4f} "
             f"{row['encode_msamples_s']:9.4f} {row['decode_msamples_s']:9.4f} "
             f"{row['peak_rss_mb']:7.0f} {'yes' if row['exact'] else 'NO':5s}"

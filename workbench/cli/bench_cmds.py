@@ -59,6 +59,14 @@ def codecs(
         list[str] | None, typer.Option("--profile", help="Only this sensor profile (repeatable).")
     ] = None,
     width: Annotated[int, typer.Option("--width", help="Learned models' width N.")] = 16,
+    shipped: Annotated[
+        bool,
+        typer.Option(
+            "--shipped",
+            help="Time the trained learned checkpoints shipped per task (onboard figures), "
+            "not untrained ones at --width.",
+        ),
+    ] = False,
 ) -> None:
     """Encode/decode megapixels and megasamples per second, peak RSS, and the references."""
     from workbench.bench.codecs import UNTRAINED_NOTE, default_cases, run_cases
@@ -66,7 +74,7 @@ def codecs(
 
     if threads < 1:
         raise ConfigurationError(f"--threads must be >= 1, got {threads}")
-    cases = default_cases(quick, threads, width, codec, profile)
+    cases = default_cases(quick, threads, width, codec, profile, shipped)
     rows = run_cases(cases)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from shared.errors import ConfigurationError, UnknownNameError
 from workbench.bench import references
-from workbench.bench.codecs import default_cases
+from workbench.bench.codecs import default_cases, shipped_widths
 from workbench.bench.report import codec_table
 
 ROW_KEYS = {
@@ -51,6 +51,18 @@ def test_quick_json_rows_have_the_documented_shape_and_exact_outputs(
     names = {ref["name"] for ref in rows[0]["references"]}
     assert names == {n for n in references.TOOLS if references.tool_available(n)}
     assert "cheng2020-gmm" in codec_table(rows) and "vs compressai" in codec_table(rows)
+
+
+def test_shipped_mode_times_the_trained_checkpoints_of_the_task(bench_app: typer.Typer) -> None:
+    cases = default_cases(False, 1, 16, None, ["building"], shipped=True)
+    learned = {c.codec for c in cases if c.codec in ("cheng2020-gmm", "cheng2020-attn")}
+    assert learned == {"cheng2020-gmm"}  # no cheng2020-attn ships: not timed
+    args = ["bench", "codecs", "--shipped", "--codec", "cheng2020-gmm", "--profile", "fire"]
+    result = CliRunner().invoke(bench_app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["untrained"] is False and row["exact"] is True
+    assert row["widths"] == list(shipped_widths("cheng2020-gmm", "fire"))  # not --width's 16
 
 
 @pytest.mark.parametrize("name", sorted(references.TOOLS))
