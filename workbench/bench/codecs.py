@@ -217,7 +217,9 @@ def _references(
 
     x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
     width = (_widths(case) or [case.width])[0]  # CompressAI's model at the timed N
-    return [references.compressai_reference(case.codec, spec.bands, QUALITY, width, x, case.repeats)]
+    return [
+        references.compressai_reference(case.codec, spec.bands, QUALITY, width, x, case.repeats)
+    ]
 
 
 def _reference_row(
