@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+import shared
 from satellite_node.client import SatelliteClient, SceneRefused
 from shared.errors import EODownlinkError
 from shared.protocol.scenes import SceneRequest
@@ -24,6 +28,8 @@ JPEG2000_BPP: dict[str, tuple[float, ...]] = {
 LEARNED_CODEC = "cheng2020-gmm"
 #: The PSNR a mission keeps at least, on held-out scenes, when it picks learned rates to fly.
 MISSION_PSNR_DB = 30.0
+#: The share of the clean segmenter's F1+ a mission wants kept when it flies for segmentation.
+MISSION_F1_SHARE = 0.8
 TERMINAL_STATES = ("processed", "failed")
 
 
@@ -49,26 +55,61 @@ def rate_plan(task: str, learned_qualities: list[int]) -> list[tuple[str, str, s
     return plan
 
 
-def learned_qualities(task: str, limit: int = 2) -> list[int]:
-    """The qualities a mission would fly for the task: of the shipped learned checkpoints'
-    measured qualities, the ``limit`` lowest-rate ones that keep at least
-    :data:`MISSION_PSNR_DB` on held-out scenes; without measurements, the lowest and highest.
-    """
+def learned_qualities(task: str) -> list[int]:
+    """The qualities a mission would fly for the task (see :func:`choose_qualities`), from the
+    shipped learned checkpoints' held-out PSNR and the shipped F1 curves."""
     from shared.codecs.learned.checkpoint import CheckpointStore
 
     bands = len(get_profile(task).band_names)
     entries = [e for e in CheckpointStore().candidates(LEARNED_CODEC, bands) if e.manifest.trained]
     entries = [e for e in entries if e.manifest.task in (task, None)] or entries
-    measured = {
+    psnr = {
         q: e.manifest.metrics_at(q).get("psnr_db") for e in entries for q in e.manifest.qualities
     }
-    good = sorted(q for q, psnr in measured.items() if psnr and psnr >= MISSION_PSNR_DB)
-    if good:
-        return good[:limit]
-    qualities = sorted(measured)
-    if len(qualities) <= limit:
-        return qualities
-    return [qualities[0], qualities[-1]]
+    return choose_qualities(psnr, *measured_f1(task))
+
+
+def choose_qualities(
+    psnr_db: Mapping[int, float | None],
+    f1_positive: Mapping[int, float],
+    clean_f1: float | None,
+) -> list[int]:
+    """Two qualities: one for the picture, one for the segmentation.
+
+    The picture's is the lowest-rate quality keeping :data:`MISSION_PSNR_DB` on held-out
+    scenes. The segmentation's, among those, is the lowest-rate one whose measured F1+ keeps
+    :data:`MISSION_F1_SHARE` of the clean segmenter's, or the best-F1 one where none does; when
+    both are one quality, or no F1 was measured, the next quality up. Without PSNR figures: the
+    lowest and the highest quality.
+    """
+    good = sorted(q for q, p in psnr_db.items() if p is not None and p >= MISSION_PSNR_DB)
+    if not good:
+        qualities = sorted(psnr_db)
+        return qualities if len(qualities) <= 2 else [qualities[0], qualities[-1]]
+    measured = [q for q in good if q in f1_positive]
+    keeping = [q for q in measured if clean_f1 and f1_positive[q] >= MISSION_F1_SHARE * clean_f1]
+    if keeping:
+        segmentation = keeping[0]
+    elif measured:
+        segmentation = max(measured, key=lambda q: (f1_positive[q], -q))
+    else:
+        segmentation = good[0]
+    if segmentation == good[0]:
+        return good[:2]
+    return [good[0], segmentation]
+
+
+def measured_f1(task: str) -> tuple[dict[int, float], float | None]:
+    """({quality: F1+} of the learned codec, the clean segmenter's F1+) from the shipped F1
+    curves (``eodl evaluate f1-curve``); empty where none were measured."""
+    path = Path(shared.__file__).resolve().parent / "assets" / "curves" / "f1_vs_bpp.csv"
+    if not path.is_file():
+        return {}, None
+    with path.open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["task"] == task]
+    f1 = {int(r["quality"]): float(r["f1_positive"]) for r in rows if r["codec"] == LEARNED_CODEC}
+    clean = [float(r["f1_positive"]) for r in rows if r["codec"] == "uncompressed"]
+    return f1, (clean[0] if clean else None)
 
 
 def upload_scenes(satellite_url: str, token: str, scenes_per_task: int, seed: int) -> list[Upload]:
