@@ -66,6 +66,14 @@ def _threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def _quality_span(text: str) -> tuple[int, int]:
+    """``LOW,HIGH`` container qualities (checked where they are used)."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigurationError(f"--decoded-qualities takes LOW,HIGH such as 4,6; got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
 def _widths(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
@@ -109,6 +117,14 @@ def train_segmenter_cmd(
     decoded_fraction: Annotated[
         float, typer.Option("--decoded-fraction", help="the share of decoded scenes, 0..1")
     ] = 0.5,
+    decoded_qualities: Annotated[
+        str,
+        typer.Option(
+            "--decoded-qualities",
+            help="LOW,HIGH: decode between these container qualities (1..6), e.g. 4,6 for the "
+            "rates a mission flies for segmentation",
+        ),
+    ] = "1,6",
     max_minutes: MaxMinutes = None,
     max_steps: MaxSteps = None,
     crop: Crop = None,
@@ -143,6 +159,7 @@ def train_segmenter_cmd(
         half=half,
         decoded_with=decoded_with,
         decoded_fraction=decoded_fraction,
+        decoded_qualities=_quality_span(decoded_qualities),
         command=recorded_command(ctx),
     )
     manifest = train_segmenter(config)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from shared.codecs.learned.rate_gain import LEVEL_STEPS, QUALITIES, level_code
 from shared.errors import ConfigurationError
 
 BLOCK = 64  # cheng2020-gmm's spatial grid: inputs are padded to a multiple of it
@@ -35,17 +36,25 @@ class DecodedShare:
         checkpoint: a variable-rate cheng2020-gmm checkpoint (NAME, without a suffix).
         fraction: the share of items that come back decoded, in [0, 1].
         scale: the sensor's full scale (integer steps of 1 / scale in unit values).
+        qualities: the (lowest, highest) container quality, 1..6, whose rate levels the
+            decoded items are drawn between (continuously); (1, 6): the whole range.
     """
 
     checkpoint: Path
     fraction: float
     scale: float
+    qualities: tuple[int, int] = (1, 6)
 
     def describe(self) -> dict[str, Any]:
         """What a segmenter manifest records about its decoded share."""
         weights = self.checkpoint.with_suffix(".safetensors")
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-        return {"checkpoint": str(self.checkpoint), "sha256": digest, "fraction": self.fraction}
+        return {
+            "checkpoint": str(self.checkpoint),
+            "sha256": digest,
+            "fraction": self.fraction,
+            "qualities": list(self.qualities),
+        }
 
 
 class DecodedScenes(torch.utils.data.Dataset):
@@ -65,6 +74,12 @@ class DecodedScenes(torch.utils.data.Dataset):
 
         if not 0.0 <= share.fraction <= 1.0:
             raise ConfigurationError(f"--decoded-fraction must lie in [0, 1], got {share.fraction}")
+        low, high = share.qualities
+        if not 1 <= low <= high <= QUALITIES:
+            raise ConfigurationError(
+                f"--decoded-qualities must be LOW,HIGH with 1 <= LOW <= HIGH <= {QUALITIES}, "
+                f"got {low},{high}"
+            )
         model, manifest = load_checkpoint(share.checkpoint)
         if not manifest.rate_lmbdas:
             raise ConfigurationError(
@@ -73,7 +88,9 @@ class DecodedScenes(torch.utils.data.Dataset):
             )
         self.source, self.share, self.fixed = source, share, fixed
         self.model, self.bands = model.eval(), manifest.bands
-        self.levels = len(manifest.rate_lmbdas)
+        levels = len(manifest.rate_lmbdas)
+        # quality 6 is level 0: the highest quality gives the lowest level
+        self.span = tuple(level_code(q, levels) / LEVEL_STEPS for q in (high, low))
 
     def __len__(self) -> int:
         return len(self.source)  # type: ignore[arg-type]
@@ -92,13 +109,13 @@ class DecodedScenes(torch.utils.data.Dataset):
 
     def _level(self, index: int) -> float | None:
         """None (clean) or the continuous rate level the item is decoded at."""
-        top = float(self.levels - 1)
+        first, last = self.span
         if self.fixed:  # a golden-ratio sequence: evenly spread, the same every epoch
             draw, spot = (index * 0.618034) % 1.0, (index * 0.754878) % 1.0
-            return None if draw >= self.share.fraction else spot * top
+            return None if draw >= self.share.fraction else first + spot * (last - first)
         if float(torch.rand(())) >= self.share.fraction:
             return None
-        return float(torch.rand(())) * top
+        return first + float(torch.rand(())) * (last - first)
 
 
 def decode_at(model: Any, x: torch.Tensor, level: float, scale: float) -> torch.Tensor:

@@ -63,6 +63,7 @@ class SegmenterTrainConfig:
     half: bool = False
     decoded_with: Path | None = None
     decoded_fraction: float = 0.5
+    decoded_qualities: tuple[int, int] = (1, 6)
     command: str = ""
     progress: bool = True
 
@@ -198,7 +199,9 @@ def _decoded_share(config: SegmenterTrainConfig) -> DecodedShare | None:
     from shared.sensors.profiles import get_profile
 
     scale = float(get_profile(config.task).global_max)
-    return DecodedShare(Path(config.decoded_with), config.decoded_fraction, scale)
+    return DecodedShare(
+        Path(config.decoded_with), config.decoded_fraction, scale, config.decoded_qualities
+    )
 
 
 def _describe_share(config: SegmenterTrainConfig) -> dict[str, Any] | None:

@@ -132,6 +132,23 @@ def test_a_share_of_the_training_scenes_comes_back_decoded(fire_dir: Path) -> No
     assert 0 < sum(changed) < len(changed)
 
 
+def test_decoded_items_stay_within_the_qualities_asked_for(fire_dir: Path) -> None:
+    from shared.codecs.learned.rate_gain import LEVEL_STEPS, level_code
+    from shared.errors import ConfigurationError
+    from workbench.datasets.dataset import SceneDataset
+
+    source = SceneDataset(fire_dir, "val", augment=False)
+    top = DecodedScenes(source, DecodedShare(FIRE_CODEC, 1.0, 16383.0, (4, 6)), fixed=False)
+    levels = [top._level(i) for i in range(200)]
+    q4 = level_code(4, top.model.rate_gains.levels) / LEVEL_STEPS
+    assert all(level is not None and 0.0 <= level <= q4 for level in levels)
+    assert max(levels) > 0.8 * q4 and min(levels) < 0.2 * q4  # the whole span, not one end
+    one = DecodedScenes(source, DecodedShare(FIRE_CODEC, 1.0, 16383.0, (6, 6)), fixed=True)
+    assert {one._level(i) for i in range(20)} == {0.0}
+    with pytest.raises(ConfigurationError, match="LOW,HIGH"):
+        DecodedScenes(source, DecodedShare(FIRE_CODEC, 1.0, 16383.0, (6, 4)), fixed=True)
+
+
 def test_decoding_needs_a_variable_rate_checkpoint_and_records_it(
     fire_dir: Path, fire_codec: tuple[Path, dict], tmp_path: Path
 ) -> None:
@@ -148,3 +165,4 @@ def test_decoding_needs_a_variable_rate_checkpoint_and_records_it(
     )
     share = manifest["decoded_share"]
     assert share["fraction"] == 0.5 and len(share["sha256"]) == 64
+    assert share["qualities"] == [1, 6]
