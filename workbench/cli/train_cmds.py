@@ -364,6 +364,9 @@ def evaluate_segmenter_cmd(
     ckpt: Annotated[Path | None, typer.Option("--ckpt", help="segmenter checkpoint")] = None,
     codec: Annotated[str | None, typer.Option("--codec", help="pass scenes through it")] = None,
     bpp: Annotated[float | None, typer.Option("--bpp", help="target rate for --codec")] = None,
+    quality: Annotated[
+        int | None, typer.Option("--quality", help="learned --codec quality 1..6 (not --bpp)")
+    ] = None,
     checkpoints: Annotated[Path | None, typer.Option("--checkpoints", help="codec weights")] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", help="evaluate the first N scenes")
@@ -379,13 +382,16 @@ def evaluate_segmenter_cmd(
     _threads(threads)
     if (task is None) == (ckpt is None):
         raise ConfigurationError("give exactly one of --task T (shipped segmenter) or --ckpt CKPT")
-    if (codec is None) != (bpp is None):
-        raise ConfigurationError("--codec and --bpp go together, e.g. --codec jpeg2000 --bpp 0.5")
+    if (codec is None) != (bpp is None and quality is None) or None not in (bpp, quality):
+        raise ConfigurationError(
+            "--codec takes one of --bpp or --quality, e.g. --codec jpeg2000 --bpp 0.5 or "
+            "--codec cheng2020-gmm --quality 6"
+        )
     segmenter = load_segmenter_checkpoint(ckpt) if ckpt is not None else load_segmenter(str(task))
     if segmenter is None:
         raise ConfigurationError(f"no shipped segmenter for task {task!r}; pass --ckpt")
     store = _codec_store(codec, segmenter.task, checkpoints)
-    target = RateTarget(bpp=bpp) if bpp is not None else None
+    target = None if codec is None else RateTarget(bpp=bpp, quality=quality)
     result = segment_scenes(
         segmenter, data, codec=codec, target=target, checkpoints=store, limit=limit
     )
@@ -393,7 +399,12 @@ def evaluate_segmenter_cmd(
         result,
         as_json,
         f"{segmenter.task}: f1_positive {result['f1_positive']:.4f} "
-        f"f1_macro {result['f1_macro']:.4f} over {result['scenes']} scenes",
+        f"f1_macro {result['f1_macro']:.4f} over {result['scenes']} scenes"
+        + (
+            f" (bpp {result['bpp']:.4f}, psnr_db {result['psnr_db']:.2f})"
+            if "bpp" in result
+            else ""
+        ),
     )
 
 

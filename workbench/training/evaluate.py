@@ -238,7 +238,8 @@ def segment_scenes(
     reconstruction the ground would decode, normalised by the profile's global maximum.
 
     Returns:
-        ``{"f1_positive": float, "f1_macro": float, "scenes": int}``.
+        ``{"f1_positive": float, "f1_macro": float, "scenes": int}``, through a codec also
+        its mean ``bpp``, ``payload_bpp`` and ``psnr_db``.
     """
     if codec is not None:
         point = measure_rate_point(
@@ -251,7 +252,8 @@ def segment_scenes(
             split=split,
             segmenter=segmenter,
         )
-        return {k: point[k] for k in ("f1_positive", "f1_macro", "scenes")}
+        keep = ("f1_positive", "f1_macro", "scenes", "bpp", "payload_bpp", "psnr_db")
+        return {k: point[k] for k in keep}
     from shared.sensors.profiles import get_profile
 
     scale = get_profile(segmenter.task).global_max

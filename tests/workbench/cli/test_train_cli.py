@@ -121,6 +121,22 @@ def test_evaluate_segmenter_through_jpeg2000(
     assert result["scenes"] == 5 and 0.0 <= result["f1_positive"] <= 1.0
 
 
+def test_evaluate_segmenter_through_the_learned_codec_at_a_quality(
+    app: typer.Typer, fire_data: Path, segmenter_ckpt: Path
+) -> None:
+    args = ["evaluate", "segmenter", "--ckpt", segmenter_ckpt, "--data", fire_data]
+    low, high = (
+        json.loads(
+            _run(app, *args, "--codec", "cheng2020-gmm", "--quality", q, "--limit", "3", "--json")
+        )
+        for q in ("1", "6")
+    )
+    assert low["scenes"] == high["scenes"] == 3
+    assert low["bpp"] < high["bpp"]  # the quality reached the codec
+    with pytest.raises(ConfigurationError, match="--quality"):
+        _run(app, *args, "--codec", "jpeg2000")
+
+
 def test_evaluate_codec_json_shape_for_jpeg2000(
     app: typer.Typer, fire_data: Path, tmp_path: Path
 ) -> None:
