@@ -80,6 +80,7 @@ def measure(task: str, dest: Path, heldout: Path, real: Path | None, limit: int)
     return {
         "task": task,
         "checkpoint": str(dest.relative_to(REPO)),
+        "label": f"{NAME} N={manifest.N} M={manifest.M} variable rate",
         "heldout": str(heldout),
         **comparison_json(comparisons, REFERENCE),
         "bpp_targets": bpp_targets(task, dest, heldout, limit, comparisons[0].points),

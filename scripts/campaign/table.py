@@ -87,7 +87,7 @@ def task_section(task: str) -> list[str]:
             "",
             "| codec | quality | payload bpp | container bpp | PSNR dB | scenes |",
             "|---|---|---|---|---|---|",
-            *_rows(ours, "cheng2020-gmm N=48 variable rate"),
+            *_rows(ours, new.get("label", "cheng2020-gmm N=48 variable rate")),
             *_rows(theirs, "jpeg2000"),
             *(
                 f"| reference: {r['codec']} (uncoded means) | - | {r['payload_bpp']:.3f} | - "
