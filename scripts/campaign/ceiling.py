@@ -1,0 +1,108 @@
+"""Where a variable-rate cheng2020-gmm's fidelity stops: its transform or its quantiser?
+
+Prints, on the first LIMIT scenes of a held-out folder (PSNR of the unit range, what the
+trainer's MSE measures):
+
+- per rate level: the reconstruction with latents rounded as the coder codes them, and with
+  latents left unquantised (the transform's own ceiling at that level's gains);
+- past the top level: gains x2, x4, x8 (finer quantisation than any trained level);
+- the linear bound: a PCA of the 16 x 16 blocks (all bands) keeping as many values per block as
+  the model has latents, and at other counts (fitted on half of the scenes, measured on the
+  other half).
+
+Usage: python scripts/campaign/ceiling.py CHECKPOINT HELDOUT_DIR [--limit 32] [--keep 48,96,128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from shared.codecs.learned.checkpoint import load_checkpoint
+from shared.sensors.profiles import get_profile
+from workbench.training.data import folder_task
+
+BLOCK = 16
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return 10.0 * math.log10(1.0 / float(torch.mean((a - b) ** 2)))
+
+
+def _scenes(folder: Path, limit: int) -> torch.Tensor:
+    task = folder_task(folder)
+    scale = get_profile(task).global_max
+    files = sorted(p for p in folder.glob("*.npy") if not p.name.endswith(".mask.npy"))[:limit]
+    images = [np.load(p).astype(np.float32) for p in files]
+    images = [i[None] if i.ndim == 2 else i for i in images]
+    return torch.from_numpy(np.clip(np.stack(images) / np.float32(scale), 0.0, 1.0))
+
+
+def model_ceiling(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
+    """Lines: PSNR per level, rounded and unquantised, and past the top level."""
+    lines = []
+    with torch.no_grad():
+        y = model.g_a(x)
+        for level in range(model.rate_gains.levels):
+            gain, inverse = model.rate_gains.at(float(level))
+            rounded = model.g_s(torch.round(y * gain) * inverse).clamp(0, 1)
+            plain = model.g_s(y * gain * inverse).clamp(0, 1)
+            lines.append(
+                f"level {level}: {_psnr(rounded, x):.2f} dB rounded, "
+                f"{_psnr(plain, x):.2f} dB unquantised"
+            )
+        gain, inverse = model.rate_gains.at(0.0)
+        for factor in (2, 4, 8):
+            finer = model.g_s(torch.round(y * gain * factor) * inverse / factor).clamp(0, 1)
+            lines.append(f"level 0, gains x{factor}: {_psnr(finer, x):.2f} dB")
+    return lines
+
+
+def linear_bound(x: torch.Tensor, keep: list[int]) -> list[str]:
+    """Lines: PSNR of a PCA of the 16 x 16 x bands blocks keeping k values per block, its basis
+    fitted on the first half of the scenes and measured on the second."""
+    b, c, h, w = x.shape
+    blocks = x[:, :, : h - h % BLOCK, : w - w % BLOCK].double()
+    blocks = blocks.reshape(b, c, h // BLOCK, BLOCK, w // BLOCK, BLOCK)
+    rows = blocks.permute(0, 2, 4, 1, 3, 5).reshape(b, -1, c * BLOCK * BLOCK)
+    fit, test = rows[: b // 2].flatten(0, 1), rows[b // 2 :].flatten(0, 1)
+    mean = fit.mean(dim=0)
+    basis = torch.linalg.svd(fit - mean, full_matrices=False).Vh
+    lines = [f"linear bound, fitted on {len(fit)} blocks of {fit.shape[1]} values, on {len(test)}:"]
+    for k in keep:
+        if k > len(fit):
+            lines.append(f"  keep {k}: n/a (more values than fitted blocks)")
+            continue
+        centred = test - mean
+        approx = centred @ basis[:k].T @ basis[:k]
+        lines.append(f"  keep {k}: {_psnr(approx.float(), centred.float()):.2f} dB")
+    return lines
+
+
+def main() -> None:
+    """Parse the arguments and print the ceiling lines."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("heldout", type=Path)
+    parser.add_argument("--limit", type=int, default=32)
+    parser.add_argument("--keep", default="")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    model, manifest = load_checkpoint(args.checkpoint)
+    x = _scenes(args.heldout, args.limit)
+    print(f"{args.checkpoint}: N={manifest.N} M={manifest.M}, {len(x)} scenes of {args.heldout}")
+    print("\n".join(model_ceiling(model, x)))
+    keep = [int(k) for k in args.keep.split(",") if k] or [
+        manifest.M // 2,
+        manifest.M,
+        2 * manifest.M,
+    ]
+    print("\n".join(linear_bound(x, keep)))
+
+
+if __name__ == "__main__":
+    main()
