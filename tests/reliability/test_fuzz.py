@@ -48,6 +48,7 @@ def test_parser_refuses_every_mutation_with_a_domain_error(cut: int, patch: byte
 
 def _atheris(harness: str, runs: int, codec: str | None, tmp_path: Path) -> str:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    env["TMPDIR"] = str(tmp_path)  # libFuzzer exits without cleanup: its temp files go here
     if codec:
         env["EODL_FUZZ_CODEC"] = codec
     command = [sys.executable, str(FUZZ_DIR / harness), f"-runs={runs}", "-max_total_time=20"]
