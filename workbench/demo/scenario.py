@@ -6,13 +6,12 @@ import csv
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-import shared
 from satellite_node.client import SatelliteClient, SceneRefused
+from satellite_node.planner.curves import shipped_curves_path
 from shared.errors import EODownlinkError
 from shared.protocol.scenes import SceneRequest
 from shared.sensors.profiles import TASKS, get_profile
@@ -102,7 +101,7 @@ def choose_qualities(
 def measured_f1(task: str) -> tuple[dict[int, float], float | None]:
     """({quality: F1+} of the learned codec, the clean segmenter's F1+) from the shipped F1
     curves (``eodl evaluate f1-curve``); empty where none were measured."""
-    path = Path(shared.__file__).resolve().parent / "assets" / "curves" / "f1_vs_bpp.csv"
+    path = shipped_curves_path()
     if not path.is_file():
         return {}, None
     with path.open(newline="") as handle:
