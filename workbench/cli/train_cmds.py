@@ -213,6 +213,17 @@ def train_codec_cmd(
             "cheng2020-gmm with a gain level per lambda (then --lmbda is ignored)",
         ),
     ] = None,
+    segmenter: Annotated[
+        Path | None,
+        typer.Option(
+            "--segmenter",
+            help="task-aware: this segmenter checkpoint, frozen, judges every reconstruction "
+            "(distortion MSE + --task-weight x its BCE)",
+        ),
+    ] = None,
+    task_weight: Annotated[
+        float, typer.Option("--task-weight", help="weight of the segmenter's BCE against MSE")
+    ] = 0.0,
 ) -> None:
     """Train one rate point (L = lmbda * MSE + bpp; real bpp measured from the bitstreams),
     or with --rate-lmbdas one variable-rate model (estimated figures per level)."""
@@ -244,6 +255,8 @@ def train_codec_cmd(
         resume=resume,
         command=recorded_command(ctx),
         rate_lmbdas=levels,
+        segmenter=segmenter,
+        task_weight=task_weight,
     )
     manifest = train_codec(config)
     if manifest and levels:

@@ -15,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from shared.errors import ConfigurationError
 from shared.models.segmentation import pad_to_multiple
-from workbench.training.data import describe_data, load_splits
+from workbench.training.data import describe_data, load_splits, mask_batch
 from workbench.training.ddp import DistContext, init_distributed, unwrap
 from workbench.training.loops import (
     Budget,
@@ -32,6 +33,7 @@ from workbench.training.loops import (
 )
 from workbench.training.progress import Progress, log_line
 from workbench.training.rd import RDTerms, aux_parameter_names, codec_optimisers, rd_terms
+from workbench.training.task_term import TaskTerm, load_task_term
 
 CODEC_PAD = 64  # cheng2020 latents: y at 1/16, z at 1/64 of the input side
 
@@ -65,6 +67,8 @@ class CodecTrainConfig:
     command: str = ""
     progress: bool = True
     rate_lmbdas: tuple[float, ...] = ()
+    segmenter: Path | None = None
+    task_weight: float = 0.0
 
     def lmbda_at(self, level: int | None) -> float:
         """The lambda of a rate level (``lmbda`` for a fixed-rate run)."""
@@ -88,6 +92,23 @@ def codec_step(
     return rd_terms(cropped, x, lmbda), cropped["x_hat"]
 
 
+def batch_loss(
+    model: nn.Module,
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    lmbda: float,
+    level: int | None,
+    task_term: TaskTerm | None,
+) -> tuple[torch.Tensor, RDTerms, torch.Tensor | None]:
+    """(loss, rate-distortion terms, task BCE) of a batch: lambda * MSE + R, plus
+    lambda * weight * BCE of the frozen segmenter when the run is task-aware."""
+    terms, x_hat = codec_step(model, x, lmbda, level)
+    if task_term is None:
+        return terms.loss, terms, None
+    bce = task_term.bce(x_hat, mask_batch(mask))
+    return terms.loss + lmbda * task_term.weight * bce, terms, bce
+
+
 def _train_epoch(
     model: nn.Module,
     loader: Any,
@@ -98,16 +119,19 @@ def _train_epoch(
     budget: Budget,
     desc: str,
     epoch: int,
+    task_term: TaskTerm | None = None,
 ) -> tuple[float, bool]:
     main_opt, aux_opt = optimisers
     bar = Progress(loader, desc, enabled=ctx.is_main)
     total, steps, expired = 0.0, 0, False
     levels = _level_sampler(config, epoch)
-    for x, _mask in bar:
+    for x, mask in bar:
         level = levels()
-        terms, _ = codec_step(model, x.to(ctx.device), config.lmbda_at(level), level)
+        loss, terms, _ = batch_loss(
+            model, x.to(ctx.device), mask.to(ctx.device), config.lmbda_at(level), level, task_term
+        )
         main_opt.zero_grad(set_to_none=True)
-        terms.loss.backward()
+        loss.backward()
         if config.clip_norm > 0:
             nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
         main_opt.step()
@@ -115,7 +139,7 @@ def _train_epoch(
         unwrap(model).aux_loss().backward()
         ctx.average_grads(aux_params)
         aux_opt.step()
-        total, steps = total + terms.loss.item(), steps + 1
+        total, steps = total + loss.item(), steps + 1
         bar.show(loss=total / steps, bpp=terms.bpp.detach().item(), psnr_db=terms.psnr_db)
         expired = ctx.broadcast_flag(budget.expired())  # rank 0's clock decides for all
         if expired or (config.max_steps is not None and steps >= config.max_steps):
@@ -141,52 +165,75 @@ def validation_levels(config: CodecTrainConfig) -> tuple[int | None, ...]:
 
 
 def validate_codec(
-    model: nn.Module, loader: Any, lmbda: float, ctx: DistContext, level: int | None = None
+    model: nn.Module,
+    loader: Any,
+    lmbda: float,
+    ctx: DistContext,
+    level: int | None = None,
+    task_term: TaskTerm | None = None,
 ) -> dict[str, float]:
-    """Mean loss, estimated bpp and MSE over a loader (quantised latents; all ranks pooled)."""
-    sums = torch.zeros(4, dtype=torch.float64)
+    """Mean loss, estimated bpp and MSE (and the task BCE of a task-aware run) over a loader
+    (quantised latents; all ranks pooled)."""
+    sums = torch.zeros(5, dtype=torch.float64)
     model.eval()
     with torch.inference_mode():
-        for x, _mask in loader:
-            terms, _ = codec_step(model, x.to(ctx.device), lmbda, level)
-            n = x.shape[0]
-            sums += torch.tensor(
-                [float(terms.loss) * n, float(terms.bpp) * n, float(terms.mse) * n, n],
-                dtype=torch.float64,
+        for x, mask in loader:
+            loss, terms, bce = batch_loss(
+                model, x.to(ctx.device), mask.to(ctx.device), lmbda, level, task_term
             )
+            n = x.shape[0]
+            figures = (loss, terms.bpp, terms.mse, 0.0 if bce is None else bce)
+            sums += torch.tensor([float(f) * n for f in figures] + [n], dtype=torch.float64)
     model.train()
     sums = ctx.all_sum(sums)
-    count = max(float(sums[3]), 1.0)
-    return {
+    count = max(float(sums[4]), 1.0)
+    out = {
         "loss": float(sums[0]) / count,
         "bpp_estimate": float(sums[1]) / count,
         "mse": float(sums[2]) / count,
     }
+    if task_term is not None:
+        out["task_bce"] = float(sums[3]) / count
+    return out
 
 
 def _validate_levels(
-    model: nn.Module, loader: Any, config: CodecTrainConfig, ctx: DistContext
+    model: nn.Module,
+    loader: Any,
+    config: CodecTrainConfig,
+    ctx: DistContext,
+    task_term: TaskTerm | None = None,
 ) -> dict[str, float]:
     """Validation at the run's rate point, or at the validated levels of a variable-rate run:
-    their mean loss, and each level's estimated bpp and MSE (``bpp_estimate_L<k>``, ...)."""
+    their mean loss, and each level's estimated bpp and MSE (``bpp_estimate_L<k>``, ...) and
+    task BCE (``task_bce_L<k>``, task-aware runs)."""
     levels = validation_levels(config)
     if levels == (None,):
-        return validate_codec(model, loader, config.lmbda, ctx)
+        return validate_codec(model, loader, config.lmbda, ctx, task_term=task_term)
     out: dict[str, float] = {"loss": 0.0}
     for level in levels:
-        val = validate_codec(model, loader, config.lmbda_at(level), ctx, level)
+        val = validate_codec(model, loader, config.lmbda_at(level), ctx, level, task_term)
         out["loss"] += val["loss"] / len(levels)
-        out[f"bpp_estimate_L{level}"], out[f"mse_L{level}"] = val["bpp_estimate"], val["mse"]
+        for name in ("bpp_estimate", "mse", "task_bce"):
+            if name in val:
+                out[f"{name}_L{level}"] = val[name]
     return out
 
 
 def _val_text(val: dict[str, float]) -> str:
     if "bpp_estimate" in val:
-        return f"bpp~{val['bpp_estimate']:.4f} mse {val['mse']:.3g}"
+        return f"bpp~{val['bpp_estimate']:.4f} mse {val['mse']:.3g}" + _bce_text(val, "")
     levels = sorted(k.removeprefix("mse_L") for k in val if k.startswith("mse_L"))
     return " ".join(
-        f"L{k}: bpp~{val[f'bpp_estimate_L{k}']:.4f} mse {val[f'mse_L{k}']:.3g}" for k in levels
+        f"L{k}: bpp~{val[f'bpp_estimate_L{k}']:.4f} mse {val[f'mse_L{k}']:.3g}"
+        + _bce_text(val, f"_L{k}")
+        for k in levels
     )
+
+
+def _bce_text(val: dict[str, float], suffix: str) -> str:
+    key = f"task_bce{suffix}"
+    return f" bce {val[key]:.4f}" if key in val else ""
 
 
 def train_codec(config: CodecTrainConfig) -> dict[str, Any]:
@@ -303,15 +350,25 @@ def _train(config: CodecTrainConfig, ctx: DistContext) -> dict[str, Any]:
     optimisers = codec_optimisers(net, config.lr, config.aux_lr)
     train_loader = make_loader(splits.train, config.batch_size, ctx, config.seed, shuffle=True)
     val_loader = make_loader(splits.val, config.batch_size, ctx, config.seed, shuffle=False)
+    task_term = _task_term(config, ctx)
     run = _restore(config, net, optimisers)
     for epoch in range(run.start_epoch, config.epochs):
         set_epoch(train_loader, epoch, config.seed)
         desc = f"{config.task} {config.model} q{config.quality} lmbda {config.lmbda:g} "
         desc += f"epoch {epoch + 1}"
         loss, expired = _train_epoch(
-            model, train_loader, optimisers, aux_params, config, ctx, run.budget, desc, epoch
+            model,
+            train_loader,
+            optimisers,
+            aux_params,
+            config,
+            ctx,
+            run.budget,
+            desc,
+            epoch,
+            task_term,
         )
-        val = _validate_levels(model, val_loader, config, ctx)
+        val = _validate_levels(model, val_loader, config, ctx, task_term)
         run.losses.append(loss)
         improved = run.stopper.update(-val["loss"])
         if improved:
@@ -327,6 +384,15 @@ def _train(config: CodecTrainConfig, ctx: DistContext) -> dict[str, Any]:
         if expired or run.stopper.should_stop:
             break
     return _conclude(config, ctx, net, run)
+
+
+def _task_term(config: CodecTrainConfig, ctx: DistContext) -> TaskTerm | None:
+    """The frozen segmenter of a task-aware run (``--segmenter``), else None."""
+    if config.segmenter is None:
+        if config.task_weight:
+            raise ConfigurationError("--task-weight needs --segmenter (the segmenter to keep)")
+        return None
+    return load_task_term(config.segmenter, config.task, config.task_weight, ctx.device)
 
 
 def _conclude(
@@ -388,6 +454,8 @@ def _finish(
         "processes": world_size,
         "torch_threads": torch.get_num_threads(),
     }
+    if config.segmenter is not None:
+        run_metrics["task_weight"] = config.task_weight
     if config.rate_lmbdas:  # entropy coding at a level is not wired yet: estimates only
         metrics = {**{k: v for k, v in val.items() if k != "loss"}, **run_metrics}
         manifest = dataclasses.replace(manifest, metrics=metrics)

@@ -1,0 +1,63 @@
+"""A task-aware distortion for codec training: the ground's own segmenter, frozen, judges the
+reconstruction.
+
+The distortion of a batch becomes ``MSE + weight * BCE``, where BCE is the frozen segmenter's
+loss on the reconstruction against the scene's mask, so each rate level's lambda scales both
+terms alike: L = lambda * (MSE + weight * BCE) + R. Unlike joint training (the paper's Eq. 1,
+:mod:`workbench.training.joint`) the segmenter does not move: the codec learns to keep what
+the segmenter the ground actually runs needs, and that segmenter's F1 on clean scenes stays
+the yardstick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from shared.errors import CheckpointError, ConfigurationError
+from shared.models.segmentation import load_segmenter_checkpoint, pad_to_multiple
+
+
+@dataclass(frozen=True)
+class TaskTerm:
+    """A frozen segmenter and the weight of its BCE against the MSE."""
+
+    segmenter: nn.Module
+    weight: float
+    sha256: str
+
+    def bce(self, x_hat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The segmenter's BCE on a reconstruction (gradients flow to ``x_hat`` only).
+
+        Shape:
+            x_hat: (B, C, H, W) in [0, 1]; mask: (B, H, W) 0/1.
+        """
+        height, width = x_hat.shape[-2:]
+        logits = self.segmenter(pad_to_multiple(x_hat.clamp(0, 1)))[:, 0, :height, :width]
+        return nn.functional.binary_cross_entropy_with_logits(logits, mask.float())
+
+
+def load_task_term(path: Path, task: str, weight: float, device: str) -> TaskTerm:
+    """The segmenter checkpoint at ``path``, frozen in eval mode (batch statistics fixed).
+
+    Raises:
+        ConfigurationError: a weight that is not positive.
+        CheckpointError: the checkpoint is unreadable or segments another task.
+    """
+    if not weight > 0:
+        raise ConfigurationError(
+            f"--task-weight must be positive, got {weight}; leave out --segmenter for a "
+            "codec trained on MSE alone"
+        )
+    segmenter = load_segmenter_checkpoint(path, device=device)
+    if segmenter.task != task:
+        raise CheckpointError(
+            f"segmenter {path} is for {segmenter.task!r}, not {task!r}; pass a {task} segmenter"
+        )
+    model = segmenter.model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return TaskTerm(model, weight, str(segmenter.manifest.get("sha256", "")))
