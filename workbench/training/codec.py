@@ -100,13 +100,13 @@ def batch_loss(
     level: int | None,
     task_term: TaskTerm | None,
 ) -> tuple[torch.Tensor, RDTerms, torch.Tensor | None]:
-    """(loss, rate-distortion terms, task BCE) of a batch: lambda * MSE + R, plus
-    lambda * weight * BCE of the frozen segmenter when the run is task-aware."""
+    """(loss, rate-distortion terms, task loss) of a batch: lambda * MSE + R, plus
+    lambda * weight * the frozen segmenter's loss when the run is task-aware."""
     terms, x_hat = codec_step(model, x, lmbda, level)
     if task_term is None:
         return terms.loss, terms, None
-    bce = task_term.bce(x_hat, mask_batch(mask))
-    return terms.loss + lmbda * task_term.weight * bce, terms, bce
+    task = task_term.loss(x_hat, mask_batch(mask))
+    return terms.loss + lmbda * task_term.weight * task, terms, task
 
 
 def _train_epoch(
@@ -172,17 +172,17 @@ def validate_codec(
     level: int | None = None,
     task_term: TaskTerm | None = None,
 ) -> dict[str, float]:
-    """Mean loss, estimated bpp and MSE (and the task BCE of a task-aware run) over a loader
+    """Mean loss, estimated bpp and MSE (and the task loss of a task-aware run) over a loader
     (quantised latents; all ranks pooled)."""
     sums = torch.zeros(5, dtype=torch.float64)
     model.eval()
     with torch.inference_mode():
         for x, mask in loader:
-            loss, terms, bce = batch_loss(
+            loss, terms, task = batch_loss(
                 model, x.to(ctx.device), mask.to(ctx.device), lmbda, level, task_term
             )
             n = x.shape[0]
-            figures = (loss, terms.bpp, terms.mse, 0.0 if bce is None else bce)
+            figures = (loss, terms.bpp, terms.mse, 0.0 if task is None else task)
             sums += torch.tensor([float(f) * n for f in figures] + [n], dtype=torch.float64)
     model.train()
     sums = ctx.all_sum(sums)
@@ -193,7 +193,7 @@ def validate_codec(
         "mse": float(sums[2]) / count,
     }
     if task_term is not None:
-        out["task_bce"] = float(sums[3]) / count
+        out["task_loss"] = float(sums[3]) / count
     return out
 
 
@@ -206,7 +206,7 @@ def _validate_levels(
 ) -> dict[str, float]:
     """Validation at the run's rate point, or at the validated levels of a variable-rate run:
     their mean loss, and each level's estimated bpp and MSE (``bpp_estimate_L<k>``, ...) and
-    task BCE (``task_bce_L<k>``, task-aware runs)."""
+    task loss (``task_loss_L<k>``, task-aware runs)."""
     levels = validation_levels(config)
     if levels == (None,):
         return validate_codec(model, loader, config.lmbda, ctx, task_term=task_term)
@@ -214,7 +214,7 @@ def _validate_levels(
     for level in levels:
         val = validate_codec(model, loader, config.lmbda_at(level), ctx, level, task_term)
         out["loss"] += val["loss"] / len(levels)
-        for name in ("bpp_estimate", "mse", "task_bce"):
+        for name in ("bpp_estimate", "mse", "task_loss"):
             if name in val:
                 out[f"{name}_L{level}"] = val[name]
     return out
@@ -232,8 +232,8 @@ def _val_text(val: dict[str, float]) -> str:
 
 
 def _bce_text(val: dict[str, float], suffix: str) -> str:
-    key = f"task_bce{suffix}"
-    return f" bce {val[key]:.4f}" if key in val else ""
+    key = f"task_loss{suffix}"
+    return f" task {val[key]:.4f}" if key in val else ""
 
 
 def train_codec(config: CodecTrainConfig) -> dict[str, Any]:

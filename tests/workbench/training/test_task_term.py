@@ -41,7 +41,7 @@ def _batch(fire_dir: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([x for x, _ in items]), torch.stack([m for _, m in items])
 
 
-def test_the_loss_adds_lambda_times_weight_times_the_segmenters_bce(
+def test_the_loss_adds_lambda_times_weight_times_the_segmenters_loss(
     fire_dir: Path, fire_codec: tuple[Path, dict], fire_segmenter: Path
 ) -> None:
     from shared.codecs.learned.checkpoint import load_checkpoint
@@ -52,9 +52,9 @@ def test_the_loss_adds_lambda_times_weight_times_the_segmenters_bce(
     term = load_task_term(fire_segmenter, "fire", 0.5, "cpu")
     x, mask = _batch(fire_dir)
     plain, terms, none = batch_loss(codec, x, mask, 200.0, None, None)
-    aware, _, bce = batch_loss(codec, x, mask, 200.0, None, term)
-    assert none is None and bce is not None and float(bce) > 0
-    torch.testing.assert_close(aware, plain + 200.0 * 0.5 * bce)
+    aware, _, task = batch_loss(codec, x, mask, 200.0, None, term)
+    assert none is None and task is not None and float(task) > 0
+    torch.testing.assert_close(aware, plain + 200.0 * 0.5 * task)
     torch.testing.assert_close(plain, terms.loss)
     aware.backward()
     # gradients reach the codec only: the segmenter is frozen
@@ -80,9 +80,19 @@ def test_a_task_aware_run_keeps_the_segmenter_and_records_the_weight(
     )
     metrics = manifest["metrics"]
     assert metrics["task_weight"] == 0.5
-    assert metrics["task_bce_L0"] > 0 and metrics["task_bce_L1"] > 0
+    assert metrics["task_loss_L0"] > 0 and metrics["task_loss_L1"] > 0
     after = load_segmenter_checkpoint(fire_segmenter, device="cpu").model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_soft_dice_is_one_minus_the_soft_f1_of_the_positives() -> None:
+    from workbench.training.task_term import soft_dice_loss
+
+    target = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    perfect = soft_dice_loss(target.clone(), target, smooth=0.0)
+    half = soft_dice_loss(torch.tensor([[1.0, 0.0, 1.0, 0.0]]), target, smooth=0.0)
+    silent = soft_dice_loss(torch.zeros(1, 4), target, smooth=0.0)
+    assert float(perfect) == 0.0 and float(half) == pytest.approx(0.5) and float(silent) == 1.0
 
 
 def test_a_misconfigured_task_aware_run_is_refused(
