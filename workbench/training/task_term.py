@@ -6,8 +6,10 @@ on the reconstruction against the scene's mask (binary cross-entropy plus soft D
 rate level's lambda scales both terms alike: L = lambda * (MSE + weight * T) + R. BCE alone is
 not enough on sparse masks: a first run on building (1.7 % of pixels positive) lowered the
 BCE by a fifth and halved the segmenter's positive rate at its threshold, and F1+ fell; the
-Dice term is the F1 the ground measures, made differentiable. Unlike joint training (the paper's Eq. 1,
-:mod:`workbench.training.joint`) the segmenter does not move: the codec learns to keep what
+Dice term is the F1 the ground measures, made differentiable.
+
+Unlike joint training (the paper's Eq. 1, :mod:`workbench.training.joint`) the segmenter does
+not move: the codec learns to keep what
 the segmenter the ground actually runs needs, and that segmenter's F1 on clean scenes stays
 the yardstick.
 """
