@@ -9,9 +9,8 @@ BCE by a fifth and halved the segmenter's positive rate at its threshold, and F1
 Dice term is the F1 the ground measures, made differentiable.
 
 Unlike joint training (the paper's Eq. 1, :mod:`workbench.training.joint`) the segmenter does
-not move: the codec learns to keep what
-the segmenter the ground actually runs needs, and that segmenter's F1 on clean scenes stays
-the yardstick.
+not move: the codec learns to keep what the segmenter the ground actually runs needs, and that
+segmenter's F1 on clean scenes stays the yardstick.
 """
 
 from __future__ import annotations
