@@ -218,11 +218,11 @@ def train_codec_cmd(
         typer.Option(
             "--segmenter",
             help="task-aware: this segmenter checkpoint, frozen, judges every reconstruction "
-            "(distortion MSE + --task-weight x its BCE)",
+            "(distortion MSE + --task-weight x its BCE + soft Dice)",
         ),
     ] = None,
     task_weight: Annotated[
-        float, typer.Option("--task-weight", help="weight of the segmenter's BCE against MSE")
+        float, typer.Option("--task-weight", help="weight of the segmenter's loss against MSE")
     ] = 0.0,
 ) -> None:
     """Train one rate point (L = lmbda * MSE + bpp; real bpp measured from the bitstreams),
