@@ -49,6 +49,14 @@ is no claim of the paper here to agree or differ with; these are baselines beyon
 """
 
 
+def _with_unit(value: Any, unit: str, codec: str) -> str:
+    """A BD figure with its unit; a refusal ("n/a (why)") without one, its curves named (the
+    anchor, curve a, is JPEG 2000)."""
+    if isinstance(value, int | float):
+        return f"{value} {unit}"
+    return str(value).replace("curve a", "JPEG 2000's curve").replace("curve b", f"{codec}'s")
+
+
 def _section(task: str, codec: str) -> list[str]:
     path = FOLDER / f"{task}-{codec}.json"
     refused = FOLDER / f"{task}-{codec}.refused.txt"
@@ -66,9 +74,10 @@ def _section(task: str, codec: str) -> list[str]:
         lines += [
             f"**{scene_set}** ({ours[0]['scenes'] if ours else 0} scenes): monotone "
             f"{'yes' if monotone(ours) else 'no'}, PSNR overlap with JPEG 2000 "
-            f"{overlap_db(ours, theirs):.1f} dB; BD-rate payload {bd.get('bd_rate_payload_pct')}"
-            f" %, BD-PSNR payload {bd.get('bd_psnr_payload_db')} dB, BD-rate container "
-            f"{bd.get('bd_rate_container_pct')} %",
+            f"{overlap_db(ours, theirs):.1f} dB; BD-rate payload "
+            f"{_with_unit(bd.get('bd_rate_payload_pct'), '%', codec)}, BD-PSNR payload "
+            f"{_with_unit(bd.get('bd_psnr_payload_db'), 'dB', codec)}, BD-rate container "
+            f"{_with_unit(bd.get('bd_rate_container_pct'), '%', codec)}",
             "",
             "| codec | payload bpp | container bpp | PSNR dB |",
             "|---|---|---|---|",
