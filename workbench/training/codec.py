@@ -275,14 +275,38 @@ def _warm_start(config: CodecTrainConfig, net: nn.Module) -> None:
             f"this run trains {config.model} N={net.N} M={net.M}: pass a matching checkpoint "
             "(or, for cheng2020-gmm, one with the same N and a smaller M, which is widened)"
         )
-    missing, unexpected = net.load_state_dict(source.state_dict(), strict=False)
+    weights = source.state_dict()
+    extended = _fewer_levels(source, net)
+    if extended:  # a variable-rate start for a run with more (lower-rate) levels
+        _check_level_prefix(config, tuple(manifest.rate_lmbdas))
+        net.rate_gains.extend_from(source.rate_gains, config.rate_lmbdas)  # type: ignore[union-attr,operator]
+        weights = {k: v for k, v in weights.items() if not k.startswith("rate_gains.")}
+    missing, unexpected = net.load_state_dict(weights, strict=False)
     if unexpected or any(not name.startswith("rate_gains.") for name in missing):
         raise CheckpointError(
             f"--init {config.init} does not fit this model: missing {missing}, "
             f"unexpected {unexpected}"
         )
-    if missing:  # a fixed-rate start for a variable-rate run: spread its levels over the rates
+    if missing and not extended:  # a fixed-rate start: spread its levels over the rates
         net.rate_gains.spread(config.rate_lmbdas)  # type: ignore[union-attr,operator]
+
+
+def _fewer_levels(source: nn.Module, net: nn.Module) -> bool:
+    """Both models are variable-rate and the source has fewer levels."""
+    theirs, ours = getattr(source, "rate_gains", None), getattr(net, "rate_gains", None)
+    return theirs is not None and ours is not None and theirs.levels < ours.levels
+
+
+def _check_level_prefix(config: CodecTrainConfig, trained: tuple[float, ...]) -> None:
+    """Levels are added below the trained ones only: the run's first lambdas are the start's."""
+    from shared.errors import CheckpointError
+
+    if tuple(config.rate_lmbdas[: len(trained)]) != trained:
+        raise CheckpointError(
+            f"--init {config.init} was trained at lambdas {list(trained)}; a run with more "
+            f"levels keeps those first and adds lower ones after them, got "
+            f"{list(config.rate_lmbdas)}"
+        )
 
 
 def _restore(config: CodecTrainConfig, net: nn.Module, optimisers: tuple[Any, Any]) -> _Run:

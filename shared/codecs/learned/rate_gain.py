@@ -102,6 +102,37 @@ class RateGains(nn.Module):
         self.log_gain.copy_(logs.view(-1, 1).expand_as(self.log_gain))
         self.log_inverse.copy_(-self.log_gain)
 
+    @torch.no_grad()
+    def extend_from(self, source: RateGains, lmbdas: tuple[float, ...]) -> None:
+        """Take a trained model's levels and add lower-rate ones below them: the trained levels
+        are copied unchanged, each new level starts one theoretical step below the last
+        trained one (quantisation step times ``sqrt(lmbda_last / lmbda_new)``, per channel).
+
+        Args:
+            source: the trained gains (fewer levels, the same channels).
+            lmbdas: this model's lambdas, one per level, highest rate first; the first
+                ``source.levels`` are the source's.
+
+        Raises:
+            ConfigurationError: ``source`` has no fewer levels or other channels, or
+                ``lmbdas`` is not one positive, strictly decreasing lambda per level.
+        """
+        known = source.levels
+        ordered = all(a > b for a, b in zip(lmbdas, lmbdas[1:], strict=False))
+        shape_ok = known < self.levels and source.log_gain.shape[1] == self.log_gain.shape[1]
+        if not shape_ok or len(lmbdas) != self.levels or min(lmbdas) <= 0 or not ordered:
+            raise ConfigurationError(
+                f"cannot extend {known} levels of {source.log_gain.shape[1]} channels to "
+                f"{self.levels} of {self.log_gain.shape[1]} with lambdas {list(lmbdas)}: "
+                "need more levels, the same channels and one decreasing lambda per level"
+            )
+        self.log_gain[:known] = source.log_gain
+        self.log_inverse[:known] = source.log_inverse
+        for level in range(known, self.levels):
+            step = 0.5 * math.log(lmbdas[level] / lmbdas[known - 1])
+            self.log_gain[level] = source.log_gain[known - 1] + step
+            self.log_inverse[level] = source.log_inverse[known - 1] - step
+
 
 def attach_rate_gains(model: Any, levels: int) -> None:
     """Give a cheng2020-gmm model ``levels`` rate levels (gains at 1: no change yet)."""
