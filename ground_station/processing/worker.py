@@ -8,7 +8,9 @@ The request names the container file, an output folder and the limits. The worke
 address space (``RLIMIT_AS``) before it decodes with
 :func:`shared.compression.decompress_container`, and writes ``raster.npy``, ``truth.npy`` (when
 the sidecar carried a mask) and ``result.json``. A domain error is written to ``result.json``
-as ``{"error", "detail"}`` with exit code 3; anything else is a crash.
+as ``{"error", "detail"}`` with exit code 3; anything else is a crash. The decoders' temporary
+files (OpenJPEG works through files) go under the output folder, which the ground removes
+after each transfer: a worker killed mid-decode (its time limit) leaves nothing in ``/tmp``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ EXIT_DOMAIN_ERROR = 3
 RESULT_NAME = "result.json"
 RASTER_NAME = "raster.npy"
 TRUTH_NAME = "truth.npy"
+SCRATCH_NAME = "tmp"  # the decoders' temporary files, inside the output folder
 
 
 def cap_memory(megabytes: int) -> None:
@@ -82,6 +86,9 @@ def run_request(request: dict[str, Any], cap: bool = True) -> int:
     out = Path(request["out_dir"])
     from shared.errors import EODownlinkError
 
+    scratch, previous = out / SCRATCH_NAME, tempfile.tempdir
+    scratch.mkdir(exist_ok=True)
+    tempfile.tempdir = str(scratch)  # this process decodes one request at a time
     try:
         result = _decode(request)
     except EODownlinkError as exc:
@@ -92,6 +99,8 @@ def run_request(request: dict[str, Any], cap: bool = True) -> int:
         error = {"error": "MemoryError", "detail": "decode exceeded the worker's memory cap"}
         (out / RESULT_NAME).write_text(json.dumps(error))
         return EXIT_DOMAIN_ERROR
+    finally:
+        tempfile.tempdir = previous
     (out / RESULT_NAME).write_text(json.dumps(result, allow_nan=True))
     return 0
 

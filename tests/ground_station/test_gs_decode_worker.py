@@ -73,3 +73,33 @@ def test_worker_decodes_a_tiled_container_tile_by_tile(tmp_path: Path) -> None:
     outcome = run_decode_worker(path, tmp_path / "out", decode_limits())
     assert outcome.result["digest_matches"] is True
     assert np.array_equal(outcome.raster, scene.reconstruction)
+
+
+def test_the_decoders_temporary_files_live_in_the_output_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OpenJPEG decodes through files; a worker killed mid-decode (past its time limit) must not
+    # leave them in /tmp: they go under the transfer's output folder, which the ground removes
+    import tempfile
+
+    from ground_station.processing.worker import SCRATCH_NAME, run_request
+
+    made: list[Path] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def recording_mkdtemp(*args: object, **kwargs: object) -> str:
+        path = real_mkdtemp(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(Path(path))
+        return path
+
+    path, _data = _container(tmp_path)  # encoding makes temporary folders of its own
+    out = tmp_path / "out"
+    out.mkdir()
+    from ground_station.processing.decode import decode_request
+
+    before = tempfile.tempdir
+    monkeypatch.setattr(tempfile, "mkdtemp", recording_mkdtemp)
+    assert run_request(decode_request(path, out, decode_limits()), cap=False) == 0
+    assert made, "the JPEG 2000 decode made no temporary folder"
+    assert all(p.parent == out / SCRATCH_NAME for p in made), made
+    assert tempfile.tempdir == before  # the process's own setting is back

@@ -40,6 +40,14 @@ Resume = Annotated[
     typer.Option("--resume", help="continue from <out>.state.pt if present (at this --lr)"),
 ]
 Json = Annotated[bool, typer.Option("--json", help="print one JSON value on stdout")]
+CodecWeights = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoints",
+        help="folder of learned codec weights, searched alone (default: the task's shipped "
+        "ones; EODL_CHECKPOINTS is not read: an evaluation names its weights)",
+    ),
+]
 
 
 def recorded_command(ctx: typer.Context) -> str:
@@ -380,7 +388,7 @@ def evaluate_segmenter_cmd(
     quality: Annotated[
         int | None, typer.Option("--quality", help="learned --codec quality 1..6 (not --bpp)")
     ] = None,
-    checkpoints: Annotated[Path | None, typer.Option("--checkpoints", help="codec weights")] = None,
+    checkpoints: CodecWeights = None,
     limit: Annotated[
         int | None, typer.Option("--limit", help="evaluate the first N scenes")
     ] = None,
@@ -468,7 +476,7 @@ def _codec_store(codec: str | None, task: str, root: Path | None) -> Any:
 def evaluate_codec_cmd(
     codec: Annotated[str, typer.Option("--codec", help="registry name, e.g. cheng2020-gmm")],
     data: Data,
-    checkpoints: Annotated[Path | None, typer.Option("--checkpoints", help="codec weights")] = None,
+    checkpoints: CodecWeights = None,
     limit: Annotated[
         int | None, typer.Option("--limit", help="evaluate the first N scenes")
     ] = None,

@@ -68,6 +68,9 @@ def test_a_run_with_more_levels_starts_from_a_trained_variable_rate_codec(
     old, new = before.rate_gains, after.rate_gains
     torch.testing.assert_close(new.log_gain[:2], old.log_gain)
     torch.testing.assert_close(new.log_gain[2], old.log_gain[1] - 0.5 * math.log(4.0))
-    assert all(torch.equal(a, b) for a, b in zip(after.g_a.parameters(), before.g_a.parameters()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(after.g_a.parameters(), before.g_a.parameters(), strict=True)
+    )
     with pytest.raises(CheckpointError, match="keeps those first"):
         run("wrong", (800.0, 100.0, 50.0), two, 0.0)
