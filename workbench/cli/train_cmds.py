@@ -44,8 +44,8 @@ CodecWeights = Annotated[
     Path | None,
     typer.Option(
         "--checkpoints",
-        help="folder of learned codec weights, searched alone (default: the task's shipped "
-        "ones; EODL_CHECKPOINTS is not read: an evaluation names its weights)",
+        help="folder of learned codec weights, searched first (default: the task's shipped "
+        "folder first; EODL_CHECKPOINTS and the other shipped folders follow)",
     ),
 ]
 
@@ -469,7 +469,27 @@ def _codec_store(codec: str | None, task: str, root: Path | None) -> Any:
     from shared.codecs.learned.checkpoint import CheckpointStore
     from workbench.training.evaluate import shipped_codec_root
 
+    if root is not None:
+        _require_weights(root, codec)
     return CheckpointStore(roots=[root or shipped_codec_root(task)])
+
+
+def _require_weights(root: Path, codec: str) -> None:
+    """Refuse a --checkpoints folder without weights of ``codec``: the store would fall back
+    to the shipped ones, and the figures would silently be theirs."""
+    from shared.codecs.learned.manifest import read_manifest
+    from shared.errors import CheckpointError
+
+    for manifest_path in sorted(root.glob("*.json")) if root.is_dir() else []:
+        try:
+            if read_manifest(manifest_path).architecture == codec:
+                return
+        except CheckpointError:
+            continue
+    raise ConfigurationError(
+        f"--checkpoints {root} holds no {codec} checkpoint (NAME.json + NAME.safetensors); "
+        "name the folder the weights are in, or leave --checkpoints out for the shipped ones"
+    )
 
 
 @evaluate_app.command("codec")

@@ -137,6 +137,15 @@ def test_evaluate_segmenter_through_the_learned_codec_at_a_quality(
         _run(app, *args, "--codec", "jpeg2000")
 
 
+def test_evaluate_segmenter_refuses_a_weights_folder_without_the_codec(
+    app: typer.Typer, fire_data: Path, segmenter_ckpt: Path, tmp_path: Path
+) -> None:
+    # the store would fall back to the shipped weights: the figures would silently be theirs
+    args = ["evaluate", "segmenter", "--ckpt", segmenter_ckpt, "--data", fire_data]
+    with pytest.raises(ConfigurationError, match="holds no cheng2020-gmm checkpoint"):
+        _run(app, *args, "--codec", "cheng2020-gmm", "--quality", "6", "--checkpoints", tmp_path)
+
+
 def test_evaluate_codec_json_shape_for_jpeg2000(
     app: typer.Typer, fire_data: Path, tmp_path: Path
 ) -> None:
