@@ -36,6 +36,7 @@ from shared.errors import CodecError, ConfigurationError
 LEVEL_STEPS = 32  # a coded level is code / 32: 1/32 of a trained level apart
 GAIN_BITS = 12  # significant bits of a coding gain (relative step 2^-12)
 QUALITIES = 6  # container qualities 1..6, spread over the trained levels (6: level 0)
+MAX_LEVELS = 255 // LEVEL_STEPS + 1  # the payload's one-byte code reaches level 7: 8 levels
 
 
 class RateGains(nn.Module):
@@ -48,10 +49,11 @@ class RateGains(nn.Module):
 
     def __init__(self, levels: int, channels: int) -> None:
         super().__init__()
-        if levels < 2 or channels < 1:
+        if not (2 <= levels <= MAX_LEVELS) or channels < 1:
             raise ConfigurationError(
-                f"a variable-rate model needs at least 2 levels and 1 channel, got {levels} "
-                f"levels of {channels} channels"
+                f"a variable-rate model needs 2 to {MAX_LEVELS} levels (the payload codes a "
+                f"level in one byte, 1/{LEVEL_STEPS} of a level apart) and at least 1 channel, "
+                f"got {levels} levels of {channels} channels"
             )
         self.log_gain = nn.Parameter(torch.zeros(levels, channels))
         self.log_inverse = nn.Parameter(torch.zeros(levels, channels))

@@ -62,3 +62,13 @@ def test_a_larger_gain_spends_more_bits_and_quantises_finer() -> None:
 def test_only_the_mixture_model_takes_rate_levels() -> None:
     with pytest.raises(ConfigurationError, match="cheng2020-gmm only"):
         build_model("mean-scale-hyperprior", 1, 1, N=8, M=8, rate_levels=3)
+
+
+def test_more_levels_than_the_payloads_byte_can_code_are_refused() -> None:
+    from shared.codecs.learned.rate_gain import MAX_LEVELS, level_code
+
+    assert level_code(1, MAX_LEVELS) <= 255  # the lowest quality of the largest model codes
+    assert level_code(1, MAX_LEVELS + 1) > 255  # one level more would not
+    RateGains(MAX_LEVELS, 2)
+    with pytest.raises(ConfigurationError, match=f"2 to {MAX_LEVELS} levels"):
+        RateGains(MAX_LEVELS + 1, 2)
