@@ -7,8 +7,9 @@
 # the shipped MSE-trained checkpoint (commit 0013e5d), on 128 x 128 crops.
 # The task term makes the low levels spend bits on the buildings (quality 1 rose from 26.6 to
 # 28.4-28.7 dB in the first 35 minutes, which would shrink the overlap with JPEG 2000 under
-# 8 dB), so LMBDAS may add levels below the start's: an --init with fewer levels keeps them and
-# starts each new one a rate-distortion step lower (RateGains.extend_from).
+# 8 dB), so LMBDAS may add levels below the start's (an --init with fewer levels keeps them and
+# starts each new one a rate-distortion step lower, RateGains.extend_from; 8 levels at most) or
+# lower the last lambda (drop_level.py makes such a start from a run's state).
 # Usage: [LMBDAS=...] scripts/campaign/taskaware.sh OUT_DIR WEIGHT [MINUTES] [INIT]
 # Resumable: run it again for MINUTES more. Then: python scripts/campaign/ship.py building
 # OUT_DIR/building/taskaware-wWEIGHT-lLEVELS --heldout ... --real ...
