@@ -12,7 +12,7 @@
 # lower the last lambda (drop_level.py makes such a start from a run's state).
 # Usage: [LMBDAS=...] scripts/campaign/taskaware.sh OUT_DIR WEIGHT [MINUTES] [INIT]
 # Resumable: run it again for MINUTES more. Then: python scripts/campaign/ship.py building
-# OUT_DIR/building/taskaware-wWEIGHT-lLEVELS --heldout ... --real ...
+# OUT_DIR/building/taskaware-wWEIGHT-lLEVELS-minLOWEST --heldout ... --real ...
 set -euo pipefail
 out=${1:?usage: taskaware.sh OUT_DIR WEIGHT [MINUTES] [INIT]}
 weight=${2:?usage: taskaware.sh OUT_DIR WEIGHT [MINUTES] [INIT]}
@@ -22,7 +22,9 @@ eodl=${EODL:-.venv/bin/eodl}
 python=${PYTHON:-.venv/bin/python}
 lmbdas=${LMBDAS:-200000,80000,32000,12800,5000,2000,800,320}
 levels=$(echo "$lmbdas" | tr ',' '\n' | wc -l)
-run=$out/building/taskaware-w$weight-l$levels
+lowest=${lmbdas##*,}
+# the name carries the level count and the lowest lambda: --resume picks up only the same run
+run=$out/building/taskaware-w$weight-l$levels-min$lowest
 budget=$minutes
 if [ -f "$run.state.pt" ]; then
   budget=$("$python" -c "import torch,sys; print(torch.load(sys.argv[1], weights_only=False)['spent_s'] / 60 + float(sys.argv[2]))" "$run.state.pt" "$minutes")
@@ -33,4 +35,4 @@ nice -n 19 "$eodl" train codec --task building --data "$out/data/building-s21-n1
   --init "$init" --epochs 10000 --batch-size 8 --lr 5e-5 --aux-lr 1e-5 --crop 128 \
   --patience 10000 --eval-limit 16 --max-minutes "$budget" --seed 0 --threads 1 --resume \
   --segmenter shared/assets/checkpoints/segmenter/building --task-weight "$weight" \
-  --out "$run" > "$out/logs/taskaware-building-w$weight-l$levels.log" 2>&1
+  --out "$run" >> "$out/logs/$(basename "$run").log" 2>&1
