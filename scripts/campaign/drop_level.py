@@ -5,8 +5,13 @@ most 8 levels: the level code is one byte at 1/32 steps). Dropping level 7 (lamb
 every other trained weight, the ninth level's gains included, as an 8-level start whose last
 lambda is 128.
 
-Usage: python scripts/campaign/drop_level.py STATE TEMPLATE LEVEL OUT LMBDAS
-    STATE: RUN.state.pt; TEMPLATE: a checkpoint of the same model (its manifest is copied);
+A shipped checkpoint can be the source too: dropping its last level (lambda 320) gives a
+7-level start that `--rate-lmbdas ...,800,128` extends with a lower level
+(`RateGains.extend_from`).
+
+Usage: python scripts/campaign/drop_level.py SOURCE TEMPLATE LEVEL OUT LMBDAS
+    SOURCE: RUN.state.pt (its best weights) or a checkpoint NAME (NAME.safetensors);
+    TEMPLATE: a checkpoint of the same model (its manifest is copied);
     LEVEL: the level to drop; OUT: the checkpoint to write (NAME); LMBDAS: the remaining
     lambdas, comma-separated, highest rate first.
 """
@@ -20,16 +25,24 @@ from pathlib import Path
 import torch
 
 from shared.codecs.learned.architectures import build_model
-from shared.codecs.learned.checkpoint import save_checkpoint
+from shared.codecs.learned.checkpoint import load_checkpoint, save_checkpoint
 from shared.codecs.learned.manifest import read_manifest
 
 GAIN_KEYS = ("rate_gains.log_gain", "rate_gains.log_inverse")
 
 
+def source_weights(source: str) -> tuple[dict[str, torch.Tensor], str]:
+    """SOURCE's weights (a trainer state's best, or a checkpoint's) and where they came from."""
+    if source.endswith(".state.pt"):
+        saved = torch.load(source, map_location="cpu", weights_only=False)
+        return dict(saved["best_model"]), f"best weights after {saved['epoch'] + 1} epochs"
+    model, manifest = load_checkpoint(source)
+    return dict(model.state_dict()), f"checkpoint sha256 {manifest.sha256[:12]}"
+
+
 def main(state: str, template: str, level: int, out: str, lmbdas: str) -> None:
-    """Save STATE's best weights without rate level LEVEL as the checkpoint OUT."""
-    saved = torch.load(state, map_location="cpu", weights_only=False)
-    weights = dict(saved["best_model"])
+    """Save SOURCE's weights without rate level LEVEL as the checkpoint OUT."""
+    weights, origin = source_weights(state)
     rows = weights[GAIN_KEYS[0]].shape[0]
     keep = [k for k in range(rows) if k != level]
     for key in GAIN_KEYS:
@@ -48,7 +61,7 @@ def main(state: str, template: str, level: int, out: str, lmbdas: str) -> None:
         lmbda=rates[0],
         metrics={},
         command=f"python scripts/campaign/drop_level.py {state} {template} {level} {out} "
-        f"{lmbdas}  (best weights after {saved['epoch'] + 1} epochs)",
+        f"{lmbdas}  ({origin})",
     )
     save_checkpoint(model.eval(), out, fields)
     print(f"wrote {out}: {len(keep)} levels, lambdas {rates}")

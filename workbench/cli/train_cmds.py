@@ -133,6 +133,14 @@ def train_segmenter_cmd(
             "rates a mission flies for segmentation",
         ),
     ] = "1,6",
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            "--init",
+            help="start from this segmenter checkpoint (same task and U-Net), e.g. the shipped "
+            "one, to fine-tune it on a new codec's output",
+        ),
+    ] = None,
     max_minutes: MaxMinutes = None,
     max_steps: MaxSteps = None,
     crop: Crop = None,
@@ -168,6 +176,7 @@ def train_segmenter_cmd(
         decoded_with=decoded_with,
         decoded_fraction=decoded_fraction,
         decoded_qualities=_quality_span(decoded_qualities),
+        init=init,
         command=recorded_command(ctx),
     )
     manifest = train_segmenter(config)

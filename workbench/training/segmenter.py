@@ -13,11 +13,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from shared.errors import ConfigurationError
 from shared.models.segmentation import (
     DEFAULT_DECODER_CHANNELS,
     UnetConfig,
     build_unet,
+    load_segmenter_checkpoint,
     save_segmenter,
+    unet_config_from_manifest,
 )
 from shared.models.weights import checkpoint_paths, read_manifest
 from workbench.training.data import describe_data, load_splits, mask_batch
@@ -64,6 +67,7 @@ class SegmenterTrainConfig:
     decoded_with: Path | None = None
     decoded_fraction: float = 0.5
     decoded_qualities: tuple[int, int] = (1, 6)
+    init: Path | None = None
     command: str = ""
     progress: bool = True
 
@@ -144,7 +148,15 @@ def _manifest_fields(
         },
         "loss": "bce-with-logits",
         "decoded_share": _describe_share(config),
+        "init": _describe_init(config),
     }
+
+
+def _describe_init(config: SegmenterTrainConfig) -> dict[str, str] | None:
+    """The checkpoint a run started from (``--init``), named by its weights' hash."""
+    if config.init is None:
+        return None
+    return {"checkpoint": str(config.init), "sha256": read_manifest(config.init)["sha256"]}
 
 
 def train_segmenter(config: SegmenterTrainConfig) -> dict[str, Any]:
@@ -192,6 +204,23 @@ def _save_state(
     save_state(state_path(config.out), state)
 
 
+def start_from(net: nn.Module, arch: UnetConfig, config: SegmenterTrainConfig) -> None:
+    """Load ``config.init``'s weights into ``net`` (a U-Net of the same task and architecture).
+
+    Raises:
+        ConfigurationError: the checkpoint segments another task or is another U-Net.
+    """
+    start = load_segmenter_checkpoint(config.init, device="cpu")
+    theirs = unet_config_from_manifest(start.manifest)
+    if start.task != config.task or theirs != arch:
+        raise ConfigurationError(
+            f"--init {config.init} is a {start.task} U-Net ({theirs}); this run trains a "
+            f"{config.task} U-Net ({arch}): pass the same task and --encoder, --encoder-depth "
+            "and --decoder-channels as the checkpoint's manifest"
+        )
+    net.load_state_dict(start.model.state_dict())
+
+
 def _decoded_share(config: SegmenterTrainConfig) -> DecodedShare | None:
     """The learned codec a share of the scenes is decoded by (``--decoded-with``), if any."""
     if config.decoded_with is None:
@@ -214,7 +243,10 @@ def _train(config: SegmenterTrainConfig, ctx: DistContext) -> dict[str, Any]:
     decoded = _decoded_share(config)
     splits = load_splits(config.data, config.task, crop=config.crop, decoded=decoded)
     arch = UnetConfig(config.encoder, splits.bands, config.encoder_depth, config.decoder_channels)
-    net = build_unet(arch).to(ctx.device)
+    net = build_unet(arch)
+    if config.init is not None:
+        start_from(net, arch, config)
+    net = net.to(ctx.device)
     model = ctx.wrap(net)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(config.pos_weight, device=ctx.device))

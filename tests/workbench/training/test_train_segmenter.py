@@ -69,6 +69,40 @@ def test_resume_continues_from_the_saved_epoch(fire_dir: Path, tmp_path: Path) -
     assert json.loads(out.with_suffix(".json").read_text())["sha256"] == resumed["sha256"]
 
 
+def _parameters(path: Path) -> dict[str, torch.Tensor]:
+    model = load_segmenter_checkpoint(path, device="cpu").model
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def test_init_starts_from_a_checkpoint_and_records_it(fire_dir: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    start = train_segmenter(_config(fire_dir, tmp_path / "start", epochs=1, max_steps=2))
+    # at learning rate 0 the parameters stay where they start (batch-norm statistics move)
+    frozen = dict(epochs=1, max_steps=1, lr=0.0)
+    tuned = train_segmenter(
+        _config(fire_dir, tmp_path / "tuned", init=tmp_path / "start", **frozen)
+    )
+    fresh = train_segmenter(_config(fire_dir, tmp_path / "fresh", **frozen))
+    before, after = _parameters(tmp_path / "start"), _parameters(tmp_path / "tuned")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not torch.equal(
+        before["segmentation_head.0.weight"],
+        _parameters(tmp_path / "fresh")["segmentation_head.0.weight"],
+    )
+    assert tuned["init"] == {"checkpoint": str(tmp_path / "start"), "sha256": start["sha256"]}
+    assert fresh["init"] is None
+
+
+def test_init_from_another_unet_is_refused(fire_dir: Path, tmp_path: Path) -> None:
+    from shared.errors import ConfigurationError
+
+    train_segmenter(_config(fire_dir, tmp_path / "start", epochs=1, max_steps=1))
+    other = _config(fire_dir, tmp_path / "x", init=tmp_path / "start", decoder_channels=(8, 8, 8))
+    with pytest.raises(ConfigurationError, match="--decoder-channels"):
+        train_segmenter(other)
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_wrong_task_folder_is_refused(fire_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="--task fire"):
         train_segmenter(_config(fire_dir, tmp_path / "x", task="cloud"))
