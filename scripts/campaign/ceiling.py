@@ -6,17 +6,22 @@ trainer's MSE measures):
 - per rate level: the reconstruction with latents rounded as the coder codes them, and with
   latents left unquantised (the transform's own ceiling at that level's gains);
 - past the top level: gains x2, x4, x8 (finer quantisation than any trained level);
+- with --f1: the shipped segmenter's pooled F1+ on the clean scenes, on the top level's
+  reconstruction and on its unquantised latents (no rate level of this transform can do
+  better than the latter: it is the F1 the transform leaves the ground at any rate);
 - the linear bound: a PCA of the 16 x 16 blocks (all bands) keeping as many values per block as
   the model has latents, and at other counts (fitted on half of the scenes, measured on the
   other half).
 
 Usage: python scripts/campaign/ceiling.py CHECKPOINT HELDOUT_DIR [--limit 32] [--keep 48,96,128]
+    [--f1]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +47,11 @@ def _scenes(folder: Path, limit: int) -> torch.Tensor:
     return torch.from_numpy(np.clip(np.stack(images) / np.float32(scale), 0.0, 1.0))
 
 
+def _masks(folder: Path, limit: int) -> list[np.ndarray]:
+    files = sorted(folder.glob("*.mask.npy"))[:limit]
+    return [np.load(p).astype(bool) for p in files]
+
+
 def model_ceiling(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
     """Lines: PSNR per level, rounded and unquantised, and past the top level."""
     lines = []
@@ -60,6 +70,39 @@ def model_ceiling(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
             finer = model.g_s(torch.round(y * gain * factor) * inverse / factor).clamp(0, 1)
             lines.append(f"level 0, gains x{factor}: {_psnr(finer, x):.2f} dB")
     return lines
+
+
+def _pooled_f1(segmenter: Any, images: torch.Tensor, masks: list[np.ndarray]) -> float:
+    """Pooled F1+ of the segmenter over reconstructions on the sensor's integer grid."""
+    from shared.metrics.segmentation import f1_positive
+
+    scale = get_profile(segmenter.task).global_max
+    on_grid = torch.round(images.clamp(0, 1) * scale) / scale
+    preds = [segmenter.predict(i.numpy()) for i in on_grid]
+    return float(
+        f1_positive(
+            np.concatenate([m.ravel() for m in masks]), np.concatenate([p.ravel() for p in preds])
+        )
+    )
+
+
+def f1_ceiling(
+    model: torch.nn.Module, x: torch.Tensor, masks: list[np.ndarray], task: str
+) -> list[str]:
+    """Lines: the shipped segmenter's F1+ clean, at the top level, and unquantised."""
+    from shared.models.segmentation import load_segmenter
+
+    segmenter = load_segmenter(task)
+    with torch.no_grad():
+        y = model.g_a(x)
+        gain, inverse = model.rate_gains.at(0.0)
+        rounded = model.g_s(torch.round(y * gain) * inverse)
+        plain = model.g_s(y * gain * inverse)
+    return [
+        f"F1+ of the shipped {task} segmenter: clean {_pooled_f1(segmenter, x, masks):.3f}, "
+        f"level 0 rounded {_pooled_f1(segmenter, rounded, masks):.3f}, "
+        f"unquantised {_pooled_f1(segmenter, plain, masks):.3f}"
+    ]
 
 
 def linear_bound(x: torch.Tensor, keep: list[int]) -> list[str]:
@@ -90,12 +133,15 @@ def main() -> None:
     parser.add_argument("heldout", type=Path)
     parser.add_argument("--limit", type=int, default=32)
     parser.add_argument("--keep", default="")
+    parser.add_argument("--f1", action="store_true", help="also the segmenter's F1+ ceiling")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, manifest = load_checkpoint(args.checkpoint)
     x = _scenes(args.heldout, args.limit)
     print(f"{args.checkpoint}: N={manifest.N} M={manifest.M}, {len(x)} scenes of {args.heldout}")
     print("\n".join(model_ceiling(model, x)))
+    if args.f1:
+        print("\n".join(f1_ceiling(model, x, _masks(args.heldout, args.limit), manifest.task)))
     keep = [int(k) for k in args.keep.split(",") if k] or [
         manifest.M // 2,
         manifest.M,
