@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
