@@ -9,8 +9,10 @@ integrated over the interval both curves cover (never their union).
 A delta is a number only where it means something: each curve needs at least
 :data:`MIN_POINTS` points that are monotone (more bits, more PSNR: a cubic through a curve that
 turns back is not a rate-distortion curve), and the two curves' PSNR ranges must overlap by at
-least :data:`MIN_OVERLAP_DB`. Otherwise :class:`~shared.errors.UndefinedDeltaError` says why,
-and reports print "n/a" with that reason.
+least :data:`MIN_OVERLAP_DB`; and each cubic fit must itself keep rising over that interval (a
+curve whose points rise but bend sharply, e.g. flat at the top, can give a cubic that turns
+back, and then the delta measures the fit, not the codecs). Otherwise
+:class:`~shared.errors.UndefinedDeltaError` says why, and reports print "n/a" with that reason.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from shared.errors import ConfigurationError, UndefinedDeltaError
 
 MIN_POINTS = 4  # a cubic fit, as VCEG-M33
 MIN_OVERLAP_DB = 2.0  # PSNR interval both curves must cover
+FIT_SAMPLES = 257  # where a fit is checked for rising over the common interval
 
 
 def _curve(rates: Sequence[float], psnrs: Sequence[float], name: str) -> tuple[NDArray[Any], ...]:
@@ -70,7 +73,9 @@ def _check_overlap(q_a: NDArray[Any], q_b: NDArray[Any]) -> None:
         )
 
 
-def _mean_gap(x_a: NDArray[Any], y_a: NDArray[Any], x_b: NDArray[Any], y_b: NDArray[Any]) -> float:
+def _mean_gap(
+    x_a: NDArray[Any], y_a: NDArray[Any], x_b: NDArray[Any], y_b: NDArray[Any], on_rate: bool
+) -> float:
     """Mean of (fit_b - fit_a) over the x interval both curves cover."""
     low = max(x_a.min(), x_b.min())
     high = min(x_a.max(), x_b.max())
@@ -80,10 +85,27 @@ def _mean_gap(x_a: NDArray[Any], y_a: NDArray[Any], x_b: NDArray[Any], y_b: NDAr
             "measure more rate points so that their ranges intersect"
         )
     integrals = []
-    for x, y in ((x_a, y_a), (x_b, y_b)):
-        antiderivative = Polynomial.fit(x, y, deg=min(3, x.size - 1)).integ()
+    for name, x, y in (("a", x_a, y_a), ("b", x_b, y_b)):
+        fit = Polynomial.fit(x, y, deg=min(3, x.size - 1))
+        _check_rising(fit, low, high, name, on_rate)
+        antiderivative = fit.integ()
         integrals.append(antiderivative(high) - antiderivative(low))
     return float((integrals[1] - integrals[0]) / (high - low))
+
+
+def _check_rising(fit: Polynomial, low: float, high: float, name: str, on_rate: bool) -> None:
+    """Refuse a fit that falls anywhere on [low, high] (sampled at :data:`FIT_SAMPLES` points);
+    ``on_rate``: the fit's x is log10 rate (BD-PSNR), else PSNR (BD-rate)."""
+    grid = np.linspace(low, high, FIT_SAMPLES)
+    slope = fit.deriv()(grid)
+    if (slope <= 0).any():
+        at = float(grid[int(np.argmin(slope))])
+        where = f"{10.0**at:.4g} bpp" if on_rate else f"{at:.2f} dB"
+        raise UndefinedDeltaError(
+            f"the cubic fit of curve {name} turns back inside the interval both curves cover "
+            f"(near {where}): its points rise too unevenly for a cubic; measure points where "
+            "the curve bends, or compare the points themselves"
+        )
 
 
 def bd_rate(
@@ -104,7 +126,7 @@ def bd_rate(
     log_a, q_a = _curve(rates_a, psnr_a, "a")
     log_b, q_b = _curve(rates_b, psnr_b, "b")
     _check_overlap(q_a, q_b)
-    return (math.pow(10.0, _mean_gap(q_a, log_a, q_b, log_b)) - 1.0) * 100.0
+    return (math.pow(10.0, _mean_gap(q_a, log_a, q_b, log_b, on_rate=False)) - 1.0) * 100.0
 
 
 def bd_psnr(
@@ -123,4 +145,4 @@ def bd_psnr(
     log_a, q_a = _curve(rates_a, psnr_a, "a")
     log_b, q_b = _curve(rates_b, psnr_b, "b")
     _check_overlap(q_a, q_b)
-    return _mean_gap(log_a, q_a, log_b, q_b)
+    return _mean_gap(log_a, q_a, log_b, q_b, on_rate=True)

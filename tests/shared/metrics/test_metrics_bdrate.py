@@ -98,3 +98,23 @@ def test_an_undefined_delta_is_refused_not_computed(
 def test_refuses_unusable_curves(rates_b: list[float], psnr_b: list[float], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         bd_rate(RATES, PSNRS, rates_b, psnr_b)
+
+
+def test_a_fit_that_turns_back_is_refused() -> None:
+    """A learned curve that rises steeply, then flattens (building, 2026-12-06, held-out): its
+    points are monotone, but the cubic of log-rate against PSNR falls between 30 and 33 dB, and
+    the BD-rate it gave (+19 %) disagreed in sign with the BD-PSNR (+7.8 dB)."""
+    learned = (
+        [0.0658, 0.2216, 0.3399, 0.4854, 0.6460, 0.8150],
+        [26.14, 32.74, 33.87, 34.33, 34.52, 34.56],
+    )
+    jpeg2000 = (
+        [0.0698, 0.2220, 0.3398, 0.4862, 0.6398, 0.8062, 1.6167, 3.2422],
+        [4.51, 27.53, 29.33, 30.77, 31.86, 32.81, 35.87, 39.39],
+    )
+    with pytest.raises(UndefinedDeltaError, match="cubic fit of curve b turns back"):
+        bd_rate(*jpeg2000, *learned)
+    with pytest.raises(UndefinedDeltaError, match="turns back"):
+        bd_psnr(*jpeg2000, *learned)
+    smooth = (jpeg2000[0][1:], jpeg2000[1][1:])  # without its degenerate 4.5 dB point
+    assert bd_rate(*smooth, *smooth) == pytest.approx(0.0, abs=1e-9)
