@@ -13,10 +13,13 @@
 # LR (default 5e-5) sets the learning rate; a run at another rate is named with it.
 # M (default 48): latent channels; an INIT with fewer is widened without changing what it
 # computes (workbench/training/widen.py, stage 5) and the run is named with it.
+# TARGET (default mask): what the segmenter's output on a reconstruction is compared with,
+# the scene's labels or (clean) its own mask of the clean scene (--task-target); a run with
+# target clean is named with it.
 # PROCS (default 1): training processes (torchrun, gloo; one thread each): each takes its
 # share of every epoch's batches and the gradients are averaged, so 2 on 2 cores run an epoch
 # in about half the time (batch 8 per process).
-# Usage: [LMBDAS=...] [LR=...] [M=96] [PROCS=2] scripts/campaign/taskaware.sh OUT_DIR WEIGHT [MINUTES] [INIT]
+# Usage: [LMBDAS=...] [LR=...] [M=96] [TARGET=clean] [PROCS=2] scripts/campaign/taskaware.sh OUT_DIR WEIGHT [MINUTES] [INIT]
 # Resumable: run it again for MINUTES more. Then: python scripts/campaign/ship.py building
 # OUT_DIR/building/taskaware-wWEIGHT-lLEVELS-minLOWEST --heldout ... --real ...
 set -euo pipefail
@@ -32,9 +35,11 @@ lowest=${lmbdas##*,}
 lr=${LR:-5e-5}
 procs=${PROCS:-1}
 latents=${M:-48}
+target=${TARGET:-mask}
 # the name carries the level count and the lowest lambda: --resume picks up only the same run
 run=$out/building/taskaware-w$weight-l$levels-min$lowest
 [ "$latents" = 48 ] || run=$run-m$latents
+[ "$target" = mask ] || run=$run-t$target
 [ "$lr" = 5e-5 ] || run=$run-lr$lr
 budget=$minutes
 if [ -f "$run.state.pt" ]; then
@@ -53,4 +58,5 @@ OMP_NUM_THREADS=1 nice -n 19 "${launch[@]}" train codec --task building \
   --init "$init" --epochs 10000 --batch-size 8 --lr "$lr" --aux-lr 1e-5 --crop 128 \
   --patience 10000 --eval-limit 16 --max-minutes "$budget" --seed 0 --threads 1 --resume \
   --segmenter shared/assets/checkpoints/segmenter/building --task-weight "$weight" \
+  --task-target "$target" \
   --out "$run" >> "$out/logs/$(basename "$run").log" 2>&1

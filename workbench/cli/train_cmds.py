@@ -241,6 +241,14 @@ def train_codec_cmd(
     task_weight: Annotated[
         float, typer.Option("--task-weight", help="weight of the segmenter's loss against MSE")
     ] = 0.0,
+    task_target: Annotated[
+        str,
+        typer.Option(
+            "--task-target",
+            help="what the segmenter's output on a reconstruction is compared with: mask (the "
+            "scene's labels) or clean (its own mask of the clean scene)",
+        ),
+    ] = "mask",
 ) -> None:
     """Train one rate point (L = lmbda * MSE + bpp; real bpp measured from the bitstreams),
     or with --rate-lmbdas one variable-rate model (estimated figures per level)."""
@@ -274,6 +282,7 @@ def train_codec_cmd(
         rate_lmbdas=levels,
         segmenter=segmenter,
         task_weight=task_weight,
+        task_target=task_target,
     )
     manifest = train_codec(config)
     if manifest and levels:

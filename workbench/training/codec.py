@@ -69,6 +69,7 @@ class CodecTrainConfig:
     rate_lmbdas: tuple[float, ...] = ()
     segmenter: Path | None = None
     task_weight: float = 0.0
+    task_target: str = "mask"
 
     def lmbda_at(self, level: int | None) -> float:
         """The lambda of a rate level (``lmbda`` for a fixed-rate run)."""
@@ -105,7 +106,7 @@ def batch_loss(
     terms, x_hat = codec_step(model, x, lmbda, level)
     if task_term is None:
         return terms.loss, terms, None
-    task = task_term.loss(x_hat, mask_batch(mask))
+    task = task_term.loss(x_hat, task_term.target_mask(x, mask_batch(mask)))
     return terms.loss + lmbda * task_term.weight * task, terms, task
 
 
@@ -416,7 +417,9 @@ def _task_term(config: CodecTrainConfig, ctx: DistContext) -> TaskTerm | None:
         if config.task_weight:
             raise ConfigurationError("--task-weight needs --segmenter (the segmenter to keep)")
         return None
-    return load_task_term(config.segmenter, config.task, config.task_weight, ctx.device)
+    return load_task_term(
+        config.segmenter, config.task, config.task_weight, ctx.device, config.task_target
+    )
 
 
 def _conclude(

@@ -85,6 +85,28 @@ def test_a_task_aware_run_keeps_the_segmenter_and_records_the_weight(
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_a_clean_target_is_the_segmenters_own_mask_of_the_clean_scene(
+    fire_dir: Path, fire_segmenter: Path
+) -> None:
+    import numpy as np
+
+    from shared.models.segmentation import load_segmenter_checkpoint
+    from workbench.training.data import mask_batch
+    from workbench.training.task_term import load_task_term
+
+    x, mask = _batch(fire_dir)
+    labels = mask_batch(mask)
+    clean = load_task_term(fire_segmenter, "fire", 0.5, "cpu", target="clean")
+    target = clean.target_mask(x, labels)
+    segmenter = load_segmenter_checkpoint(fire_segmenter, device="cpu")
+    expected = np.stack([segmenter.predict(scene.numpy()) for scene in x])
+    np.testing.assert_array_equal(target.numpy().astype(np.uint8), expected)
+    assert torch.equal(clean.target_mask(x, torch.zeros_like(labels)), target)  # labels unused
+    assert not torch.equal(target, labels.float())  # the fixture's U-Net is not perfect
+    labelled = load_task_term(fire_segmenter, "fire", 0.5, "cpu")
+    assert torch.equal(labelled.target_mask(x, labels), labels.float())
+
+
 def test_soft_dice_is_one_minus_the_soft_f1_of_the_positives() -> None:
     from workbench.training.task_term import soft_dice_loss
 
@@ -104,6 +126,16 @@ def test_a_misconfigured_task_aware_run_is_refused(
         train_codec(_config(fire_dir, tmp_path / "a", task_weight=0.5))
     with pytest.raises(ConfigurationError, match="must be positive"):
         train_codec(_config(fire_dir, tmp_path / "b", segmenter=fire_segmenter))
+    with pytest.raises(ConfigurationError, match="--task-target must be one of mask, clean"):
+        train_codec(
+            _config(
+                fire_dir,
+                tmp_path / "d",
+                segmenter=fire_segmenter,
+                task_weight=0.5,
+                task_target="labels",
+            )
+        )
     with pytest.raises(CheckpointError, match="not 'building'"):
         train_codec(
             _config(
