@@ -38,7 +38,8 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 10.0 * math.log10(1.0 / float(torch.mean((a - b) ** 2)))
 
 
-def _scenes(folder: Path, limit: int) -> torch.Tensor:
+def load_scenes(folder: Path, limit: int) -> torch.Tensor:
+    """The first ``limit`` scenes of a folder, in the unit range, as one (B, C, H, W) batch."""
     task = folder_task(folder)
     scale = get_profile(task).global_max
     files = sorted(p for p in folder.glob("*.npy") if not p.name.endswith(".mask.npy"))[:limit]
@@ -47,7 +48,8 @@ def _scenes(folder: Path, limit: int) -> torch.Tensor:
     return torch.from_numpy(np.clip(np.stack(images) / np.float32(scale), 0.0, 1.0))
 
 
-def _masks(folder: Path, limit: int) -> list[np.ndarray]:
+def load_masks(folder: Path, limit: int) -> list[np.ndarray]:
+    """The masks of the first ``limit`` scenes of a folder."""
     files = sorted(folder.glob("*.mask.npy"))[:limit]
     return [np.load(p).astype(bool) for p in files]
 
@@ -72,7 +74,7 @@ def model_ceiling(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
     return lines
 
 
-def _pooled_f1(segmenter: Any, images: torch.Tensor, masks: list[np.ndarray]) -> float:
+def pooled_f1(segmenter: Any, images: torch.Tensor, masks: list[np.ndarray]) -> float:
     """Pooled F1+ of the segmenter over reconstructions on the sensor's integer grid."""
     from shared.metrics.segmentation import f1_positive
 
@@ -99,9 +101,9 @@ def f1_ceiling(
         rounded = model.g_s(torch.round(y * gain) * inverse)
         plain = model.g_s(y * gain * inverse)
     return [
-        f"F1+ of the shipped {task} segmenter: clean {_pooled_f1(segmenter, x, masks):.3f}, "
-        f"level 0 rounded {_pooled_f1(segmenter, rounded, masks):.3f}, "
-        f"unquantised {_pooled_f1(segmenter, plain, masks):.3f}"
+        f"F1+ of the shipped {task} segmenter: clean {pooled_f1(segmenter, x, masks):.3f}, "
+        f"level 0 rounded {pooled_f1(segmenter, rounded, masks):.3f}, "
+        f"unquantised {pooled_f1(segmenter, plain, masks):.3f}"
     ]
 
 
@@ -137,11 +139,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, manifest = load_checkpoint(args.checkpoint)
-    x = _scenes(args.heldout, args.limit)
+    x = load_scenes(args.heldout, args.limit)
     print(f"{args.checkpoint}: N={manifest.N} M={manifest.M}, {len(x)} scenes of {args.heldout}")
     print("\n".join(model_ceiling(model, x)))
     if args.f1:
-        print("\n".join(f1_ceiling(model, x, _masks(args.heldout, args.limit), manifest.task)))
+        print("\n".join(f1_ceiling(model, x, load_masks(args.heldout, args.limit), manifest.task)))
     keep = [int(k) for k in args.keep.split(",") if k] or [
         manifest.M // 2,
         manifest.M,
