@@ -54,6 +54,12 @@ def load_masks(folder: Path, limit: int) -> list[np.ndarray]:
     return [np.load(p).astype(bool) for p in files]
 
 
+def rounded_latents(model: Any, y: torch.Tensor, level: float) -> torch.Tensor:
+    """The latents ``y`` quantised as the coder codes them at a rate level (gain, round, undo)."""
+    gain, inverse = model.rate_gains.at(level)
+    return torch.round(y * gain) * inverse
+
+
 def model_ceiling(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
     """Lines: PSNR per level, rounded and unquantised, and past the top level."""
     lines = []
@@ -61,7 +67,7 @@ def model_ceiling(model: torch.nn.Module, x: torch.Tensor) -> list[str]:
         y = model.g_a(x)
         for level in range(model.rate_gains.levels):
             gain, inverse = model.rate_gains.at(float(level))
-            rounded = model.g_s(torch.round(y * gain) * inverse).clamp(0, 1)
+            rounded = model.g_s(rounded_latents(model, y, float(level))).clamp(0, 1)
             plain = model.g_s(y * gain * inverse).clamp(0, 1)
             lines.append(
                 f"level {level}: {_psnr(rounded, x):.2f} dB rounded, "
@@ -98,7 +104,7 @@ def f1_ceiling(
     with torch.no_grad():
         y = model.g_a(x)
         gain, inverse = model.rate_gains.at(0.0)
-        rounded = model.g_s(torch.round(y * gain) * inverse)
+        rounded = model.g_s(rounded_latents(model, y, 0.0))
         plain = model.g_s(y * gain * inverse)
     return [
         f"F1+ of the shipped {task} segmenter: clean {pooled_f1(segmenter, x, masks):.3f}, "

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from ceiling import load_masks, load_scenes, pooled_f1
+from ceiling import load_masks, load_scenes, pooled_f1, rounded_latents
 from torch import nn
 
 from shared.codecs.learned.checkpoint import load_checkpoint
@@ -56,8 +56,7 @@ class Refine(nn.Module):
 def reconstruct(model: Any, refine: nn.Module, x: torch.Tensor, level: int) -> torch.Tensor:
     """The decoder's output for ``x`` coded at ``level`` (latents rounded, encoder frozen)."""
     with torch.no_grad():
-        gain, inverse = model.rate_gains.at(float(level))
-        y_hat = torch.round(model.g_a(x) * gain) * inverse
+        y_hat = rounded_latents(model, model.g_a(x), float(level))
     return refine(model.g_s(y_hat))
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from ceiling import load_masks, load_scenes
+from ceiling import load_masks, load_scenes, rounded_latents
 
 from shared.codecs.learned.checkpoint import load_checkpoint
-from shared.models.segmentation import load_segmenter
+from shared.metrics.segmentation import f1_positive
+from shared.models.segmentation import Segmenter, load_segmenter
 from shared.sensors.profiles import get_profile
 
 CODEC = Path("shared/assets/checkpoints/codec/building/cheng2020-gmm")
@@ -25,18 +26,10 @@ THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 LEVELS = {"clean": None, "level 0": 0.0, "level 4": 4.0}
 
 
-def probabilities(segmenter: object, images: torch.Tensor) -> np.ndarray:
+def probabilities(segmenter: Segmenter, images: torch.Tensor) -> np.ndarray:
     """The U-Net's positive-class probabilities, all pixels of all scenes in one vector."""
-    batches = [segmenter.probabilities(images[i : i + 8]) for i in range(0, len(images), 8)]  # type: ignore[attr-defined]
+    batches = [segmenter.probabilities(images[i : i + 8]) for i in range(0, len(images), 8)]
     return torch.cat(batches).numpy().ravel()
-
-
-def f1_at(probs: np.ndarray, truth: np.ndarray, threshold: float) -> float:
-    """Pooled F1+ at one threshold."""
-    predicted = probs >= threshold
-    tp = int((predicted & truth).sum())
-    wrong = int((predicted ^ truth).sum())
-    return 2 * tp / max(2 * tp + wrong, 1)
 
 
 def main() -> None:
@@ -53,11 +46,10 @@ def main() -> None:
             for name, level in LEVELS.items():
                 image = x
                 if level is not None:
-                    gain, inverse = model.rate_gains.at(level)
-                    image = model.g_s(torch.round(y * gain) * inverse).clamp(0, 1)
+                    image = model.g_s(rounded_latents(model, y, level)).clamp(0, 1)
                 image = torch.round(image * scale) / scale
                 probs = probabilities(segmenter, image)
-                cells = [f"{t}: {f1_at(probs, truth, t):.3f}" for t in THRESHOLDS]
+                cells = [f"{t}: {f1_positive(truth, probs >= t):.3f}" for t in THRESHOLDS]
                 print(f"{folder.name} {name}: " + ", ".join(cells), flush=True)
 
 
