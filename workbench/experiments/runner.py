@@ -62,6 +62,18 @@ class ResultsTable:
             writer.writerow(cells)
         self.rows.append(cells)
 
+    def drop(self, **key: Any) -> int:
+        """Remove the rows whose given columns equal the given values; rewrite the CSV."""
+        kept = [r for r in self.rows if not all(r[k] == _cell(v) for k, v in key.items())]
+        dropped = len(self.rows) - len(kept)
+        if dropped:
+            with self.path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(self.columns))
+                writer.writeheader()
+                writer.writerows(kept)
+            self.rows = kept
+        return dropped
+
     def select(self, **key: Any) -> list[dict[str, str]]:
         """Rows whose given columns equal the given values."""
         return [r for r in self.rows if all(r[k] == _cell(v) for k, v in key.items())]

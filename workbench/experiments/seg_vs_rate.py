@@ -7,6 +7,7 @@ task (the clean baseline U-Net on clean scenes, at the raw bit depth) marks the 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from workbench.experiments.training import device, ensure_codec, ensure_segmente
 COLUMNS = ("task", "codec", "bpp", "f1_positive", "f1_macro")
 KEY = ("task", "codec", "bpp")
 UNCOMPRESSED = "uncompressed"
+SHIPPED_STAMP = "shipped-codec.sha256"  # which shipped checkpoint a task's rows came from
+SHA_CHARS = 12
 
 
 def table(out: Path) -> ResultsTable:
@@ -31,7 +34,9 @@ def table(out: Path) -> ResultsTable:
     return ResultsTable(out / "seg-vs-rate.csv", COLUMNS, KEY)
 
 
-def _rate_points(ws: Workspace, task: str, settings: RunSettings) -> list[tuple[str, str, Any]]:
+def _rate_points(
+    ws: Workspace, results: ResultsTable, task: str, settings: RunSettings
+) -> list[tuple[str, str, Any]]:
     """(codec, label, (target, store-or-None)) per rate point: JPEG 2000 targets, then the
     paper's codec at each trained rate point (the same checkpoints as ``rd``), or as shipped
     (``settings.shipped_codec``)."""
@@ -42,7 +47,7 @@ def _rate_points(ws: Workspace, task: str, settings: RunSettings) -> list[tuple[
         for b in settings.seg_subset(settings.jpeg2000_bpps[task])
     ]
     if settings.shipped_codec:
-        return points + _shipped_points(task, settings)
+        return points + _shipped_points(ws, results, task, settings)
     train, _ = ensure_task_data(ws, task, settings)
     for quality, lmbda in settings.seg_subset(settings.rate_points):
         ckpt = ensure_codec(
@@ -60,17 +65,52 @@ def _rate_points(ws: Workspace, task: str, settings: RunSettings) -> list[tuple[
     return points
 
 
-def _shipped_points(task: str, settings: RunSettings) -> list[tuple[str, str, Any]]:
-    """The shipped variable-rate paper codec at its qualities (all, or the subset's)."""
+def _shipped_points(
+    ws: Workspace, results: ResultsTable, task: str, settings: RunSettings
+) -> list[tuple[str, str, Any]]:
+    """The shipped variable-rate paper codec at its qualities (all, or the subset's), its work
+    folders named by the checkpoint's sha256 so that a new checkpoint is measured anew."""
+    from shared.codecs.learned.manifest import read_manifest
     from shared.codecs.learned.rate_gain import QUALITIES
     from workbench.training.evaluate import isolated_store, shipped_codec_root
 
     checkpoint = shipped_codec_root(task) / PAPER_CODEC
+    tag = read_manifest(checkpoint.with_suffix(".json")).sha256[:SHA_CHARS]
+    _forget_other_shipped(ws, results, task, tag)
     qualities = settings.seg_subset(tuple(range(1, QUALITIES + 1)))
     return [
-        (PAPER_CODEC, f"shipped-q{q}", (RateTarget(quality=q), isolated_store(checkpoint)))
+        (PAPER_CODEC, f"shipped-{tag}-q{q}", (RateTarget(quality=q), isolated_store(checkpoint)))
         for q in qualities
     ]
+
+
+def _forget_other_shipped(ws: Workspace, results: ResultsTable, task: str, tag: str) -> None:
+    """Drop the paper codec's rows and work folders of ``task`` unless they were measured with
+    the checkpoint shipped now (``tag``): a rerun after a checkpoint update measures it, instead
+    of finding the previous checkpoint's decoded scenes and rows and keeping them."""
+    stamp = ws.work / "decoded" / task / SHIPPED_STAMP
+    if stamp.is_file() and stamp.read_text().strip() == tag:
+        return
+    dropped = results.drop(task=task, codec=PAPER_CODEC)
+    segmenters = ws.work / "checkpoints" / "segmenter-decoded" / task
+    for parent in (ws.work / "decoded" / task, segmenters):
+        for stale in parent.glob(f"{PAPER_CODEC}-shipped-*"):
+            if not stale.name.startswith(f"{PAPER_CODEC}-shipped-{tag}-"):
+                _remove(stale)
+    if dropped:
+        tqdm.write(
+            f"seg-vs-rate: {task}: {dropped} {PAPER_CODEC} rows of {results.path} were not "
+            f"measured with the shipped checkpoint (sha256 {tag}...); dropped, measuring again"
+        )
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(tag + "\n")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _score(
@@ -132,7 +172,7 @@ def run_seg_vs_rate(out: Path, tasks: tuple[str, ...], settings: RunSettings) ->
     ws, results = Workspace(out), table(out)
     for task in tqdm(tasks, desc="seg-vs-rate", unit="task"):
         _uncompressed(ws, results, task, settings)
-        for codec, label, (target, store) in _rate_points(ws, task, settings):
+        for codec, label, (target, store) in _rate_points(ws, results, task, settings):
             if store is None:
                 scores = _score(ws, results, task, codec, label, target, None, settings)
             else:

@@ -164,9 +164,21 @@ def test_quick_mode_of_the_cli_on_every_task(tmp_path: Path) -> None:
     check_outputs(tmp_path, ("fire", "cloud", "building"), QUICK)
 
 
-def test_seg_vs_rate_can_score_the_shipped_codec(tmp_path: Path) -> None:
-    from workbench.experiments.seg_vs_rate import run_seg_vs_rate
+def test_seg_vs_rate_scores_the_shipped_codec_and_drops_another_checkpoints_rows(
+    tmp_path: Path,
+) -> None:
+    from shared.codecs.learned.manifest import read_manifest
+    from workbench.experiments.seg_vs_rate import SHIPPED_STAMP, run_seg_vs_rate
+    from workbench.training.evaluate import shipped_codec_root
 
+    tag = read_manifest(shipped_codec_root("fire") / f"{PAPER_CODEC}.json").sha256[:12]
+    # a workspace measured with an earlier shipped checkpoint: its row and folders are stale
+    decoded = tmp_path / "work" / "decoded" / "fire"
+    (decoded / f"{PAPER_CODEC}-shipped-0123456789ab-q1" / "test").mkdir(parents=True)
+    (decoded / SHIPPED_STAMP).write_text("0123456789ab\n")
+    (tmp_path / "seg-vs-rate.csv").write_text(
+        f"task,codec,bpp,f1_positive,f1_macro\nfire,{PAPER_CODEC},0.5,0.99,0.99\n"
+    )
     settings = replace(
         TINY, shipped_codec=True, jpeg2000_bpps={**TINY.jpeg2000_bpps, "fire": (4.0,)}
     )
@@ -175,9 +187,16 @@ def test_seg_vs_rate_can_score_the_shipped_codec(tmp_path: Path) -> None:
         (float(r["bpp"]), float(r["f1_positive"])) for r in rows if r["codec"] == PAPER_CODEC
     )
     assert len(learned) == 2 and learned[0][0] < learned[1][0]  # qualities 1 and 6
+    assert (0.5, 0.99) not in learned
+    on_disk = list(csv.DictReader((tmp_path / "seg-vs-rate.csv").open()))
+    assert sorted(float(r["bpp"]) for r in on_disk if r["codec"] == PAPER_CODEC) == [
+        bpp for bpp, _ in learned
+    ]
     assert not (tmp_path / "work" / "checkpoints" / "codec").exists()  # nothing trained
-    assert {d.name for d in (tmp_path / "work" / "decoded" / "fire").iterdir()} == {
+    assert {d.name for d in decoded.iterdir()} == {
+        SHIPPED_STAMP,
         "jpeg2000-4bpp",
-        "cheng2020-gmm-shipped-q1",
-        "cheng2020-gmm-shipped-q6",
+        f"{PAPER_CODEC}-shipped-{tag}-q1",
+        f"{PAPER_CODEC}-shipped-{tag}-q6",
     }
+    assert (decoded / SHIPPED_STAMP).read_text().strip() == tag
