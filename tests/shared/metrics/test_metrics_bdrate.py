@@ -118,3 +118,49 @@ def test_a_fit_that_turns_back_is_refused() -> None:
         bd_psnr(*jpeg2000, *learned)
     smooth = (jpeg2000[0][1:], jpeg2000[1][1:])  # without its degenerate 4.5 dB point
     assert bd_rate(*smooth, *smooth) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_pchip_gives_the_exact_delta_of_a_scaled_or_shifted_curve() -> None:
+    half = [r / 2 for r in RATES]
+    better = [q + 1.5 for q in PSNRS]
+    assert bd_rate(RATES, PSNRS, half, PSNRS, method="pchip") == pytest.approx(-50.0, abs=1e-9)
+    assert bd_psnr(RATES, PSNRS, RATES, better, method="pchip") == pytest.approx(1.5, abs=1e-9)
+
+
+def test_pchip_measures_the_curve_whose_cubic_turns_back() -> None:
+    """The building curve above, interpolated point to point: the learned codec is ahead at every
+    measured PSNR (it needs 0.22 bpp for the 32.7 dB that JPEG 2000 needs 0.8 for), so both
+    deltas must say so, with the same sign."""
+    learned = (
+        [0.0658, 0.2216, 0.3399, 0.4854, 0.6460, 0.8150],
+        [26.14, 32.74, 33.87, 34.33, 34.52, 34.56],
+    )
+    jpeg2000 = (
+        [0.0698, 0.2220, 0.3398, 0.4862, 0.6398, 0.8062, 1.6167, 3.2422],
+        [4.51, 27.53, 29.33, 30.77, 31.86, 32.81, 35.87, 39.39],
+    )
+    assert -90.0 < bd_rate(*jpeg2000, *learned, method="pchip") < -50.0
+    assert bd_psnr(*jpeg2000, *learned, method="pchip") > 2.0
+
+
+def test_pchip_agrees_with_scipy() -> None:
+    pytest.importorskip("scipy")
+    import numpy as np
+    from scipy.integrate import quad
+    from scipy.interpolate import PchipInterpolator
+
+    rates_b = [0.12, 0.2, 0.45, 0.9, 1.7]
+    psnr_b = [29.0, 32.5, 35.0, 36.1, 36.4]  # steep, then flat
+    low, high = max(min(PSNRS), min(psnr_b)), min(max(PSNRS), max(psnr_b))
+    fit_a = PchipInterpolator(PSNRS, np.log10(RATES))
+    fit_b = PchipInterpolator(psnr_b, np.log10(rates_b))
+    mean = quad(lambda q: fit_b(q) - fit_a(q), low, high, limit=200)[0] / (high - low)
+    expected = (10.0**mean - 1.0) * 100.0
+    assert bd_rate(RATES, PSNRS, rates_b, psnr_b, method="pchip") == pytest.approx(
+        expected, abs=1e-6
+    )
+
+
+def test_an_unknown_interpolation_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="unknown interpolation 'akima'"):
+        bd_rate(RATES, PSNRS, RATES, PSNRS, method="akima")

@@ -32,6 +32,8 @@ def test_deltas_are_numbers_only_where_they_mean_something() -> None:
     figures = bd_figures(better, anchor)
     assert figures["bd_rate_payload_pct"] == pytest.approx(-50.0, abs=0.5)
     assert figures["bd_psnr_payload_db"] > 0
+    assert figures["bd_rate_payload_pchip_pct"] == pytest.approx(-50.0, abs=0.5)
+    assert figures["bd_psnr_payload_pchip_db"] > 0
     short = bd_figures(better[:3], anchor)
     assert all(str(v).startswith("n/a (") for v in short.values())
 
@@ -70,7 +72,15 @@ def test_a_variable_rate_checkpoint_is_evaluated_at_all_six_qualities(
     assert all(p["scenes"] == 3 and p["bpp"] > p["payload_bpp"] for p in result.points)
     assert result.reference and {p["codec"] for p in result.reference} == {"jpeg2000"}
     assert {row["set"] for row in result.rows()} == {"held-out"}
-    assert set(result.bd) == {"bd_rate_payload_pct", "bd_psnr_payload_db", "bd_rate_container_pct"}
+    assert set(result.bd) == {
+        f"bd_{kind}{method}_{unit}"
+        for kind, unit in (
+            ("rate_payload", "pct"),
+            ("psnr_payload", "db"),
+            ("rate_container", "pct"),
+        )
+        for method in ("", "_pchip")
+    }
 
 
 def test_real_samples_are_a_scene_set_of_their_own(sample_data: Path) -> None:
@@ -99,6 +109,27 @@ def test_the_reference_reaches_down_to_the_codecs_lowest_psnr(fire_dir: Path) ->
     assert len(extended) > 1 and extended[-1] == start
     assert rates == sorted(rates) and psnrs == sorted(psnrs)  # each halving costs PSNR
     assert len(extended) <= 4  # three halvings at most, fewer where markers fill the budget
+
+
+def test_the_reference_is_measured_inside_a_jump_across_the_codecs_range(
+    fire_dir: Path,
+) -> None:
+    from workbench.training.codec_report import GAP_DB, _fill_gaps
+
+    scenes = heldout(fire_dir, 2)
+    ends = compare(
+        "jpeg2000", "fire", "held-out", scenes, [RateTarget(bpp=1.0), RateTarget(bpp=4.0)]
+    ).points
+    low, high = ends
+    assert high["psnr_db"] - low["psnr_db"] > GAP_DB  # a jump worth filling
+    outside = (high["psnr_db"] + 1.0, high["psnr_db"] + 5.0)  # the codec's range lies above it
+    assert _fill_gaps("jpeg2000", "fire", scenes, ends, outside) == ends
+    filled = _fill_gaps("jpeg2000", "fire", scenes, ends, (low["psnr_db"], high["psnr_db"]))
+    rates = [p["payload_bpp"] for p in filled]
+    psnrs = [p["psnr_db"] for p in filled]
+    assert len(filled) > 2 and filled[0] == low and filled[-1] == high
+    assert rates == sorted(rates) and psnrs == sorted(psnrs)
+    assert len(filled) <= 2 + 1 + 2 + 4  # three rounds at most
 
 
 def test_a_held_out_folder_is_read_whole(fire_dir: Path) -> None:
