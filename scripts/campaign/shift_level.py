@@ -12,7 +12,7 @@ model's likelihoods, eval-mode rounding as the coder codes) on the first LIMIT s
 folder; pick DELTA on training scenes, then measure the written checkpoint on held-out ones.
 
 Usage: python scripts/campaign/shift_level.py CHECKPOINT SCENES --deltas -0.2,-0.4
-    [--limit 32] [--write DELTA OUT]
+    [--limit 32] [--no-offsets] [--write DELTA OUT]
 """
 
 from __future__ import annotations
@@ -38,12 +38,19 @@ def shift_lowest(model: Any, delta: float) -> None:
 
 
 @torch.no_grad()
-def measure(model: Any, scenes: torch.Tensor, level: int) -> tuple[float, float]:
-    """Pooled PSNR (dB, unit range) and estimated bpp of ``scenes`` at ``level``."""
+def measure(
+    model: Any, scenes: torch.Tensor, level: int, offsets: bool = True
+) -> tuple[float, float]:
+    """Pooled PSNR (dB, unit range) and estimated bpp of ``scenes`` at ``level``; with
+    ``offsets`` each scene's per-band mean error is removed first, as the payload's band
+    offsets do (:mod:`shared.codecs.learned.band_offsets`; their bytes are not counted)."""
     sq_err, bits = 0.0, 0.0
     for x in scenes.split(4):
         out = model(x, level=level)
-        sq_err += float(torch.sum((out["x_hat"].clamp(0, 1) - x) ** 2))
+        x_hat = out["x_hat"].clamp(0, 1)
+        if offsets:
+            x_hat = (x_hat + (x - x_hat).mean(dim=(2, 3), keepdim=True)).clamp(0, 1)
+        sq_err += float(torch.sum((x_hat - x) ** 2))
         bits += sum(float(-torch.log2(v).sum()) for v in out["likelihoods"].values())
     pixels = scenes.shape[0] * scenes.shape[2] * scenes.shape[3]
     return 10 * math.log10(scenes.numel() / sq_err), bits / pixels
@@ -71,6 +78,7 @@ def main() -> None:
     parser.add_argument("scenes", type=Path)
     parser.add_argument("--deltas", default="0")
     parser.add_argument("--limit", type=int, default=32)
+    parser.add_argument("--no-offsets", action="store_true")
     parser.add_argument("--write", nargs=2, metavar=("DELTA", "OUT"))
     args = parser.parse_args()
     if args.write:
@@ -82,7 +90,7 @@ def main() -> None:
         model, _ = load_checkpoint(args.checkpoint)
         shift_lowest(model.eval(), delta)
         last = model.rate_gains.levels - 1
-        psnr_db, bpp = measure(model, scenes, last)
+        psnr_db, bpp = measure(model, scenes, last, offsets=not args.no_offsets)
         print(f"delta {delta:+.2f}: level {last} {psnr_db:.2f} dB at {bpp:.4f} bpp (estimated)")
 
 

@@ -9,6 +9,7 @@ ground runs: the reconstruction (and so its digest in the container) is what the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from shared.codecs.base import (
     from_unit,
     to_unit,
 )
-from shared.codecs.learned import coding
+from shared.codecs.learned import band_offsets, coding
 from shared.codecs.learned.architectures import MAX_BANDS, CompressionModel, latent_scheme
 from shared.codecs.learned.checkpoint import CheckpointStore, StoredCheckpoint
 from shared.codecs.learned.gmm_coding import WAVEFRONT_MARKER
@@ -58,6 +59,7 @@ from shared.errors import (
 BPP_TOLERANCE = 0.05  # a bpp target's payload within 5 %, or more tries at corrected levels
 BPP_REFINE_TRIES = 4  # encodes beyond the first that a bpp target may take
 BLOCK = 64  # total downsampling of the cheng2020 and hyperprior models
+TYPICAL_OFFSET = 64  # a band offset as the rate estimate counts it: a two-byte varint
 #: What every learned codec can do: ROI by a latent gain, trained weights, 64-pixel blocks.
 LEARNED = Capabilities(roi="latent-gain", weights=True, block=BLOCK)
 
@@ -96,8 +98,12 @@ class LearnedCodec(Codec):
         roi_mask: NDArray[Any] | None = None,
         *,
         roi_gain: RoiGain = DEFAULT_ROI_GAIN,
+        correct_bands: bool = True,
     ) -> EncodedPayload:
         """Encode a (C, H, W) raster to rANS bytes; the reconstruction is decoded from them.
+
+        ``correct_bands``: send the per-band offsets that lower the tile's error
+        (:mod:`shared.codecs.learned.band_offsets`); False codes the latents alone.
 
         With ``roi_mask`` the latents are scaled by ``roi_gain`` (finer quantisation in the
         16-pixel latent cells the mask touches, see :mod:`shared.codecs.learned.roi_gain`) and
@@ -117,13 +123,18 @@ class LearnedCodec(Codec):
         entry = self._select(spec, target)
         model, manifest = self.checkpoints.load(entry)
         x = torch.from_numpy(_pad(to_unit(raster, spec), BLOCK)).unsqueeze(0)
-        frame_bits = _frame_bits(layout, gain_map)
+        frame_bits = _frame_bits(layout, gain_map, spec)
         rate_code, quality = _rate_point(model, manifest, target, x, spec, frame_bits)
+        decoded: dict[bytes, NDArray[Any]] = {}
 
         def code_at(code: int | None) -> bytes:
             with coding.deterministic_coding():
                 coded = coding.compress(self.name, model.eval(), x, gain_map, code)
-            return pack_payload(coded, layout)
+            payload, decoded_here = self._with_offsets(
+                model, coded, layout, raster if correct_bands else None, spec
+            )
+            decoded[payload] = decoded_here
+            return payload
 
         payload = code_at(rate_code)
         if target.bpp is not None and rate_code is not None:
@@ -131,7 +142,7 @@ class LearnedCodec(Codec):
                 model, x, target.bpp, spec, frame_bits, (payload, rate_code), code_at
             )
             quality = quality_at_or_below(rate_code, len(manifest.rate_lmbdas))
-        reconstruction = self._decode_with(model, payload, spec)
+        reconstruction = decoded[payload]
         return EncodedPayload(
             payload=payload,
             model=ModelRef(manifest.quality, manifest.weights_prefix),
@@ -139,6 +150,27 @@ class LearnedCodec(Codec):
             quality=quality,
             roi=None if gain_map is None else gain_map.to_metadata(spec.height, spec.width),
         )
+
+    def _with_offsets(
+        self,
+        model: CompressionModel,
+        coded: coding.LatentStrings,
+        layout: coding.LatentLayout,
+        raster: NDArray[Any] | None,
+        spec: RasterSpec,
+    ) -> tuple[bytes, NDArray[Any]]:
+        """The payload of ``coded`` and what the ground decodes from it, with the band offsets
+        that lower the error against ``raster`` added (none without a raster; see
+        :mod:`shared.codecs.learned.band_offsets`)."""
+        payload = pack_payload(coded, layout)
+        reconstruction = self._decode_with(model, payload, spec)
+        if raster is None:
+            return payload, reconstruction
+        offsets = band_offsets.measure(raster, reconstruction, spec)
+        if offsets is None:
+            return payload, reconstruction
+        payload = pack_payload(replace(coded, band_offsets=offsets), layout)
+        return payload, band_offsets.apply(reconstruction, offsets, spec)
 
     def coded_roi(self, payload: bytes, spec: RasterSpec) -> LatentGainMap | None:
         """The ROI gain map a payload carries (validated, CRC checked), without decoding it.
@@ -182,7 +214,10 @@ class LearnedCodec(Codec):
         with coding.deterministic_coding():
             x_hat = coding.decompress(self.name, net.eval(), coded, layout)
         unit = x_hat[0, :, : spec.height, : spec.width].numpy()
-        return from_unit(unit, spec)
+        samples = from_unit(unit, spec)
+        if coded.band_offsets is None:
+            return samples
+        return band_offsets.apply(samples, coded.band_offsets, spec)
 
     def _select(self, spec: RasterSpec, target: RateTarget) -> StoredCheckpoint:
         if target.lossless:
@@ -331,11 +366,15 @@ def _next_code(
     return code if 0 <= code <= top else None
 
 
-def _frame_bits(layout: coding.LatentLayout, gain_map: LatentGainMap | None) -> int:
+def _frame_bits(
+    layout: coding.LatentLayout, gain_map: LatentGainMap | None, spec: RasterSpec
+) -> int:
     """Bits of a cheng2020-gmm rate-level payload beyond its symbols: header, ROI section,
-    string lengths, CRC, the wavefront marker and each rANS stream's flushed state."""
+    band offsets (two bytes a band, their usual size), string lengths, CRC, the wavefront
+    marker and each rANS stream's flushed state."""
     empty = bytes(coding.MIN_STRING_BYTES)
-    template = coding.LatentStrings((WAVEFRONT_MARKER + empty, empty), 1, gain_map, 0)
+    offsets = None if spec.dtype == "float32" else (TYPICAL_OFFSET,) * spec.bands
+    template = coding.LatentStrings((WAVEFRONT_MARKER + empty, empty), 1, gain_map, 0, offsets)
     return 8 * len(pack_payload(template, layout))
 
 

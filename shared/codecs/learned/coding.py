@@ -43,13 +43,15 @@ class LatentLayout:
 @dataclass(frozen=True)
 class LatentStrings:
     """The coded latents of one image: one string per group, the GMM symbol bound, the ROI
-    gain map the latents were scaled by (``None``: no ROI coding) and the rate level code of a
-    variable-rate model (``None``: a fixed-rate model)."""
+    gain map the latents were scaled by (``None``: no ROI coding), the rate level code of a
+    variable-rate model (``None``: a fixed-rate model) and the per-band offsets added to the
+    decoded samples (``None``: none; see :mod:`shared.codecs.learned.band_offsets`)."""
 
     strings: tuple[bytes, ...]
     symbol_bound: int = 0
     gain_map: LatentGainMap | None = None
     rate_code: int | None = None
+    band_offsets: tuple[int, ...] | None = None
 
 
 @contextmanager

@@ -42,9 +42,12 @@ varints, without what the container already holds (the latent grid follows from 
 size, the string count from the architecture, integrity from the container's CRC32C)::
 
     0       1     version 5 (a version 1-4 payload starts with the magic's b"E")
-    1       1     flags: bit 0 wavefront order, bit 1 rate level, bit 2 ROI section
+    1       1     flags: bit 0 wavefront order, bit 1 rate level, bit 2 ROI section,
+                  bit 3 band offsets
     [rate]  1     rate level code
     [ROI]         the version-3 ROI section (shifts and bitmap)
+    [offs]        band count (u8), one zigzag varint per band: the encoder's mean error
+                  per band, added to the decoded samples (:mod:`...band_offsets`)
     ...     v     symbol bound (varint; 0 unless cheng2020-gmm)
     ...     v     the length of every string but the last (varints); the last takes the rest
     ...           the strings; a wavefront y string without its 8-byte marker (the flag says it)
@@ -61,6 +64,7 @@ import struct
 
 import google_crc32c
 
+from shared.codecs.learned import band_offsets
 from shared.codecs.learned.architectures import LatentScheme, latent_scheme
 from shared.codecs.learned.coding import MIN_STRING_BYTES, LatentLayout, LatentStrings
 from shared.codecs.learned.gmm_coding import MAX_SYMBOL_BOUND, WAVEFRONT_MARKER
@@ -75,7 +79,7 @@ ROI_VERSION = 3  # any order, with a latent gain map
 RATE_VERSION = 4  # cheng2020-gmm wavefront at a rate level, ROI optional
 COMPACT_VERSION = 5  # varint framing, inside a container's CRC
 VERSIONS = (RASTER_VERSION, VERSION, ROI_VERSION, RATE_VERSION, COMPACT_VERSION)
-_WAVEFRONT, _HAS_RATE, _HAS_ROI = 0x01, 0x02, 0x04
+_WAVEFRONT, _HAS_RATE, _HAS_ROI, _HAS_OFFSETS = 0x01, 0x02, 0x04, 0x08
 _HEADER = struct.Struct("<4sBBIIIIH")
 HEADER_BYTES = _HEADER.size
 _SHIFTS = struct.Struct("<BB")
@@ -102,6 +106,8 @@ def pack_payload(coded: LatentStrings, layout: LatentLayout) -> bytes:
         flags, section = flags | _HAS_RATE, bytes([coded.rate_code])
     if coded.gain_map is not None:
         flags, section = flags | _HAS_ROI, section + _gain_section(coded.gain_map, layout)
+    if coded.band_offsets is not None:
+        flags, section = flags | _HAS_OFFSETS, section + band_offsets.pack(coded.band_offsets)
     lengths = b"".join(encode_uvarint(len(x)) for x in strings[:-1])
     framing = bytes([COMPACT_VERSION, flags]) + section + encode_uvarint(coded.symbol_bound)
     return framing + lengths + b"".join(strings)
@@ -112,8 +118,11 @@ def pack_legacy_payload(coded: LatentStrings, layout: LatentLayout) -> bytes:
     for the tests that keep those payloads readable.
 
     Raises:
-        ConfigurationError: the gain map was made for another latent grid.
+        ConfigurationError: the gain map was made for another latent grid, or band offsets
+            (which only version 5 carries) are given.
     """
+    if coded.band_offsets is not None:
+        raise ConfigurationError("versions 1-4 carry no band offsets; write version 5")
     version = VERSION if _is_wavefront(coded.strings) else RASTER_VERSION
     section = b""
     if coded.gain_map is not None:
@@ -189,7 +198,7 @@ def _unpack_compact(payload: bytes, layout: LatentLayout, architecture: str) -> 
     scheme = latent_scheme(architecture)
     _check_length(payload, 3)
     flags, offset = payload[1], 2
-    if flags & ~(_WAVEFRONT | _HAS_RATE | _HAS_ROI):
+    if flags & ~(_WAVEFRONT | _HAS_RATE | _HAS_ROI | _HAS_OFFSETS):
         raise CodecError(f"learned payload flags 0x{flags:02x} set unknown bits: it is corrupt")
     rate_code = None
     if flags & _HAS_RATE:
@@ -201,6 +210,9 @@ def _unpack_compact(payload: bytes, layout: LatentLayout, architecture: str) -> 
         _check_length(payload, offset + size + 1)
         gain_map = _read_gain_map(payload[offset : offset + size], layout.y_shape)
         offset += size
+    offsets = None
+    if flags & _HAS_OFFSETS:
+        offsets, offset = band_offsets.unpack(payload, offset)
     bound, offset = _varint(payload, offset, "symbol bound")
     _check_bound(bound, scheme, architecture)
     lengths = []
@@ -219,7 +231,7 @@ def _unpack_compact(payload: bytes, layout: LatentLayout, architecture: str) -> 
     _check_order(RATE_VERSION if rate_code is not None else ROI_VERSION, strings, architecture)
     if flags & _WAVEFRONT and scheme is not LatentScheme.MIXTURE:
         raise CodecError(f"a wavefront-order payload for {architecture}: it is corrupt")
-    return LatentStrings(strings, bound, gain_map, rate_code)
+    return LatentStrings(strings, bound, gain_map, rate_code, offsets)
 
 
 def _varint(payload: bytes, offset: int, what: str) -> tuple[int, int]:
