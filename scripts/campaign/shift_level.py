@@ -56,7 +56,7 @@ def measure(
     return 10 * math.log10(scenes.numel() / sq_err), bits / pixels
 
 
-def write(checkpoint: str, delta: float, out: str) -> None:
+def write(checkpoint: str, scenes: Path, delta: float, out: str) -> None:
     """Save CHECKPOINT with its lowest level shifted by ``delta`` as OUT."""
     model, _ = load_checkpoint(checkpoint)
     shift_lowest(model, delta)
@@ -65,7 +65,7 @@ def write(checkpoint: str, delta: float, out: str) -> None:
         fields.pop(name, None)
     fields["command"] = (
         f"{fields.get('command', '')}; then python scripts/campaign/shift_level.py "
-        f"{checkpoint} SCENES --write {delta} {out}"
+        f"{checkpoint} {scenes} --write {delta} {out}"
     )
     save_checkpoint(model.eval(), out, fields)
     print(f"wrote {out}: lowest level's log gains shifted by {delta}")
@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--write", nargs=2, metavar=("DELTA", "OUT"))
     args = parser.parse_args()
     if args.write:
-        write(args.checkpoint, float(args.write[0]), args.write[1])
+        write(args.checkpoint, args.scenes, float(args.write[0]), args.write[1])
         return
     torch.set_num_threads(1)
     scenes = load_scenes(args.scenes, args.limit)
