@@ -61,8 +61,10 @@ def write(checkpoint: str, scenes: Path, delta: float, out: str) -> None:
     model, _ = load_checkpoint(checkpoint)
     shift_lowest(model, delta)
     fields = read_manifest(Path(checkpoint).with_suffix(".json")).to_dict()
-    for name in ("sha256", "bands", "N", "M", "metrics"):
+    for name in ("sha256", "bands", "N", "M"):
         fields.pop(name, None)
+    last = f"_L{model.rate_gains.levels - 1}"  # the moved level's validation figures are stale
+    fields["metrics"] = {k: v for k, v in fields.get("metrics", {}).items() if not k.endswith(last)}
     fields["command"] = (
         f"{fields.get('command', '')}; then python scripts/campaign/shift_level.py "
         f"{checkpoint} {scenes} --write {delta} {out}"
