@@ -9,6 +9,15 @@ from shared.metrics import bd_psnr, bd_rate
 
 RATES = [0.1, 0.25, 0.5, 1.0, 2.0]
 PSNRS = [28.0, 31.5, 34.0, 37.2, 40.1]
+# building, 2026-12-06, held-out: a learned curve that rises steeply, then flattens
+LEARNED_BUILDING = (
+    [0.0658, 0.2216, 0.3399, 0.4854, 0.6460, 0.8150],
+    [26.14, 32.74, 33.87, 34.33, 34.52, 34.56],
+)
+JPEG2000_BUILDING = (
+    [0.0698, 0.2220, 0.3398, 0.4862, 0.6398, 0.8062, 1.6167, 3.2422],
+    [4.51, 27.53, 29.33, 30.77, 31.86, 32.81, 35.87, 39.39],
+)
 
 
 def test_identical_curves_have_zero_delta() -> None:
@@ -104,19 +113,12 @@ def test_a_fit_that_turns_back_is_refused() -> None:
     """A learned curve that rises steeply, then flattens (building, 2026-12-06, held-out): its
     points are monotone, but the cubic of log-rate against PSNR falls between 30 and 33 dB, and
     the BD-rate it gave (+19 %) disagreed in sign with the BD-PSNR (+7.8 dB)."""
-    learned = (
-        [0.0658, 0.2216, 0.3399, 0.4854, 0.6460, 0.8150],
-        [26.14, 32.74, 33.87, 34.33, 34.52, 34.56],
-    )
-    jpeg2000 = (
-        [0.0698, 0.2220, 0.3398, 0.4862, 0.6398, 0.8062, 1.6167, 3.2422],
-        [4.51, 27.53, 29.33, 30.77, 31.86, 32.81, 35.87, 39.39],
-    )
     with pytest.raises(UndefinedDeltaError, match="cubic fit of curve b turns back"):
-        bd_rate(*jpeg2000, *learned)
+        bd_rate(*JPEG2000_BUILDING, *LEARNED_BUILDING)
     with pytest.raises(UndefinedDeltaError, match="turns back"):
-        bd_psnr(*jpeg2000, *learned)
-    smooth = (jpeg2000[0][1:], jpeg2000[1][1:])  # without its degenerate 4.5 dB point
+        bd_psnr(*JPEG2000_BUILDING, *LEARNED_BUILDING)
+    # without its degenerate 4.5 dB point
+    smooth = (JPEG2000_BUILDING[0][1:], JPEG2000_BUILDING[1][1:])
     assert bd_rate(*smooth, *smooth) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -131,16 +133,8 @@ def test_pchip_measures_the_curve_whose_cubic_turns_back() -> None:
     """The building curve above, interpolated point to point: the learned codec is ahead at every
     measured PSNR (it needs 0.22 bpp for the 32.7 dB that JPEG 2000 needs 0.8 for), so both
     deltas must say so, with the same sign."""
-    learned = (
-        [0.0658, 0.2216, 0.3399, 0.4854, 0.6460, 0.8150],
-        [26.14, 32.74, 33.87, 34.33, 34.52, 34.56],
-    )
-    jpeg2000 = (
-        [0.0698, 0.2220, 0.3398, 0.4862, 0.6398, 0.8062, 1.6167, 3.2422],
-        [4.51, 27.53, 29.33, 30.77, 31.86, 32.81, 35.87, 39.39],
-    )
-    assert -90.0 < bd_rate(*jpeg2000, *learned, method="pchip") < -50.0
-    assert bd_psnr(*jpeg2000, *learned, method="pchip") > 2.0
+    assert -90.0 < bd_rate(*JPEG2000_BUILDING, *LEARNED_BUILDING, method="pchip") < -50.0
+    assert bd_psnr(*JPEG2000_BUILDING, *LEARNED_BUILDING, method="pchip") > 2.0
 
 
 def test_pchip_agrees_with_scipy() -> None:
