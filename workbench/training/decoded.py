@@ -15,10 +15,12 @@ them), then clipped and rounded to the sensor's integer grid as the ground's
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -119,7 +121,8 @@ class DecodedScenes(torch.utils.data.Dataset):
 
 
 def decode_at(model: Any, x: torch.Tensor, level: float, scale: float) -> torch.Tensor:
-    """A variable-rate model's reconstruction of one item at ``level``, on the sensor grid.
+    """A variable-rate model's reconstruction of one item at ``level``, on the sensor grid,
+    with the band offsets the encoder would send (:mod:`shared.codecs.learned.band_offsets`).
 
     Shape:
         x: (C, H, W) in [0, 1]; returns the same shape, float32.
@@ -131,4 +134,17 @@ def decode_at(model: Any, x: torch.Tensor, level: float, scale: float) -> torch.
     with torch.inference_mode():
         padded = F.pad(x[None].float(), pad, mode="replicate")
         x_hat = forward_at(model, padded, level)["x_hat"][0, :, :height, :width]
-        return (torch.round(x_hat.clamp(0.0, 1.0) * scale) / scale).contiguous()
+        counts = torch.round(x_hat.clamp(0.0, 1.0) * scale).numpy().astype(np.uint16)
+    corrected = _with_band_offsets(np.rint(x.numpy() * scale).astype(np.uint16), counts, scale)
+    return torch.from_numpy(corrected.astype(np.float32) / np.float32(scale)).contiguous()
+
+
+def _with_band_offsets(raster: np.ndarray, counts: np.ndarray, scale: float) -> np.ndarray:
+    """``counts`` as the ground decodes them: plus the offsets the encoder sends, if any."""
+    from shared.codecs.base import RasterSpec
+    from shared.codecs.learned import band_offsets
+
+    bits = max(1, math.ceil(math.log2(scale + 1)))
+    spec = RasterSpec(*raster.shape, "uint16", bits, scale)
+    offsets = band_offsets.measure(raster, counts, spec)
+    return counts if offsets is None else band_offsets.apply(counts, offsets, spec)
