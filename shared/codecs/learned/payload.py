@@ -47,7 +47,7 @@ size, the string count from the architecture, integrity from the container's CRC
     [rate]  1     rate level code
     [ROI]         the version-3 ROI section (shifts and bitmap)
     [offs]        band count (u8), one zigzag varint per band: the encoder's mean error
-                  per band, added to the decoded samples (:mod:`...band_offsets`)
+                  per band, added to the decoded samples (`band_offsets.py`)
     ...     v     symbol bound (varint; 0 unless cheng2020-gmm)
     ...     v     the length of every string but the last (varints); the last takes the rest
     ...           the strings; a wavefront y string without its 8-byte marker (the flag says it)
