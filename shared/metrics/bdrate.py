@@ -111,9 +111,8 @@ def _mean_gap(
 
 
 def _pchip(x: NDArray[Any], y: NDArray[Any], at: NDArray[Any]) -> NDArray[Any]:
-    """Monotone piecewise cubic Hermite interpolation of ``y(x)`` (``x`` rising) at ``at``."""
-    order = np.argsort(x)
-    x, y = x[order], y[order]
+    """Monotone piecewise cubic Hermite interpolation of ``y(x)`` at ``at``; ``x`` rises, as
+    :func:`_curve` leaves both coordinates of a monotone curve."""
     slopes = _pchip_slopes(x, y)
     k = np.clip(np.searchsorted(x, at, side="right") - 1, 0, x.size - 2)
     h = x[k + 1] - x[k]
